@@ -1,0 +1,1040 @@
+//! The iLink wire model: every request and response body as serde types.
+//!
+//! Rules that hold for every type here (spec §3.8, §17):
+//! - every field is optional and defaults when absent or `null`;
+//! - unknown fields are kept in `extra` and written back out unchanged;
+//! - integers are accepted as JSON numbers *or* decimal strings, and u64 ids above 2^53 keep
+//!   every digit (`message_id`, `msg_id`, `svr_id`);
+//! - `file_item.len` is a decimal string on the wire and is accepted as a number too.
+//!
+//! Outbound bodies leave out absent fields, so what we send is exactly what we set.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::lenient;
+
+/// Unknown fields of a wire object, kept for forward compatibility and written back verbatim.
+pub type Extra = Map<String, Value>;
+
+/// `message_type` of a user's message (inbound).
+pub const MESSAGE_TYPE_USER: i64 = 1;
+/// `message_type` of a bot's message (outbound).
+pub const MESSAGE_TYPE_BOT: i64 = 2;
+/// `message_state` FINISH: the only state any client sends.
+pub const MESSAGE_STATE_FINISH: i64 = 2;
+
+/// `base_info` carried at the top level of every authenticated POST body (spec §3.6).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BaseInfo {
+    /// Client version, e.g. `"0.1.0"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_version: Option<String>,
+    /// UA-style self description, e.g. `"wxlink/0.1.0"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_agent: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Item types of `MessageItem.type` (spec §7.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ItemType {
+    /// `1` text.
+    Text,
+    /// `2` image.
+    Image,
+    /// `3` voice.
+    Voice,
+    /// `4` file.
+    File,
+    /// `5` video.
+    Video,
+    /// `11` tool call started (openclaw ≥ 2.4.4, outbound only).
+    ToolCallStart,
+    /// `12` tool call result.
+    ToolCallResult,
+}
+
+impl ItemType {
+    /// The wire number of this type.
+    pub fn code(self) -> i64 {
+        match self {
+            ItemType::Text => 1,
+            ItemType::Image => 2,
+            ItemType::Voice => 3,
+            ItemType::File => 4,
+            ItemType::Video => 5,
+            ItemType::ToolCallStart => 11,
+            ItemType::ToolCallResult => 12,
+        }
+    }
+
+    /// The type for a wire number; `None` for numbers the protocol does not define.
+    pub fn from_code(code: i64) -> Option<Self> {
+        Some(match code {
+            1 => ItemType::Text,
+            2 => ItemType::Image,
+            3 => ItemType::Voice,
+            4 => ItemType::File,
+            5 => ItemType::Video,
+            11 => ItemType::ToolCallStart,
+            12 => ItemType::ToolCallResult,
+            _ => return None,
+        })
+    }
+
+    /// Lower-case name used in logs and JSON we emit (`text`, `image`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            ItemType::Text => "text",
+            ItemType::Image => "image",
+            ItemType::Voice => "voice",
+            ItemType::File => "file",
+            ItemType::Video => "video",
+            ItemType::ToolCallStart => "tool_call_start",
+            ItemType::ToolCallResult => "tool_call_result",
+        }
+    }
+}
+
+/// One message as delivered by `getupdates` or sent by `sendmessage` (spec §7.1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WeixinMessage {
+    /// Sequence number within the bot's stream.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub seq: Option<i64>,
+    /// Server message id (uint64, often above 2^53).
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub message_id: Option<u64>,
+    /// Sender (`…@im.wechat` for users; `""` on outbound).
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub from_user_id: Option<String>,
+    /// Recipient (`…@im.bot` on inbound; the user on outbound).
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub to_user_id: Option<String>,
+    /// Client-generated id (outbound).
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_id: Option<String>,
+    /// Creation time, ms since the epoch.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub create_time_ms: Option<i64>,
+    /// Update time, ms.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub update_time_ms: Option<i64>,
+    /// Deletion time, ms.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub delete_time_ms: Option<i64>,
+    /// Opaque conversation id.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub session_id: Option<String>,
+    /// Group id (in the schema; groups are not delivered in practice).
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub group_id: Option<String>,
+    /// `1` user, `2` bot.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub message_type: Option<i64>,
+    /// `0` new, `1` generating, `2` finish.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub message_state: Option<i64>,
+    /// Content items.
+    #[serde(default, with = "lenient::list", skip_serializing_if = "Vec::is_empty")]
+    pub item_list: Vec<MessageItem>,
+    /// Conversation context to echo in replies (spec §8).
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub context_token: Option<String>,
+    /// Reply-run id (openclaw ≥ 2.4.4).
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub run_id: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One content item of a message (spec §7.2).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageItem {
+    /// Item type number; see [`ItemType`].
+    #[serde(
+        rename = "type",
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub item_type: Option<i64>,
+    /// Item creation time, ms.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub create_time_ms: Option<i64>,
+    /// Item update time, ms.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub update_time_ms: Option<i64>,
+    /// Whether the item is complete.
+    #[serde(
+        default,
+        with = "lenient::boolean",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub is_completed: Option<bool>,
+    /// Item-level id (uint64 as a string).
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub msg_id: Option<String>,
+    /// Quoted message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_msg: Option<Box<RefMessage>>,
+    /// Payload of a text item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_item: Option<TextItem>,
+    /// Payload of an image item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_item: Option<ImageItem>,
+    /// Payload of a voice item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_item: Option<VoiceItem>,
+    /// Payload of a file item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_item: Option<FileItem>,
+    /// Payload of a video item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_item: Option<VideoItem>,
+    /// Payload of a tool-call-start item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_start_item: Option<ToolCallItem>,
+    /// Payload of a tool-call-result item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_result_item: Option<ToolCallItem>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl MessageItem {
+    /// The item's type, if it is one the protocol defines.
+    pub fn kind(&self) -> Option<ItemType> {
+        self.item_type.and_then(ItemType::from_code)
+    }
+
+    /// A text item.
+    pub fn text(text: impl Into<String>) -> Self {
+        MessageItem {
+            item_type: Some(ItemType::Text.code()),
+            text_item: Some(TextItem {
+                text: Some(text.into()),
+                extra: Extra::new(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// The CDN reference of a media item (image, voice, file or video), if any.
+    pub fn media(&self) -> Option<&CdnMedia> {
+        match self.kind()? {
+            ItemType::Image => self.image_item.as_ref()?.media.as_ref(),
+            ItemType::Voice => self.voice_item.as_ref()?.media.as_ref(),
+            ItemType::File => self.file_item.as_ref()?.media.as_ref(),
+            ItemType::Video => self.video_item.as_ref()?.media.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// `text_item`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TextItem {
+    /// The text.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub text: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A CDN reference (spec §7.4).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CdnMedia {
+    /// Opaque download parameter.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub encrypt_query_param: Option<String>,
+    /// The AES key, base64 of the raw key (form B) or of its hex text (form D).
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub aes_key: Option<String>,
+    /// `0` or `1`; outbound always `1`.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub encrypt_type: Option<i64>,
+    /// Complete download URL supplied by the server; preferred over building one.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub full_url: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `image_item` (spec §7.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageItem {
+    /// The image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<CdnMedia>,
+    /// The thumbnail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumb_media: Option<CdnMedia>,
+    /// The raw key as 32 hex chars (form H); preferred for decryption.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub aeskey: Option<String>,
+    /// Optional URL (unused by clients).
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub url: Option<String>,
+    /// Size of the mid image (outbound: ciphertext size).
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mid_size: Option<u64>,
+    /// Thumbnail size.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub thumb_size: Option<u64>,
+    /// Thumbnail width in pixels.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub thumb_width: Option<u64>,
+    /// Thumbnail height in pixels.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub thumb_height: Option<u64>,
+    /// HD image size.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub hd_size: Option<u64>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `voice_item` (spec §7.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VoiceItem {
+    /// The audio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<CdnMedia>,
+    /// Codec: 1 pcm, 2 adpcm, 3 feature, 4 speex, 5 amr, 6 silk, 7 mp3, 8 ogg-speex.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub encode_type: Option<i64>,
+    /// Bit depth.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bits_per_sample: Option<i64>,
+    /// Sample rate in Hz.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sample_rate: Option<i64>,
+    /// Duration in milliseconds.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub playtime: Option<i64>,
+    /// Server speech-to-text transcript.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub text: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `file_item` (spec §7.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FileItem {
+    /// The file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<CdnMedia>,
+    /// Display name.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub file_name: Option<String>,
+    /// Plaintext MD5, hex.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub md5: Option<String>,
+    /// Plaintext size as a decimal string (a number is accepted too).
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub len: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `video_item` (spec §7.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VideoItem {
+    /// The video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<CdnMedia>,
+    /// Size (outbound: ciphertext size).
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub video_size: Option<u64>,
+    /// Play length (unit undocumented).
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub play_length: Option<i64>,
+    /// Video MD5.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub video_md5: Option<String>,
+    /// Thumbnail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumb_media: Option<CdnMedia>,
+    /// Thumbnail size.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub thumb_size: Option<u64>,
+    /// Thumbnail height.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub thumb_height: Option<u64>,
+    /// Thumbnail width.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub thumb_width: Option<u64>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `tool_call_start_item` / `tool_call_result_item` (spec §7.6).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallItem {
+    /// Tool name.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tool_name: Option<String>,
+    /// Tool call id.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tool_call_id: Option<String>,
+    /// Result status: `completed`, `failed`, `blocked`, `unknown`.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A quoted message (`ref_msg`, spec §7.5).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RefMessage {
+    /// The quoted item, when the client sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_item: Option<MessageItem>,
+    /// Summary text.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub title: Option<String>,
+    /// Server id of the quoted message (uint64 as a string).
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub svr_id: Option<String>,
+    /// The quoted substring, when only part was quoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_text: Option<PartialText>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `ref_msg.partial_text`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartialText {
+    /// Text at the start of the selection.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub start: Option<String>,
+    /// Text at the end of the selection.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub end: Option<String>,
+    /// Occurrence index of `start`.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub startindex: Option<i64>,
+    /// Occurrence index of `end`.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub endindex: Option<i64>,
+    /// MD5 of the selected substring.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub quotemd5: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Fields every response may carry: `ret`, `errcode`, `errmsg` (spec §3.7).
+pub trait ApiStatus {
+    /// `ret`, `0` or absent on success.
+    fn ret(&self) -> Option<i64>;
+    /// `errcode`, absent on success.
+    fn errcode(&self) -> Option<i64>;
+    /// `errmsg`.
+    fn errmsg(&self) -> Option<&str>;
+}
+
+macro_rules! response {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        pub struct $name {
+            /// `0` on success.
+            #[serde(default, with = "lenient::int", skip_serializing_if = "Option::is_none")]
+            pub ret: Option<i64>,
+            /// Application error code (e.g. `-14`).
+            #[serde(default, with = "lenient::int", skip_serializing_if = "Option::is_none")]
+            pub errcode: Option<i64>,
+            /// Error text.
+            #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+            pub errmsg: Option<String>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+            /// Unknown fields.
+            #[serde(flatten)]
+            pub extra: Extra,
+        }
+
+        impl ApiStatus for $name {
+            fn ret(&self) -> Option<i64> { self.ret }
+            fn errcode(&self) -> Option<i64> { self.errcode }
+            fn errmsg(&self) -> Option<&str> { self.errmsg.as_deref() }
+        }
+    };
+}
+
+response! {
+    /// A response that carries nothing but the status (`sendtyping`, `notifystart`, …).
+    pub struct StatusResponse {}
+}
+
+/// Body of `POST get_bot_qrcode` (spec §5.1 variant A). No `base_info`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QrCodeRequest {
+    /// Recently issued local bot tokens, newest first (at most 10).
+    #[serde(default, with = "lenient::list")]
+    pub local_token_list: Vec<String>,
+}
+
+response! {
+    /// Answer of `get_bot_qrcode`.
+    pub struct QrCodeResponse {
+        /// Handle to poll with.
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub qrcode: Option<String>,
+        /// Text to render as the QR (a URL).
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub qrcode_img_content: Option<String>,
+    }
+}
+
+response! {
+    /// Answer of `get_qrcode_status` (spec §5.2).
+    pub struct QrStatusResponse {
+        /// One of the eight statuses of spec §5.3.
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub status: Option<String>,
+        /// Bearer token (`confirmed`).
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub bot_token: Option<String>,
+        /// Bot account id (`confirmed`).
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub ilink_bot_id: Option<String>,
+        /// The WeChat user who scanned (`confirmed`).
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub ilink_user_id: Option<String>,
+        /// API base URL for later calls (`confirmed`).
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub baseurl: Option<String>,
+        /// Host to continue polling at (`scaned_but_redirect`).
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub redirect_host: Option<String>,
+    }
+}
+
+/// Body of `getupdates` (spec §6.1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetUpdatesRequest {
+    /// The cursor; `""` on the first call.
+    #[serde(default, with = "lenient::string_or_empty")]
+    pub get_updates_buf: String,
+    /// Client description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_info: Option<BaseInfo>,
+    /// Unknown fields (e.g. the deprecated `sync_buf`).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+response! {
+    /// Answer of `getupdates` (spec §6.2). Messages stay raw JSON here so that one message the
+    /// model cannot read never costs the rest of the batch; see [`crate::Received`].
+    pub struct GetUpdatesResponse {
+        /// New messages.
+        #[serde(default, with = "lenient::list", skip_serializing_if = "Vec::is_empty")]
+        pub msgs: Vec<Value>,
+        /// The cursor to send next time.
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub get_updates_buf: Option<String>,
+        /// Deprecated duplicate of the cursor.
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub sync_buf: Option<String>,
+        /// Server-suggested client timeout for the next poll.
+        #[serde(default, with = "lenient::int", skip_serializing_if = "Option::is_none")]
+        pub longpolling_timeout_ms: Option<u64>,
+    }
+}
+
+/// Body of `sendmessage` (spec §9.1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SendMessageRequest {
+    /// The message; exactly one item.
+    #[serde(default)]
+    pub msg: WeixinMessage,
+    /// Client description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_info: Option<BaseInfo>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+response! {
+    /// Answer of `sendmessage` (spec §9.3).
+    pub struct SendMessageResponse {
+        /// Server id of the sent message, when returned.
+        #[serde(default, with = "lenient::int", skip_serializing_if = "Option::is_none")]
+        pub message_id: Option<u64>,
+    }
+}
+
+/// Body of `getuploadurl` (spec §10.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetUploadUrlRequest {
+    /// 32 hex chars, client-generated.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub filekey: Option<String>,
+    /// Upload type: 1 image, 2 video, 3 file, 4 voice.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub media_type: Option<i64>,
+    /// Recipient.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub to_user_id: Option<String>,
+    /// Plaintext size.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rawsize: Option<u64>,
+    /// Plaintext MD5, hex.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rawfilemd5: Option<String>,
+    /// Ciphertext size.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub filesize: Option<u64>,
+    /// Thumbnail plaintext size.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub thumb_rawsize: Option<u64>,
+    /// Thumbnail MD5.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub thumb_rawfilemd5: Option<String>,
+    /// Thumbnail ciphertext size.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub thumb_filesize: Option<u64>,
+    /// `true`: no thumbnail upload wanted.
+    #[serde(
+        default,
+        with = "lenient::boolean",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub no_need_thumb: Option<bool>,
+    /// The key as hex (form H).
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub aeskey: Option<String>,
+    /// Client description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_info: Option<BaseInfo>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+response! {
+    /// Answer of `getuploadurl`.
+    pub struct GetUploadUrlResponse {
+        /// Complete CDN upload URL; preferred.
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub upload_full_url: Option<String>,
+        /// Parameter to build the upload URL from.
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub upload_param: Option<String>,
+        /// Thumbnail parameter.
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub thumb_upload_param: Option<String>,
+    }
+}
+
+/// Body of `getconfig` (spec §11).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetConfigRequest {
+    /// The user.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ilink_user_id: Option<String>,
+    /// The user's latest context token, optional.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub context_token: Option<String>,
+    /// Client description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_info: Option<BaseInfo>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+response! {
+    /// Answer of `getconfig`.
+    pub struct GetConfigResponse {
+        /// Ticket for `sendtyping`.
+        #[serde(default, with = "lenient::string", skip_serializing_if = "Option::is_none")]
+        pub typing_ticket: Option<String>,
+    }
+}
+
+/// Body of `sendtyping` (spec §11).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SendTypingRequest {
+    /// The user.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ilink_user_id: Option<String>,
+    /// Ticket from `getconfig`.
+    #[serde(
+        default,
+        with = "lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub typing_ticket: Option<String>,
+    /// `1` typing, `2` cancel.
+    #[serde(
+        default,
+        with = "lenient::int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<i64>,
+    /// Client description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_info: Option<BaseInfo>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Body of `msg/notifystart` and `msg/notifystop` (spec §12).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NotifyRequest {
+    /// Client description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_info: Option<BaseInfo>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn large_ids_keep_every_digit_as_number_or_string() {
+        let m: WeixinMessage =
+            serde_json::from_str(r#"{"message_id": 7462500663980633224, "seq": "12"}"#).unwrap();
+        assert_eq!(m.message_id, Some(7462500663980633224));
+        assert_eq!(m.seq, Some(12));
+        let m: WeixinMessage =
+            serde_json::from_str(r#"{"message_id": "18446744073709551615"}"#).unwrap();
+        assert_eq!(m.message_id, Some(u64::MAX));
+    }
+
+    #[test]
+    fn len_accepts_string_and_number_and_svr_id_accepts_number() {
+        let f: FileItem = serde_json::from_str(r#"{"len": 518728}"#).unwrap();
+        assert_eq!(f.len.as_deref(), Some("518728"));
+        let f: FileItem = serde_json::from_str(r#"{"len": "11"}"#).unwrap();
+        assert_eq!(f.len.as_deref(), Some("11"));
+        let r: RefMessage = serde_json::from_str(r#"{"svr_id": 7462500638282099720}"#).unwrap();
+        assert_eq!(r.svr_id.as_deref(), Some("7462500638282099720"));
+    }
+
+    #[test]
+    fn nulls_and_absent_fields_default() {
+        let m: WeixinMessage = serde_json::from_str(
+            r#"{"message_id": null, "item_list": null, "context_token": null}"#,
+        )
+        .unwrap();
+        assert_eq!(m, WeixinMessage::default());
+    }
+
+    #[test]
+    fn unknown_fields_survive_a_round_trip() {
+        let input = json!({"seq": 1, "future_field": {"a": [1, 2]},
+            "item_list": [{"type": 99, "sticker_item": {"id": "x"}}]});
+        let m: WeixinMessage = serde_json::from_value(input.clone()).unwrap();
+        assert_eq!(m.item_list[0].kind(), None);
+        assert_eq!(serde_json::to_value(&m).unwrap(), input);
+    }
+
+    #[test]
+    fn outbound_text_item_has_the_documented_shape() {
+        let v = serde_json::to_value(MessageItem::text("hi")).unwrap();
+        assert_eq!(v, json!({"type": 1, "text_item": {"text": "hi"}}));
+    }
+
+    #[test]
+    fn status_fields_read_from_any_response() {
+        let r: SendMessageResponse =
+            serde_json::from_str(r#"{"ret": -2, "errmsg": "prepare failed"}"#).unwrap();
+        assert_eq!(r.ret(), Some(-2));
+        assert_eq!(r.errmsg(), Some("prepare failed"));
+        let r: StatusResponse =
+            serde_json::from_str(r#"{"errcode": "-14", "errmsg": "session timeout"}"#).unwrap();
+        assert_eq!(r.errcode(), Some(-14));
+    }
+}
