@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State as AxState};
+use axum::extract::{DefaultBodyLimit, Query, State as AxState};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -18,10 +18,14 @@ use serde_json::Value;
 use crate::state::{now_ms, opaque_param, Blob, RecordedRequest, UploadRecord};
 use crate::Shared;
 
+/// Largest upload the fake CDN accepts.
+const MAX_UPLOAD: usize = 256 * 1024 * 1024;
+
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/c2c/upload", any(upload))
         .route("/c2c/download", any(download))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD))
         .with_state(shared)
 }
 
@@ -127,7 +131,6 @@ async fn upload(
             key_hex: Some(slot.aeskey.clone()),
         },
     );
-    st.slots.remove(&param);
     st.uploads.push(UploadRecord {
         slot,
         download_param: download_param.clone(),
