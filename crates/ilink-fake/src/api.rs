@@ -124,7 +124,9 @@ fn record(
 }
 
 fn expired(st: &State) -> Response {
-    if st.config.expired_with_ret {
+    if st.config.expired_ret_only {
+        reply(json!({"ret": -14, "errmsg": "session timeout"}))
+    } else if st.config.expired_with_ret {
         reply(json!({"ret": -14, "errcode": -14, "errmsg": "session timeout"}))
     } else {
         reply(json!({"errcode": -14, "errmsg": "session timeout"}))

@@ -34,17 +34,22 @@ pub(crate) async fn apply(State(shared): State<Arc<Shared>>, req: Request, next:
         FaultSpec::Malformed => json_200("<html><body>502 Bad Gateway</body></html>"),
         FaultSpec::Truncated => json_200(r#"{"ret":0,"msgs":[{"seq":1,"message_id":74625006"#),
         FaultSpec::Drop => {
-            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-                Ok(Bytes::from_static(br#"{"ret":0,"msgs":["#)),
+            // Headers and the first part of the body go out; then, once they are flushed, the
+            // stream fails and hyper cuts the connection mid-body.
+            let head = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
+                br#"{"ret":0,"msgs":["#,
+            ))]);
+            let cut = futures_util::stream::once(async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 Err(std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
                     "connection dropped by fault injection",
-                )),
-            ];
+                ))
+            });
             Response::builder()
                 .header(header::CONTENT_TYPE, "application/json")
                 .header(header::CONTENT_LENGTH, "4096")
-                .body(Body::from_stream(futures_util::stream::iter(chunks)))
+                .body(Body::from_stream(futures_util::StreamExt::chain(head, cut)))
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
         FaultSpec::DelayMs(ms) => {

@@ -32,6 +32,8 @@ pub struct FakeConfig {
     pub strict_headers: bool,
     /// Also put `"ret": -14` in session-expired answers (besides `errcode`).
     pub expired_with_ret: bool,
+    /// Answer session expiry with `"ret": -14` only, no `errcode` (wins over `expired_with_ret`).
+    pub expired_ret_only: bool,
     /// An empty or unreadable cursor replays the whole backlog (else it starts at the tail).
     pub empty_cursor_replays: bool,
     /// Refuse `sendmessage` without a `context_token`.
@@ -58,6 +60,7 @@ impl Default for FakeConfig {
             rate_limited: false,
             strict_headers: false,
             expired_with_ret: false,
+            expired_ret_only: false,
             empty_cursor_replays: true,
             require_context_token: false,
             batch_max: 100,

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The project's whole test suite, as README.md documents it:
+#   1. cargo test --workspace — unit tests, ilink against the fake over real sockets, the CLI;
+#   2. tests/interop/run.sh — the real WeiLink 0.6.2 SDK (from PyPI, in a venv this creates)
+#      against the fake, proving the fake speaks the real protocol.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --workspace --locked
+bash tests/interop/run.sh
