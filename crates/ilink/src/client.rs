@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize as _, Serialize};
 use serde_json::Value;
@@ -170,9 +169,7 @@ impl Client {
         Req: Serialize,
         Resp: DeserializeOwned + ApiStatus,
     {
-        let (status, bytes) = self
-            .send_raw(endpoint, url, auth, body, timeout, Method::POST)
-            .await?;
+        let (status, bytes) = self.send_raw(endpoint, url, auth, body, timeout).await?;
         if !status.is_success() {
             return Err(Error::HttpStatus {
                 endpoint,
@@ -188,8 +185,8 @@ impl Client {
         classify(endpoint, resp)
     }
 
-    /// Sends a request and returns the status and the whole body. `body: None` makes a GET
-    /// (`post_method` is used otherwise).
+    /// Sends a request and returns the status and the whole body. `body: None` makes a GET,
+    /// anything else a JSON POST.
     pub(crate) async fn send_raw<Req: Serialize>(
         &self,
         endpoint: &'static str,
@@ -197,7 +194,6 @@ impl Client {
         auth: Option<&HeaderValue>,
         body: Option<&Req>,
         timeout: Duration,
-        post_method: Method,
     ) -> Result<(reqwest::StatusCode, bytes::Bytes)> {
         let url_text = url.to_string();
         let req = match body {
@@ -206,7 +202,7 @@ impl Client {
                     .map_err(|e| Error::InvalidInput(format!("cannot encode {endpoint}: {e}")))?;
                 self.inner
                     .http
-                    .request(post_method, url)
+                    .post(url)
                     .headers(self.headers(true, auth))
                     .body(json)
             }
