@@ -209,7 +209,18 @@ async fn getupdates(
             None => tail,
         };
         let rx = inbox.last_seq.subscribe();
-        (bot_id, start, rx, Duration::from_millis(st.config.hold_ms))
+        let hold = Duration::from_millis(st.config.hold_ms);
+        let n = st.polls_in_flight.entry(bot_id.clone()).or_insert(0);
+        *n += 1;
+        let n = *n;
+        let max = st.max_polls_in_flight.entry(bot_id.clone()).or_insert(0);
+        *max = (*max).max(n);
+        (bot_id, start, rx, hold)
+    };
+    // Counted out however this handler ends (including the client hanging up mid-hold).
+    let _in_flight = InFlight {
+        shared: shared.clone(),
+        bot_id: bot_id.clone(),
     };
     if *rx.borrow_and_update() <= start && !hold.is_zero() {
         let _ = tokio::time::timeout(hold, rx.wait_for(|&seq| seq > start)).await;
@@ -238,6 +249,20 @@ async fn getupdates(
         "get_updates_buf": encode_cursor(next),
         "longpolling_timeout_ms": st.config.longpolling_timeout_ms,
     }))
+}
+
+/// Decrements a bot's in-flight poll count when dropped.
+struct InFlight {
+    shared: Arc<Shared>,
+    bot_id: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(n) = self.shared.lock().polls_in_flight.get_mut(&self.bot_id) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 fn item_type_ok(t: i64) -> bool {

@@ -244,6 +244,7 @@ async fn create_bot(AxState(s): Shd, body: Option<Json<NewBot>>) -> Response {
     let user = body.and_then(|b| b.0.user_id).unwrap_or_else(fresh_user_id);
     let bot = s.lock().mint_bot(&user);
     let mut v = serde_json::to_value(&bot).unwrap_or_default();
+    v["max_concurrent_polls"] = json!(0);
     v["base_url"] = json!(s.base.as_str());
     v["cdn_url"] = json!(s.cdn.as_str());
     Json(v).into_response()

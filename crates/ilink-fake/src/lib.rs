@@ -221,6 +221,16 @@ impl FakeIlink {
             .unwrap_or_default()
     }
 
+    /// The most `getupdates` calls that were ever in flight at once for `bot_id`.
+    pub fn max_concurrent_polls(&self, bot_id: &str) -> u32 {
+        self.shared
+            .lock()
+            .max_polls_in_flight
+            .get(bot_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Forgets everything but the switches.
     pub fn reset(&self) {
         self.shared.lock().reset();

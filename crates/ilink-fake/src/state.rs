@@ -267,6 +267,11 @@ pub struct State {
     pub requests: VecDeque<RecordedRequest>,
     /// Counter for message ids.
     pub next_message_id: u64,
+    /// `getupdates` calls in flight per bot right now.
+    pub polls_in_flight: HashMap<String, u32>,
+    /// The most `getupdates` calls ever in flight at once per bot (one poller per account
+    /// means this stays at 1).
+    pub max_polls_in_flight: HashMap<String, u32>,
 }
 
 /// Most requests kept in the record.

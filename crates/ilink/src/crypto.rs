@@ -92,7 +92,7 @@ impl AesKey {
 
     /// Decrypts an AES-128-ECB/PKCS#7 ciphertext.
     pub fn decrypt(&self, cipher: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        if cipher.is_empty() || cipher.len() % 16 != 0 {
+        if cipher.is_empty() || !cipher.len().is_multiple_of(16) {
             return Err(CryptoError::BadLength(cipher.len()));
         }
         ecb::Decryptor::<Aes128>::new(&self.0.into())

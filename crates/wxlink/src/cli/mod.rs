@@ -1,18 +1,65 @@
-//! The command line: global options, the subcommand list, logging set-up, and exit codes.
-//! Each subcommand lives in its own module.
+//! The command line: global options, the subcommand tree, logging set-up, error reporting and
+//! exit codes. Each subcommand lives in its own module; shared output helpers in `output`.
 
+mod download;
+mod history;
+mod login;
+mod output;
+mod poll;
+mod recv;
 mod sandbox;
+mod send;
+mod sessions;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use url::Url;
+
+use crate::app::{App, AppOptions};
+use crate::error::{AppError, AppResult, EXIT_FAILURE};
+use crate::store::Retention;
+
+pub use output::Output;
 
 /// Let AI agents use WeChat: an MCP server over WeChat's iLink Bot API.
 #[derive(Debug, Parser)]
 #[command(name = "wxlink", version, about, long_about = None)]
 pub struct Cli {
+    /// Data directory (database, downloads, locks).
+    #[arg(
+        short = 'd',
+        long,
+        global = true,
+        env = "WXLINK_HOME",
+        value_name = "DIR"
+    )]
+    pub data_dir: Option<PathBuf>,
+
+    /// Print machine-readable JSON on stdout (shapes documented in README.md).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// iLink API and QR login base URL (default: WeChat's real host).
+    #[arg(long, global = true, env = "WXLINK_ILINK_BASE", value_name = "URL")]
+    pub ilink_base: Option<Url>,
+
+    /// Media CDN base URL (default: WeChat's real CDN).
+    #[arg(long, global = true, env = "WXLINK_CDN_BASE", value_name = "URL")]
+    pub cdn_base: Option<Url>,
+
+    /// Delete stored messages older than this many days (off by default).
+    #[arg(long, global = true, env = "WXLINK_RETAIN_DAYS", value_name = "DAYS")]
+    pub retain_days: Option<u32>,
+
+    /// Keep at most this many stored messages (off by default).
+    #[arg(long, global = true, env = "WXLINK_RETAIN_ROWS", value_name = "N")]
+    pub retain_rows: Option<u64>,
+
     /// Log level for stderr: error, warn, info, debug, trace (or a tracing filter).
-    #[arg(long, global = true, env = "WXLINK_LOG", default_value = "info")]
+    #[arg(long, global = true, env = "WXLINK_LOG", default_value = "warn")]
     pub log_level: String,
 
     #[command(subcommand)]
@@ -22,42 +69,119 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Log a WeChat account in by QR code (re-login keeps the session's name and history).
+    Login(login::LoginArgs),
+    /// Remove a session's credentials (its message history stays).
+    Logout(sessions::LogoutArgs),
+    /// Show sessions: status, polling, last message, users known.
+    Status,
+    /// List, rename, or choose the default session.
+    Sessions(sessions::SessionsArgs),
+    /// Receive new messages (waits up to --timeout for the first one).
+    Recv(recv::RecvArgs),
+    /// Send text and media to a user who has written to the bot.
+    Send(send::SendArgs),
+    /// Download the media of a stored message.
+    Download(download::DownloadArgs),
+    /// Search stored messages.
+    History(history::HistoryArgs),
+    /// Keep every logged-in account polled in the foreground, storing messages, until stopped.
+    Poll,
     /// Run a fake WeChat iLink server to try wxlink without a WeChat account.
     Sandbox(sandbox::SandboxArgs),
+}
+
+impl Cli {
+    fn app_options(&self) -> AppOptions {
+        AppOptions {
+            data_dir: self.data_dir.clone(),
+            ilink_base: self.ilink_base.clone(),
+            cdn_base: self.cdn_base.clone(),
+            retention: Retention {
+                max_age_ms: self.retain_days.map(|d| i64::from(d) * 86_400_000),
+                max_rows: self.retain_rows,
+            },
+            backoff: None,
+        }
+    }
 }
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_level);
+    let out = Output::new(cli.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("wxlink: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            out.error(&AppError::Invalid(format!(
+                "cannot start the async runtime: {e}"
+            )));
+            return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Sandbox(args) => sandbox::run(args).await,
-        }
-    });
+    let result = runtime.block_on(run(cli, &out));
+    // Do not wait for stray blocking tasks (e.g. a stdin read) at exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wxlink: {e}");
-            ExitCode::FAILURE
+            out.error(&e);
+            ExitCode::from(e.exit_code())
         }
+    }
+}
+
+async fn run(cli: Cli, out: &Output) -> AppResult<()> {
+    if let Command::Sandbox(args) = &cli.command {
+        return sandbox::run(args, out).await;
+    }
+    let app: Arc<App> = App::open(cli.app_options())?;
+    match cli.command {
+        Command::Login(args) => login::run(&app, args, out).await,
+        Command::Logout(args) => sessions::logout(&app, args, out),
+        Command::Status => sessions::status(&app, out),
+        Command::Sessions(args) => sessions::run(&app, args, out),
+        Command::Recv(args) => recv::run(app, args, out).await,
+        Command::Send(args) => send::run(&app, args, out).await,
+        Command::Download(args) => download::run(&app, args, out).await,
+        Command::History(args) => history::run(&app, args, out),
+        Command::Poll => poll::run(app, out).await,
+        Command::Sandbox(_) => Ok(()),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
 /// Logs go to stderr only: stdout belongs to command output (and to the protocol in stdio mode).
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

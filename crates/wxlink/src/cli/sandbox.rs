@@ -7,6 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 use clap::Args;
 use ilink_fake::{FakeConfig, FakeIlink};
 
+use super::Output;
+use crate::error::{AppError, AppResult};
+
 /// Options of `wxlink sandbox`.
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
@@ -22,13 +25,10 @@ pub struct SandboxArgs {
     /// Confirm QR logins by themselves instead of waiting for the QR link to be opened.
     #[arg(long)]
     pub auto_confirm: bool,
-    /// Print one JSON line with the URLs instead of the human banner (for scripts).
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Runs the sandbox until Ctrl-C or SIGTERM.
-pub async fn run(args: SandboxArgs) -> Result<(), String> {
+pub async fn run(args: &SandboxArgs, out: &Output) -> AppResult<()> {
     let config = FakeConfig {
         hold_ms: args.hold_ms,
         qr_auto_confirm: args.auto_confirm,
@@ -37,9 +37,9 @@ pub async fn run(args: SandboxArgs) -> Result<(), String> {
     let addr = SocketAddr::new(args.host, args.port);
     let fake = FakeIlink::start_with(config, addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .map_err(|e| AppError::Invalid(format!("cannot listen on {addr}: {e}")))?;
     let base = fake.base_url();
-    if args.json {
+    if out.json {
         println!(
             "{}",
             serde_json::json!({"base_url": base.as_str(), "cdn_url": fake.cdn_url().as_str(),
@@ -59,29 +59,7 @@ pub async fn run(args: SandboxArgs) -> Result<(), String> {
         println!("QR logins wait until their link is opened in a browser (the fake phone's scan).");
         println!("Press Ctrl-C to stop.");
     }
-    shutdown_signal().await;
+    super::shutdown_signal().await;
     eprintln!("wxlink sandbox: stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

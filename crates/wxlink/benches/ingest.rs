@@ -1,0 +1,100 @@
+//! Ingest throughput: messages per second from the fake iLink server, over loopback HTTP, into
+//! the SQLite store (one transaction per batch, FTS index included).
+//!
+//! `cargo bench -p wxlink --bench ingest [-- COUNT]`
+
+use std::time::{Duration, Instant};
+
+use ilink::Credentials;
+use ilink_fake::{FakeIlink, InboundSpec};
+use wxlink::app::{App, AppOptions};
+use wxlink::poller::Pollers;
+use wxlink::store::{Direction, HistoryQuery};
+
+fn main() {
+    let count: usize = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let fake = FakeIlink::start().await.expect("fake");
+        fake.configure(|c| {
+            c.hold_ms = 200;
+            c.batch_max = 1000;
+            c.record_requests = false;
+        });
+        let bot = fake.create_bot(None);
+        let words = [
+            "我们",
+            "明天",
+            "下午",
+            "开会",
+            "讨论",
+            "预算",
+            "quarterly",
+            "budget",
+            "review",
+            "ship",
+            "the",
+            "release",
+        ];
+        let t = Instant::now();
+        for i in 0..count {
+            let text = format!(
+                "{} {} {} #{i}",
+                words[i % 12],
+                words[(i / 12) % 12],
+                words[(i / 144) % 12]
+            );
+            fake.inject(&InboundSpec::text(text)).expect("inject");
+        }
+        let inject_secs = t.elapsed().as_secs_f64();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = App::open(AppOptions {
+            data_dir: Some(dir.path().to_path_buf()),
+            ilink_base: Some(fake.base_url()),
+            cdn_base: Some(fake.cdn_url()),
+            ..Default::default()
+        })
+        .expect("app");
+        wxlink::login::save(
+            &app,
+            "bench",
+            &Credentials {
+                token: bot.token.clone(),
+                bot_id: bot.bot_id.clone(),
+                user_id: Some(bot.user_id.clone()),
+                base_url: Some(fake.base_url()),
+            },
+        )
+        .expect("login");
+        let stored = || {
+            app.store()
+                .history(&HistoryQuery {
+                    direction: Some(Direction::In),
+                    limit: 1,
+                    ..Default::default()
+                })
+                .map(|p| p.total)
+                .unwrap_or(0)
+        };
+        let start = Instant::now();
+        let pollers = Pollers::start(app.clone());
+        while (stored() as usize) < count {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert!(start.elapsed() < Duration::from_secs(600), "ingest stalled");
+        }
+        let secs = start.elapsed().as_secs_f64();
+        pollers.shutdown().await;
+        println!("ingest: {count} messages (fake prepared them in {inject_secs:.1} s)");
+        println!(
+            "ingest: {secs:.2} s from the fake into the store = {:.0} messages/s",
+            count as f64 / secs
+        );
+    });
+}

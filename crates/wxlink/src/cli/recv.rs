@@ -1,0 +1,54 @@
+//! `wxlink recv [--timeout S] [--consumer C]`: new messages for a consumer. This process polls
+//! WeChat for as long as it waits (unless another process already does), then stops cleanly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+
+use super::Output;
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::inbox;
+use crate::poller::Pollers;
+use crate::store::DEFAULT_CONSUMER;
+use crate::views;
+
+/// Options of `wxlink recv`.
+#[derive(Debug, Args)]
+pub struct RecvArgs {
+    /// Seconds to wait for the first message.
+    #[arg(short, long, default_value_t = 5.0)]
+    pub timeout: f64,
+    /// Consumer name: each consumer has its own durable read position.
+    #[arg(short, long, default_value = DEFAULT_CONSUMER)]
+    pub consumer: String,
+}
+
+/// Runs the command.
+pub async fn run(app: Arc<App>, args: RecvArgs, out: &Output) -> AppResult<()> {
+    if !(0.0..=86_400.0).contains(&args.timeout) {
+        return Err(AppError::Invalid(
+            "--timeout must be between 0 and 86400 seconds".into(),
+        ));
+    }
+    if app.store().sessions()?.is_empty() {
+        return Err(AppError::NoSessions);
+    }
+    let pollers = Pollers::start(app.clone());
+    let result = inbox::recv(&app, &args.consumer, Duration::from_secs_f64(args.timeout)).await;
+    pollers.shutdown().await;
+    let messages = result?;
+    if out.json {
+        out.print_json(&json!(messages
+            .iter()
+            .map(views::message)
+            .collect::<Vec<_>>()));
+    } else if messages.is_empty() {
+        out.line("No new messages.");
+    } else {
+        out.messages(&messages);
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! `wxlink send TO [--text ..] [--image P] [--file P --file-name N] [--video P] [--voice P]
+//! [--session S]`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Output;
+use crate::app::App;
+use crate::error::AppResult;
+use crate::send::{send, SendRequest};
+
+/// Options of `wxlink send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Recipient user id (…@im.wechat), as shown by `recv` and `history`.
+    pub to: String,
+    /// Text to send (sent first).
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Image file to send (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub image: Vec<PathBuf>,
+    /// File to send (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub file: Vec<PathBuf>,
+    /// Display name for the (first) file.
+    #[arg(long, value_name = "NAME", requires = "file")]
+    pub file_name: Option<String>,
+    /// Video file to send (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub video: Vec<PathBuf>,
+    /// Voice file to send (repeatable; WeChat plays files more reliably).
+    #[arg(long, value_name = "PATH")]
+    pub voice: Vec<PathBuf>,
+    /// Send through this session instead of the one with the freshest context token.
+    #[arg(long)]
+    pub session: Option<String>,
+}
+
+/// Runs the command.
+pub async fn run(app: &App, args: SendArgs, out: &Output) -> AppResult<()> {
+    let mut files: Vec<(PathBuf, Option<String>)> =
+        args.file.into_iter().map(|p| (p, None)).collect();
+    if let (Some(first), Some(name)) = (files.first_mut(), args.file_name) {
+        first.1 = Some(name);
+    }
+    let req = SendRequest {
+        to: args.to,
+        text: args.text,
+        images: args.image,
+        voices: args.voice,
+        files,
+        videos: args.video,
+        session: args.session,
+    };
+    let spinner = if out.interactive() {
+        let pb = ProgressBar::new_spinner();
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        pb.set_message("Sending…");
+        pb.enable_steady_tick(std::time::Duration::from_millis(120));
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let report = send(app, &req).await;
+    spinner.finish_and_clear();
+    let report = report?;
+    if out.json {
+        out.print_json(&serde_json::to_value(&report).unwrap_or_default());
+    } else {
+        for item in &report.sent {
+            let what = match &item.path {
+                Some(p) => format!("{} {p} ({} bytes)", item.kind, item.size.unwrap_or(0)),
+                None => item.kind.clone(),
+            };
+            out.line(&format!(
+                "Sent {what} to {} via session {:?}.",
+                report.to, report.session
+            ));
+        }
+        if let Some(e) = &report.error {
+            eprintln!("wxlink: stopped before the rest: {e}");
+        }
+        out.line(&format!(
+            "{} of 10 messages left on this user's context token.",
+            report.quota_left
+        ));
+    }
+    if report.success {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::Reported(crate::error::EXIT_FAILURE))
+    }
+}

@@ -1,0 +1,120 @@
+//! The data directory: where it is (`-d`, `WXLINK_HOME`, else `~/.wxlink`), creating it private
+//! (mode 0700), and the paths inside it.
+//!
+//! ```text
+//! <data>/wxlink.db      the SQLite store (0600; holds credentials)
+//! <data>/media/         default download directory
+//! <data>/locks/         one poll lock per bot account (flock; released when a process dies)
+//! ```
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// A resolved, existing data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+/// Why the data directory could not be prepared.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot prepare the data directory {path}: {source}")]
+pub struct DataDirError {
+    /// The directory.
+    pub path: PathBuf,
+    /// The error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl DataDir {
+    /// `explicit` (from `-d` or `WXLINK_HOME`, which clap merges), else `~/.wxlink`.
+    pub fn resolve(explicit: Option<&Path>) -> Result<Self, DataDirError> {
+        let root = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => std::env::home_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join(".wxlink"),
+        };
+        let dir = DataDir { root };
+        dir.ensure(&dir.root)?;
+        Ok(dir)
+    }
+
+    /// Creates `path` (and parents) with mode 0700 if missing.
+    fn ensure(&self, path: &Path) -> Result<(), DataDirError> {
+        let err = |source| DataDirError {
+            path: path.to_path_buf(),
+            source,
+        };
+        if !path.exists() {
+            let mut builder = fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder.create(path).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The SQLite database.
+    pub fn database(&self) -> PathBuf {
+        self.root.join("wxlink.db")
+    }
+
+    /// Default media download directory (created on demand).
+    pub fn media(&self) -> Result<PathBuf, DataDirError> {
+        let p = self.root.join("media");
+        self.ensure(&p)?;
+        Ok(p)
+    }
+
+    /// The poll lock file of one bot account (created on demand).
+    pub fn poll_lock(&self, bot_id: &str) -> Result<PathBuf, DataDirError> {
+        let dir = self.root.join("locks");
+        self.ensure(&dir)?;
+        let safe: String = bot_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "@._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Ok(dir.join(format!("{safe}.poll.lock")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_private_with_private_subdirectories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("a/b/wx");
+        let d = DataDir::resolve(Some(&root)).unwrap();
+        assert!(root.is_dir());
+        let lock = d.poll_lock("ab/../c@im.bot").unwrap();
+        assert_eq!(lock.parent().unwrap(), root.join("locks"));
+        assert_eq!(lock.file_name().unwrap(), "ab_.._c@im.bot.poll.lock");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for p in [root.clone(), root.join("locks"), d.media().unwrap()] {
+                let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o700, "{}", p.display());
+            }
+        }
+    }
+}

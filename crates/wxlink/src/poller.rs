@@ -1,0 +1,319 @@
+//! Background polling: one long-poll task per logged-in iLink session, all sessions at once,
+//! and at most one poller per bot account across every process sharing the data directory.
+//!
+//! - A supervisor reconciles running tasks with the sessions table every second (and at once
+//!   on [`AppEvent::SessionsChanged`]), so a login in another process starts polling here, and
+//!   a logout, rename or re-login stops or restarts the task.
+//! - Each task first takes the account's poll lock (an OS file lock: released by the kernel
+//!   when its process dies, even by SIGKILL). Without it, the task waits and retries; other
+//!   processes then read what the lock holder stores.
+//! - Each batch and the new cursor are committed in one transaction ([`Store::ingest`]); the
+//!   cursor in memory advances only after that commit, so a crash replays from the last
+//!   committed cursor and duplicates are absorbed by the store.
+//! - Network errors, 5xx and malformed bodies back off (2 s, then 30 s after three in a row);
+//!   `-14` marks the session expired, emits an event and ends the task until the next login.
+//! - `msg/notifystart` is sent when polling starts, `msg/notifystop` on clean shutdown.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::{App, AppEvent};
+use crate::backend;
+use crate::store::{SessionRecord, SessionStatus, StoreError};
+use crate::timefmt::now_ms;
+
+/// How often a task without the poll lock retries it.
+const LOCK_RETRY: Duration = Duration::from_secs(2);
+/// How often retention is applied by a polling task.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// The running pollers of this process.
+pub struct Pollers {
+    shutdown: watch::Sender<bool>,
+    supervisor: JoinHandle<()>,
+}
+
+impl Pollers {
+    /// Starts the supervisor (it spawns the per-session tasks).
+    pub fn start(app: Arc<App>) -> Pollers {
+        let (tx, rx) = watch::channel(false);
+        let supervisor = tokio::spawn(supervise(app, rx));
+        Pollers {
+            shutdown: tx,
+            supervisor,
+        }
+    }
+
+    /// Stops every task cleanly (each sends `notifystop` if it was polling) and waits for them.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.supervisor.await;
+    }
+}
+
+/// Identity of a polling task: a session name with the credentials it was started with.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct TaskKey {
+    name: String,
+    token: String,
+}
+
+fn wanted(s: &SessionRecord) -> Option<TaskKey> {
+    (s.status == SessionStatus::Connected && s.backend == "ilink" && s.bot_id.is_some())
+        .then_some(())?;
+    Some(TaskKey {
+        name: s.name.clone(),
+        token: s.token.clone()?,
+    })
+}
+
+async fn supervise(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let mut tasks: HashMap<TaskKey, JoinHandle<()>> = HashMap::new();
+    let mut events = app.subscribe();
+    loop {
+        tasks.retain(|_, h| !h.is_finished());
+        match app.store().sessions() {
+            Ok(sessions) => {
+                for s in &sessions {
+                    if let Some(key) = wanted(s) {
+                        if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(key) {
+                            let task =
+                                poll_session(app.clone(), slot.key().clone(), shutdown.clone());
+                            slot.insert(tokio::spawn(task));
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot list sessions; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            ev = events.recv() => {
+                if matches!(ev, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    break;
+                }
+            }
+        }
+    }
+    for (_, handle) in tasks {
+        let _ = handle.await;
+    }
+}
+
+/// The session still exists, is connected, and has the credentials this task started with.
+fn still_wanted(app: &App, key: &TaskKey) -> bool {
+    matches!(app.store().session(&key.name), Ok(Some(s)) if wanted(&s).as_ref() == Some(key))
+}
+
+/// Waits `d` or until shutdown; true when shutting down.
+async fn pause(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    if *shutdown.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = shutdown.changed() => true,
+        _ = tokio::time::sleep(d) => *shutdown.borrow(),
+    }
+}
+
+async fn acquire_lock(
+    app: &App,
+    key: &TaskKey,
+    bot_id: &str,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<File> {
+    let path = match app.data().poll_lock(bot_id) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot create the poll lock");
+            return None;
+        }
+    };
+    let file = match std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot open the poll lock");
+            return None;
+        }
+    };
+    let mut announced = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Some(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if !announced {
+                    tracing::info!(session = %key.name, "another process is polling this account; reading from the store");
+                    announced = true;
+                }
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot lock the poll lock");
+                return None;
+            }
+        }
+        if pause(LOCK_RETRY, shutdown).await || !still_wanted(app, key) {
+            return None;
+        }
+    }
+}
+
+async fn poll_session(app: Arc<App>, key: TaskKey, mut shutdown: watch::Receiver<bool>) {
+    let session = match app.store().session(&key.name) {
+        Ok(Some(s)) if wanted(&s).as_ref() == Some(&key) => s,
+        _ => return,
+    };
+    let Some(bot_id) = session.bot_id.clone() else {
+        return;
+    };
+    let Some(_lock) = acquire_lock(&app, &key, &bot_id, &mut shutdown).await else {
+        return;
+    };
+    // The session may have changed while we waited for the lock.
+    let session = match app.store().session(&key.name) {
+        Ok(Some(s)) if wanted(&s).as_ref() == Some(&key) => s,
+        _ => return,
+    };
+    let bot = match app.bot_for(&session) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(session = %key.name, error = %e, "cannot poll");
+            return;
+        }
+    };
+    let backoff = bot.client().config().backoff.clone();
+    if let Err(e) = bot.notify_start().await {
+        if e.is_session_expired() {
+            expire(&app, &key.name);
+            return;
+        }
+        tracing::debug!(session = %key.name, error = %e, "notifystart failed; polling anyway");
+    }
+    let mut cursor = match app.store().cursor(&key.name) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(session = %key.name, error = %e, "cannot read the cursor");
+            return;
+        }
+    };
+    tracing::info!(session = %key.name, "polling");
+    let mut wait = None;
+    let mut failures = 0u32;
+    let mut last_prune = Instant::now();
+    let clean_stop = loop {
+        let result = tokio::select! {
+            biased;
+            _ = shutdown.changed() => break true,
+            r = bot.get_updates(&cursor, wait) => r,
+        };
+        match result {
+            Ok(updates) => {
+                wait = updates.next_timeout;
+                let now = now_ms();
+                let batch: Vec<_> = updates
+                    .messages
+                    .iter()
+                    .filter_map(|r| backend::ilink::inbound(&key.name, r, now))
+                    .collect();
+                if batch.is_empty() && updates.cursor == cursor {
+                    failures = 0;
+                    if !still_wanted(&app, &key) {
+                        break false;
+                    }
+                    continue;
+                }
+                match app.store().ingest(&key.name, &batch, &updates.cursor) {
+                    Ok(ids) => {
+                        failures = 0;
+                        cursor = updates.cursor;
+                        if !ids.is_empty() {
+                            tracing::debug!(session = %key.name, count = ids.len(), "stored inbound messages");
+                            app.emit(AppEvent::Inbound {
+                                session: key.name.clone(),
+                                ids,
+                            });
+                        }
+                    }
+                    Err(StoreError::UnknownSession(_)) => break false,
+                    Err(e) => {
+                        failures += 1;
+                        tracing::warn!(session = %key.name, error = %e, "cannot store messages; will fetch them again");
+                        if pause(backoff.pause(failures), &mut shutdown).await {
+                            break true;
+                        }
+                    }
+                }
+                if !still_wanted(&app, &key) {
+                    break false;
+                }
+                let retention = app.retention();
+                if (retention.max_age_ms.is_some() || retention.max_rows.is_some())
+                    && last_prune.elapsed() >= PRUNE_EVERY
+                {
+                    last_prune = Instant::now();
+                    if let Err(e) = app.store().prune(retention) {
+                        tracing::warn!(error = %e, "retention failed");
+                    }
+                }
+            }
+            Err(e) if e.is_session_expired() => {
+                expire(&app, &key.name);
+                return;
+            }
+            Err(e) => {
+                failures += 1;
+                let d = backoff.pause(failures);
+                tracing::warn!(session = %key.name, error = %e, retry_in_s = d.as_secs_f64(), "poll failed");
+                if pause(d, &mut shutdown).await {
+                    break true;
+                }
+                if !still_wanted(&app, &key) {
+                    break false;
+                }
+            }
+        }
+    };
+    if clean_stop {
+        match tokio::time::timeout(Duration::from_secs(3), bot.notify_stop()).await {
+            Ok(Err(e)) => tracing::debug!(error = %e, "notifystop failed"),
+            Err(_) => tracing::debug!("notifystop timed out"),
+            Ok(Ok(())) => {}
+        }
+    }
+    tracing::info!(session = %key.name, "stopped polling");
+}
+
+fn expire(app: &App, name: &str) {
+    tracing::warn!(session = %name, "session expired upstream; log in again with `wxlink login {name}`");
+    if let Err(e) = app.store().set_status(name, SessionStatus::Expired) {
+        tracing::warn!(error = %e, "cannot mark the session expired");
+    }
+    app.emit(AppEvent::SessionExpired {
+        session: name.to_string(),
+    });
+}
+
+/// Whether some process (this one included) is polling the bot account right now, judged by
+/// its poll lock; `None` when the lock file cannot be checked.
+pub fn is_polled(app: &App, bot_id: &str) -> Option<bool> {
+    let path = app.data().poll_lock(bot_id).ok()?;
+    if !path.exists() {
+        return Some(false);
+    }
+    let file = std::fs::OpenOptions::new().write(true).open(&path).ok()?;
+    match file.try_lock() {
+        Ok(()) => Some(false),
+        Err(std::fs::TryLockError::WouldBlock) => Some(true),
+        Err(std::fs::TryLockError::Error(_)) => None,
+    }
+}

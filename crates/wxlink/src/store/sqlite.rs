@@ -1,0 +1,2189 @@
+//! The embedded SQLite implementation of [`Store`]: one database file (WAL) holding sessions,
+//! upstream cursors, context tokens, messages with their FTS5 trigram index, and consumer
+//! cursors.
+//!
+//! This module owns the schema and its migrations, the file's permissions (0600), and the
+//! SQL of every [`Store`] operation. Layout:
+//!
+//! - **Connection.** One [`Connection`] per [`SqliteStore`], behind a [`Mutex`] (a poisoned lock
+//!   is taken over: every write runs in a transaction, so a panic mid-way leaves nothing
+//!   half-done). Several stores — in one process or several — can share a file: WAL lets
+//!   readers run beside the writer, `busy_timeout` makes writers queue, and every write
+//!   transaction starts with `BEGIN IMMEDIATE` so two writers never deadlock on a lock upgrade.
+//! - **Migrations.** [`MIGRATIONS`] is an ordered list of SQL scripts; `PRAGMA user_version`
+//!   records how many have run. Each runs in its own transaction; a database from a newer
+//!   wxlink is refused with [`StoreError::TooNew`].
+//! - **Search.** `messages_fts` is an external-content FTS5 table over `messages.text` with the
+//!   `trigram` tokenizer, kept in sync by triggers: a query of three or more characters is a
+//!   phrase match (a case-insensitive substring match that works for Chinese); shorter ones
+//!   scan. Both paths use the same case folding, so which path runs never changes the result.
+//!   When a `user` filter selects fewer rows than the text does, the text is checked on that
+//!   user's rows instead of walking the index (see [`SqliteStore::history`]).
+
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{
+    params, params_from_iter, Connection, OptionalExtension, Row, Statement, TransactionBehavior,
+};
+use serde_json::Value;
+
+use super::{
+    ContextRecord, Direction, HistoryPage, HistoryQuery, LoginRecord, NewMessage, Retention,
+    SessionRecord, SessionStatus, Store, StoreError, StoreResult, StoredMessage, DEFAULT_CONSUMER,
+    SEND_QUOTA_PER_TOKEN,
+};
+
+/// How long a statement waits for another connection's write lock before failing, ms.
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// Longest session name, in characters.
+const MAX_NAME_CHARS: usize = 64;
+
+/// When a text search is combined with a user filter, the text's matches are counted up to
+/// this many to decide whether walking the user's rows is cheaper (see `plan_history`).
+const PLAN_PROBE_CAP: i64 = 50_000;
+
+/// Schema version 1.
+const SCHEMA_V1: &str = r#"
+CREATE TABLE sessions (
+    name            TEXT PRIMARY KEY NOT NULL,
+    backend         TEXT NOT NULL,
+    bot_id          TEXT,
+    user_id         TEXT,
+    token           TEXT,
+    base_url        TEXT,
+    status          TEXT NOT NULL,
+    is_default      INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    last_message_at INTEGER
+);
+-- At most one default session.
+CREATE UNIQUE INDEX sessions_single_default ON sessions (is_default) WHERE is_default = 1;
+
+-- Foreign keys are deferred so a rename can update the parent and its children in any order
+-- inside one transaction; the check runs at commit.
+CREATE TABLE cursors (
+    session TEXT PRIMARY KEY NOT NULL
+            REFERENCES sessions (name) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    cursor  TEXT NOT NULL
+);
+
+CREATE TABLE contexts (
+    session     TEXT NOT NULL
+                REFERENCES sessions (name) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    user_id     TEXT NOT NULL,
+    token       TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    send_count  INTEGER NOT NULL DEFAULT 0 CHECK (send_count >= 0),
+    PRIMARY KEY (session, user_id)
+) WITHOUT ROWID;
+CREATE INDEX contexts_user ON contexts (user_id, received_at);
+
+-- AUTOINCREMENT: ids are never reused, even after the newest rows are deleted.
+CREATE TABLE messages (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    session       TEXT NOT NULL REFERENCES sessions (name) DEFERRABLE INITIALLY DEFERRED,
+    direction     INTEGER NOT NULL CHECK (direction IN (1, 2)),
+    upstream_id   TEXT,
+    dedupe_key    TEXT NOT NULL,
+    peer          TEXT NOT NULL,
+    bot_id        TEXT,
+    kind          TEXT NOT NULL,
+    text          TEXT,
+    items         TEXT NOT NULL,
+    raw           TEXT,
+    context_token TEXT,
+    created_at    INTEGER NOT NULL,
+    stored_at     INTEGER NOT NULL,
+    client_id     TEXT,
+    status        TEXT NOT NULL,
+    error         TEXT,
+    UNIQUE (session, direction, dedupe_key)
+);
+CREATE INDEX messages_peer      ON messages (peer, id);
+CREATE INDEX messages_session   ON messages (session, id);
+CREATE INDEX messages_kind      ON messages (kind, id);
+CREATE INDEX messages_direction ON messages (direction, id);
+CREATE INDEX messages_created   ON messages (created_at);
+CREATE INDEX messages_stored    ON messages (stored_at);
+CREATE INDEX messages_upstream  ON messages (upstream_id) WHERE upstream_id IS NOT NULL;
+
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    text, content = 'messages', content_rowid = 'id', tokenize = 'trigram'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.text IS NOT NULL BEGIN
+    INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.text IS NOT NULL BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text)
+        SELECT 'delete', old.id, old.text WHERE old.text IS NOT NULL;
+    INSERT INTO messages_fts (rowid, text)
+        SELECT new.id, new.text WHERE new.text IS NOT NULL;
+END;
+
+CREATE TABLE consumers (
+    name    TEXT PRIMARY KEY NOT NULL,
+    last_id INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
+/// The migrations, oldest first: script `i` takes the database from `user_version` `i` to
+/// `i + 1`. Append only; never edit a released script.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+
+/// Columns of `messages m`, in the order [`message_from_row`] reads them.
+const MESSAGE_COLUMNS: &str = "m.id, m.session, m.direction, m.upstream_id, m.dedupe_key, m.peer, \
+     m.bot_id, m.kind, m.text, m.items, m.raw, m.context_token, m.created_at, m.stored_at, \
+     m.client_id, m.status, m.error";
+
+/// Columns of `sessions s` plus the user count, in the order [`session_from_row`] reads them.
+const SESSION_SELECT: &str = "SELECT s.name, s.backend, s.bot_id, s.user_id, s.token, s.base_url, \
+     s.status, s.is_default, s.created_at, s.updated_at, s.last_message_at, \
+     (SELECT count(*) FROM contexts c WHERE c.session = s.name) \
+     FROM sessions s";
+
+const SQL_SESSION_EXISTS: &str = "SELECT 1 FROM sessions WHERE name = ?1";
+
+const SQL_INSERT_MESSAGE: &str = "INSERT INTO messages (session, direction, upstream_id, \
+     dedupe_key, peer, bot_id, kind, text, items, raw, context_token, created_at, stored_at, \
+     client_id, status, error) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+     ON CONFLICT (session, direction, dedupe_key) DO NOTHING";
+
+/// A different token replaces the stored one only if it is not older (and resets the send
+/// count); the same token again only moves `received_at` forward.
+const SQL_UPSERT_CONTEXT: &str = "INSERT INTO contexts (session, user_id, token, received_at, \
+     send_count) VALUES (?1, ?2, ?3, ?4, 0) \
+     ON CONFLICT (session, user_id) DO UPDATE SET \
+         send_count  = CASE WHEN excluded.token = contexts.token \
+                            THEN contexts.send_count ELSE 0 END, \
+         token       = excluded.token, \
+         received_at = max(contexts.received_at, excluded.received_at) \
+     WHERE excluded.token = contexts.token OR excluded.received_at >= contexts.received_at";
+
+const SQL_BUMP_LAST_MESSAGE: &str = "UPDATE sessions \
+     SET last_message_at = max(coalesce(last_message_at, ?2), ?2) WHERE name = ?1";
+
+const SQL_SET_CURSOR: &str = "INSERT INTO cursors (session, cursor) VALUES (?1, ?2) \
+     ON CONFLICT (session) DO UPDATE SET cursor = excluded.cursor";
+
+const SQL_RESERVE_SEND: &str = "UPDATE contexts SET send_count = send_count + 1 \
+     WHERE session = ?1 AND user_id = ?2 AND token = ?3 AND send_count < ?4 \
+     RETURNING send_count";
+
+const SQL_REFUND_SEND: &str = "UPDATE contexts SET send_count = send_count - 1 \
+     WHERE session = ?1 AND user_id = ?2 AND token = ?3 AND send_count > 0";
+
+const CONTEXT_SELECT: &str =
+    "SELECT session, user_id, token, received_at, send_count FROM contexts";
+
+/// A new consumer starts at 0 (the default one) or after the newest message (`?2` = 1).
+const SQL_CREATE_CONSUMER: &str = "INSERT INTO consumers (name, last_id) \
+     VALUES (?1, CASE WHEN ?2 THEN (SELECT coalesce(max(id), 0) FROM messages) ELSE 0 END) \
+     ON CONFLICT (name) DO NOTHING";
+
+/// Never backwards, and never past the newest message.
+const SQL_ACK: &str = "INSERT INTO consumers (name, last_id) \
+     VALUES (?1, min(?2, (SELECT coalesce(max(id), 0) FROM messages))) \
+     ON CONFLICT (name) DO UPDATE SET last_id = max(consumers.last_id, excluded.last_id)";
+
+/// Deletes every message at or below the `(?1 + 1)`-th newest id.
+const SQL_PRUNE_ROWS: &str = "DELETE FROM messages WHERE id <= \
+     (SELECT id FROM messages ORDER BY id DESC LIMIT 1 OFFSET ?1)";
+
+/// Name of the SQL function that does the case-insensitive substring test: `(text, needle)`
+/// where `needle` is already folded with [`fold`]. NULL text gives NULL (no match).
+const CONTAINS_FN: &str = "wxlink_contains";
+
+/// The embedded store: one SQLite file (or an in-memory database for tests).
+///
+/// `Send + Sync`: the connection sits behind a mutex. Open one per process (or several — they
+/// coordinate through SQLite's locks).
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// The schema version this build writes (the number of migrations).
+    pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    ///
+    /// The file is created with mode 0600 (an existing one is set to 0600, and so are its
+    /// `-wal`/`-shm` files); a missing parent directory is created with mode 0700. The
+    /// connection runs in WAL mode with `synchronous=NORMAL`, a 5 s busy timeout and foreign
+    /// keys on. Fails with [`StoreError::TooNew`] when a newer wxlink wrote the file.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        prepare_file(path)?;
+        let conn = Connection::open(path)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(
+                mode,
+                "SQLite refused WAL mode; concurrent access will be slower"
+            );
+        }
+        Self::init(conn)
+    }
+
+    /// An empty, private in-memory database (for tests and throwaway runs).
+    pub fn open_in_memory() -> StoreResult<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> StoreResult<Self> {
+        conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        register_functions(&conn)?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The connection; a poisoned lock is taken over (see the module docs).
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Creates the parent directory (0700) and the file (0600) if missing, and tightens the mode
+/// of an existing file and its WAL companions to 0600.
+fn prepare_file(path: &Path) -> StoreResult<()> {
+    let io_err = |p: &Path| {
+        let p = p.display().to_string();
+        move |source| StoreError::Io { path: p, source }
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(io_err(parent))?;
+        }
+    }
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err(path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io_err(path))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut companion = path.as_os_str().to_owned();
+        companion.push(suffix);
+        let companion = Path::new(&companion);
+        if companion.exists() {
+            fs::set_permissions(companion, fs::Permissions::from_mode(0o600))
+                .map_err(io_err(companion))?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies the migrations the database has not seen yet, each in its own `BEGIN IMMEDIATE`
+/// transaction (re-reading the version inside it, so concurrent openers migrate once).
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let supported = SqliteStore::SCHEMA_VERSION;
+    loop {
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > supported {
+            return Err(StoreError::TooNew {
+                found: version,
+                supported,
+            });
+        }
+        if version == supported {
+            return Ok(());
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current != version {
+            continue; // another connection migrated meanwhile; look again
+        }
+        let script = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+            .ok_or_else(|| {
+                StoreError::Corrupt("PRAGMA user_version", format!("negative: {version}"))
+            })?;
+        tx.execute_batch(script)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+}
+
+/// Registers [`CONTAINS_FN`] on a connection.
+fn register_functions(conn: &Connection) -> StoreResult<()> {
+    conn.create_scalar_function(
+        CONTAINS_FN,
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let haystack = ctx.get_raw(0).as_str_or_null()?;
+            let needle = ctx.get_raw(1).as_str_or_null()?;
+            Ok(match (haystack, needle) {
+                (Some(h), Some(n)) => Some(contains_folded(h, n)),
+                _ => None,
+            })
+        },
+    )?;
+    Ok(())
+}
+
+/// Case folding shared by both search paths: the per-character lower-casing the FTS5
+/// `trigram` tokenizer applies (`case_sensitive 0`).
+fn fold(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).collect()
+}
+
+/// Whether `haystack`, folded, contains `needle` (already folded).
+fn contains_folded(haystack: &str, needle: &str) -> bool {
+    if haystack.is_ascii() && needle.is_ascii() {
+        let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+        return n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
+    }
+    fold(haystack).contains(needle)
+}
+
+/// Milliseconds since the epoch, now.
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Checks a session name: 1–64 characters, each a letter or digit (any script), `-`, `_` or
+/// `.`; not `.` or `..` (names may become directory names).
+fn validate_name(name: &str) -> StoreResult<()> {
+    let count = name.chars().count();
+    let charset_ok = name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if (1..=MAX_NAME_CHARS).contains(&count) && charset_ok && name != "." && name != ".." {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidName(name.to_owned()))
+    }
+}
+
+/// `Some(s)` unless `s` is empty or only whitespace.
+fn non_blank(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.trim().is_empty())
+}
+
+fn session_exists(conn: &Connection, name: &str) -> StoreResult<bool> {
+    Ok(conn
+        .query_row(SQL_SESSION_EXISTS, [name], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+fn require_session(conn: &Connection, name: &str) -> StoreResult<()> {
+    if session_exists(conn, name)? {
+        Ok(())
+    } else {
+        Err(StoreError::UnknownSession(name.to_owned()))
+    }
+}
+
+fn load_session(conn: &Connection, name: &str) -> StoreResult<Option<SessionRecord>> {
+    let sql = format!("{SESSION_SELECT} WHERE s.name = ?1");
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query_and_then([name], session_from_row)?;
+    rows.next().transpose()
+}
+
+fn session_from_row(row: &Row<'_>) -> StoreResult<SessionRecord> {
+    let status: String = row.get(6)?;
+    let status = SessionStatus::parse(&status)
+        .ok_or_else(|| StoreError::Corrupt("sessions.status", status.clone()))?;
+    let users: i64 = row.get(11)?;
+    Ok(SessionRecord {
+        name: row.get(0)?,
+        backend: row.get(1)?,
+        bot_id: row.get(2)?,
+        user_id: row.get(3)?,
+        token: row.get(4)?,
+        base_url: row.get(5)?,
+        status,
+        is_default: row.get(7)?,
+        created_at_ms: row.get(8)?,
+        updated_at_ms: row.get(9)?,
+        last_message_at_ms: row.get(10)?,
+        users: u64::try_from(users).unwrap_or(0),
+    })
+}
+
+fn context_from_row(row: &Row<'_>) -> StoreResult<ContextRecord> {
+    let send_count: i64 = row.get(4)?;
+    Ok(ContextRecord {
+        session: row.get(0)?,
+        user_id: row.get(1)?,
+        token: row.get(2)?,
+        received_at_ms: row.get(3)?,
+        send_count: u32::try_from(send_count.max(0)).unwrap_or(u32::MAX),
+    })
+}
+
+fn message_from_row(row: &Row<'_>) -> StoreResult<StoredMessage> {
+    let direction: i64 = row.get(2)?;
+    let direction = Direction::from_code(direction)
+        .ok_or_else(|| StoreError::Corrupt("messages.direction", direction.to_string()))?;
+    let items: String = row.get(9)?;
+    let items = serde_json::from_str(&items)
+        .map_err(|e| StoreError::Corrupt("messages.items", e.to_string()))?;
+    let raw: Option<String> = row.get(10)?;
+    let raw = raw
+        .map(|r| serde_json::from_str::<Value>(&r))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt("messages.raw", e.to_string()))?;
+    Ok(StoredMessage {
+        id: row.get(0)?,
+        stored_at_ms: row.get(13)?,
+        message: NewMessage {
+            session: row.get(1)?,
+            direction,
+            upstream_id: row.get(3)?,
+            dedupe_key: row.get(4)?,
+            peer: row.get(5)?,
+            bot_id: row.get(6)?,
+            kind: row.get(7)?,
+            text: row.get(8)?,
+            items,
+            raw,
+            context_token: row.get(11)?,
+            created_at_ms: row.get(12)?,
+            client_id: row.get(14)?,
+            status: row.get(15)?,
+            error: row.get(16)?,
+        },
+    })
+}
+
+/// Inserts one message under `session` (whatever `message.session` says) with the prepared
+/// [`SQL_INSERT_MESSAGE`]; returns its id, or `None` when a row with the same
+/// `(session, direction, dedupe_key)` exists.
+fn insert_message(
+    conn: &Connection,
+    insert: &mut Statement<'_>,
+    session: &str,
+    message: &NewMessage,
+    stored_at: i64,
+) -> StoreResult<Option<i64>> {
+    let raw = message.raw.as_ref().map(Value::to_string);
+    let changed = insert.execute(params![
+        session,
+        message.direction.code(),
+        message.upstream_id,
+        message.dedupe_key,
+        message.peer,
+        message.bot_id,
+        message.kind,
+        message.text,
+        message.items.to_string(),
+        raw,
+        message.context_token,
+        message.created_at_ms,
+        stored_at,
+        message.client_id,
+        message.status,
+        message.error,
+    ])?;
+    Ok((changed == 1).then(|| conn.last_insert_rowid()))
+}
+
+/// How the text filter of a history query runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TextFilter {
+    /// No text filter.
+    None,
+    /// Three or more characters: an FTS5 phrase (`phrase`), or the equivalent scan with the
+    /// folded needle when that is cheaper.
+    Fts { phrase: String, folded: String },
+    /// One or two characters: scan with the folded needle.
+    Scan { folded: String },
+}
+
+impl TextFilter {
+    fn from_query(text: Option<&str>) -> Self {
+        let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+            return TextFilter::None;
+        };
+        let folded = fold(text);
+        if text.chars().count() >= 3 {
+            TextFilter::Fts {
+                phrase: format!("\"{}\"", text.replace('"', "\"\"")),
+                folded,
+            }
+        } else {
+            TextFilter::Scan { folded }
+        }
+    }
+}
+
+/// The non-text filters of a history query as SQL over `messages m`, with their parameters.
+struct Conditions {
+    clauses: Vec<&'static str>,
+    params: Vec<SqlValue>,
+}
+
+impl Conditions {
+    fn from_query(q: &HistoryQuery) -> Self {
+        let mut c = Conditions {
+            clauses: Vec::new(),
+            params: Vec::new(),
+        };
+        if let Some(user) = non_blank(&q.user) {
+            c.push("m.peer = ?", user.to_owned().into());
+        }
+        if let Some(session) = non_blank(&q.session) {
+            c.push("m.session = ?", session.to_owned().into());
+        }
+        if let Some(kind) = non_blank(&q.kind) {
+            c.push("m.kind = ?", kind.to_owned().into());
+        }
+        if let Some(direction) = q.direction {
+            c.push("m.direction = ?", direction.code().into());
+        }
+        if let Some(since) = q.since_ms {
+            c.push("m.created_at >= ?", since.into());
+        }
+        if let Some(until) = q.until_ms {
+            c.push("m.created_at <= ?", until.into());
+        }
+        c
+    }
+
+    fn push(&mut self, clause: &'static str, param: SqlValue) {
+        self.clauses.push(clause);
+        self.params.push(param);
+    }
+
+    /// `" AND a AND b"` (empty when there are no clauses).
+    fn and_sql(&self) -> String {
+        self.clauses.iter().map(|c| format!(" AND {c}")).collect()
+    }
+}
+
+/// The SQL of one history query: the page (its last two parameters are LIMIT and OFFSET) and
+/// the count, with their shared parameters.
+struct HistoryPlan {
+    page_sql: String,
+    count_sql: String,
+    params: Vec<SqlValue>,
+}
+
+/// Chooses how to run a history query.
+///
+/// - No text: the filters over `messages` (SQLite picks the index: `(peer, id)`,
+///   `(session, id)`, …, walking it newest first).
+/// - Short text (1–2 characters): the same, plus [`CONTAINS_FN`] on each candidate row.
+/// - Long text, no other filter: the FTS index alone, newest first by rowid; the count is
+///   taken from the index without touching `messages`.
+/// - Long text with filters: the FTS matches drive a join on `messages` by rowid — unless a
+///   user filter is given and that user has fewer rows than the text has matches (counted up
+///   to [`PLAN_PROBE_CAP`]), in which case the user's rows are scanned with [`CONTAINS_FN`],
+///   which matches exactly the rows the phrase query would.
+fn plan_history(conn: &Connection, q: &HistoryQuery) -> StoreResult<HistoryPlan> {
+    let mut conditions = Conditions::from_query(q);
+    let text = TextFilter::from_query(q.text.as_deref());
+    let scan = |mut conditions: Conditions, folded: String| {
+        conditions.push("wxlink_contains(m.text, ?)", folded.into());
+        filter_plan(conditions)
+    };
+    match text {
+        TextFilter::None => Ok(filter_plan(conditions)),
+        TextFilter::Scan { folded } => Ok(scan(conditions, folded)),
+        TextFilter::Fts { phrase, folded } => {
+            if conditions.clauses.is_empty() {
+                return Ok(HistoryPlan {
+                    page_sql: format!(
+                        "SELECT {MESSAGE_COLUMNS} FROM messages_fts \
+                         CROSS JOIN messages m ON m.id = messages_fts.rowid \
+                         WHERE messages_fts MATCH ? \
+                         ORDER BY messages_fts.rowid DESC LIMIT ? OFFSET ?"
+                    ),
+                    count_sql: "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?"
+                        .to_owned(),
+                    params: vec![phrase.into()],
+                });
+            }
+            if let Some(user) = non_blank(&q.user) {
+                if user_is_smaller(conn, user, &phrase)? {
+                    return Ok(scan(conditions, folded));
+                }
+            }
+            let and = conditions.and_sql();
+            let mut params = vec![SqlValue::from(phrase)];
+            params.append(&mut conditions.params);
+            Ok(HistoryPlan {
+                page_sql: format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages_fts \
+                     CROSS JOIN messages m ON m.id = messages_fts.rowid \
+                     WHERE messages_fts MATCH ?{and} \
+                     ORDER BY messages_fts.rowid DESC LIMIT ? OFFSET ?"
+                ),
+                count_sql: format!(
+                    "SELECT count(*) FROM messages_fts \
+                     CROSS JOIN messages m ON m.id = messages_fts.rowid \
+                     WHERE messages_fts MATCH ?{and}"
+                ),
+                params,
+            })
+        }
+    }
+}
+
+/// A plan over `messages` alone.
+fn filter_plan(conditions: Conditions) -> HistoryPlan {
+    let where_sql = if conditions.clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.clauses.join(" AND "))
+    };
+    HistoryPlan {
+        page_sql: format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m{where_sql} ORDER BY m.id DESC LIMIT ? OFFSET ?"
+        ),
+        count_sql: format!("SELECT count(*) FROM messages m{where_sql}"),
+        params: conditions.params,
+    }
+}
+
+/// Whether `user` has fewer messages than `phrase` has FTS matches (both counted only as far
+/// as needed, and at most [`PLAN_PROBE_CAP`]).
+fn user_is_smaller(conn: &Connection, user: &str, phrase: &str) -> StoreResult<bool> {
+    let matches: i64 = conn.query_row(
+        "SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ?1 LIMIT ?2)",
+        params![phrase, PLAN_PROBE_CAP],
+        |r| r.get(0),
+    )?;
+    let user_rows: i64 = conn.query_row(
+        "SELECT count(*) FROM (SELECT 1 FROM messages WHERE peer = ?1 LIMIT ?2)",
+        params![user, matches],
+        |r| r.get(0),
+    )?;
+    Ok(user_rows < matches)
+}
+
+impl Store for SqliteStore {
+    fn sessions(&self) -> StoreResult<Vec<SessionRecord>> {
+        let conn = self.lock();
+        let sql = format!("{SESSION_SELECT} ORDER BY s.is_default DESC, s.name");
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_and_then([], session_from_row)?;
+        rows.collect()
+    }
+
+    fn session(&self, name: &str) -> StoreResult<Option<SessionRecord>> {
+        load_session(&self.lock(), name)
+    }
+
+    fn save_login(&self, name: &str, login: &LoginRecord) -> StoreResult<SessionRecord> {
+        validate_name(name)?;
+        let now = now_ms();
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing: Option<Option<String>> = tx
+            .query_row("SELECT bot_id FROM sessions WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match existing {
+            None => {
+                let first: bool =
+                    tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM sessions)", [], |r| {
+                        r.get(0)
+                    })?;
+                tx.execute(
+                    "INSERT INTO sessions (name, backend, bot_id, user_id, token, base_url, \
+                     status, is_default, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                    params![
+                        name,
+                        login.backend,
+                        login.bot_id,
+                        login.user_id,
+                        login.token,
+                        login.base_url,
+                        SessionStatus::Connected.as_str(),
+                        first,
+                        now,
+                    ],
+                )?;
+            }
+            Some(old_bot) => {
+                if old_bot.as_deref() != Some(login.bot_id.as_str()) {
+                    tx.execute("DELETE FROM cursors WHERE session = ?1", [name])?;
+                    tx.execute("DELETE FROM contexts WHERE session = ?1", [name])?;
+                }
+                tx.execute(
+                    "UPDATE sessions SET backend = ?2, bot_id = ?3, user_id = ?4, token = ?5, \
+                     base_url = ?6, status = ?7, updated_at = ?8 WHERE name = ?1",
+                    params![
+                        name,
+                        login.backend,
+                        login.bot_id,
+                        login.user_id,
+                        login.token,
+                        login.base_url,
+                        SessionStatus::Connected.as_str(),
+                        now,
+                    ],
+                )?;
+            }
+        }
+        let record =
+            load_session(&tx, name)?.ok_or_else(|| StoreError::UnknownSession(name.to_owned()))?;
+        tx.commit()?;
+        Ok(record)
+    }
+
+    fn set_status(&self, name: &str, status: SessionStatus) -> StoreResult<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
+            "UPDATE sessions SET status = ?2, updated_at = ?3 WHERE name = ?1",
+            params![name, status.as_str(), now_ms()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::UnknownSession(name.to_owned()));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn logout(&self, name: &str) -> StoreResult<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
+            "UPDATE sessions SET token = NULL, status = ?2, updated_at = ?3 WHERE name = ?1",
+            params![name, SessionStatus::LoggedOut.as_str(), now_ms()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::UnknownSession(name.to_owned()));
+        }
+        tx.execute("DELETE FROM cursors WHERE session = ?1", [name])?;
+        tx.execute("DELETE FROM contexts WHERE session = ?1", [name])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn rename_session(&self, old: &str, new: &str) -> StoreResult<()> {
+        validate_name(new)?;
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        require_session(&tx, old)?;
+        if old == new {
+            return Ok(());
+        }
+        if session_exists(&tx, new)? {
+            return Err(StoreError::SessionExists(new.to_owned()));
+        }
+        tx.execute(
+            "UPDATE sessions SET name = ?2, updated_at = ?3 WHERE name = ?1",
+            params![old, new, now_ms()],
+        )?;
+        for table in ["cursors", "contexts", "messages"] {
+            tx.execute(
+                &format!("UPDATE {table} SET session = ?2 WHERE session = ?1"),
+                params![old, new],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn set_default(&self, name: &str) -> StoreResult<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        require_session(&tx, name)?;
+        tx.execute(
+            "UPDATE sessions SET is_default = 0 WHERE is_default = 1 AND name <> ?1",
+            [name],
+        )?;
+        tx.execute("UPDATE sessions SET is_default = 1 WHERE name = ?1", [name])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn default_session(&self) -> StoreResult<Option<String>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT name FROM sessions \
+                 ORDER BY is_default DESC, status = 'connected' DESC, created_at, name LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn cursor(&self, session: &str) -> StoreResult<String> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT cursor FROM cursors WHERE session = ?1",
+                [session],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Every message is stored under `session` with its own direction; only inbound messages
+    /// carrying a non-empty token update the contexts. A token is taken from duplicates too
+    /// (the age rule keeps that harmless). The cursor is stored even for an empty batch.
+    fn ingest(&self, session: &str, batch: &[NewMessage], cursor: &str) -> StoreResult<Vec<i64>> {
+        let stored_at = now_ms();
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        require_session(&tx, session)?;
+        let mut inserted = Vec::with_capacity(batch.len());
+        {
+            let mut insert = tx.prepare(SQL_INSERT_MESSAGE)?;
+            let mut upsert_context = tx.prepare(SQL_UPSERT_CONTEXT)?;
+            for message in batch {
+                if let Some(id) = insert_message(&tx, &mut insert, session, message, stored_at)? {
+                    inserted.push(id);
+                }
+                let token = message.context_token.as_deref().filter(|t| !t.is_empty());
+                if let (Direction::In, Some(token)) = (message.direction, token) {
+                    upsert_context.execute(params![
+                        session,
+                        message.peer,
+                        token,
+                        message.created_at_ms
+                    ])?;
+                }
+            }
+        }
+        if let Some(newest) = batch.iter().map(|m| m.created_at_ms).max() {
+            tx.execute(SQL_BUMP_LAST_MESSAGE, params![session, newest])?;
+        }
+        tx.execute(SQL_SET_CURSOR, params![session, cursor])?;
+        tx.commit()?;
+        Ok(inserted)
+    }
+
+    fn contexts_for_user(&self, user_id: &str) -> StoreResult<Vec<ContextRecord>> {
+        let conn = self.lock();
+        let sql = format!("{CONTEXT_SELECT} WHERE user_id = ?1 ORDER BY received_at DESC, session");
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_and_then([user_id], context_from_row)?;
+        rows.collect()
+    }
+
+    fn contexts(&self, session: Option<&str>) -> StoreResult<Vec<ContextRecord>> {
+        let conn = self.lock();
+        let sql = format!(
+            "{CONTEXT_SELECT} WHERE ?1 IS NULL OR session = ?1 \
+             ORDER BY received_at DESC, session, user_id"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_and_then([session], context_from_row)?;
+        rows.collect()
+    }
+
+    fn reserve_send(&self, session: &str, user_id: &str, token: &str) -> StoreResult<Option<u32>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let count: Option<i64> = tx
+            .query_row(
+                SQL_RESERVE_SEND,
+                params![session, user_id, token, SEND_QUOTA_PER_TOKEN],
+                |r| r.get(0),
+            )
+            .optional()?;
+        tx.commit()?;
+        Ok(count.and_then(|c| u32::try_from(c).ok()))
+    }
+
+    fn refund_send(&self, session: &str, user_id: &str, token: &str) -> StoreResult<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(SQL_REFUND_SEND, params![session, user_id, token])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Idempotent: a message whose `(session, direction, dedupe_key)` is already stored is not
+    /// stored again, and the existing row's id is returned.
+    fn record_outbound(&self, message: &NewMessage) -> StoreResult<i64> {
+        let stored_at = now_ms();
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        require_session(&tx, &message.session)?;
+        let inserted = {
+            let mut insert = tx.prepare(SQL_INSERT_MESSAGE)?;
+            insert_message(&tx, &mut insert, &message.session, message, stored_at)?
+        };
+        let id = match inserted {
+            Some(id) => id,
+            None => tx.query_row(
+                "SELECT id FROM messages WHERE session = ?1 AND direction = ?2 AND dedupe_key = ?3",
+                params![
+                    message.session,
+                    message.direction.code(),
+                    message.dedupe_key
+                ],
+                |r| r.get(0),
+            )?,
+        };
+        tx.execute(
+            SQL_BUMP_LAST_MESSAGE,
+            params![message.session, message.created_at_ms],
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// An all-digits `id` is first looked up as an upstream id (inbound preferred), then as our
+    /// id. Anything else finds nothing.
+    fn message(&self, id: &str) -> StoreResult<Option<StoredMessage>> {
+        let id = id.trim();
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(None);
+        }
+        let conn = self.lock();
+        if let Ok(upstream) = id.parse::<u64>() {
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.upstream_id = ?1 \
+                 ORDER BY m.direction, m.id DESC LIMIT 1"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let mut rows = stmt.query_and_then([upstream.to_string()], message_from_row)?;
+            if let Some(found) = rows.next().transpose()? {
+                return Ok(Some(found));
+            }
+        }
+        let Ok(ours) = id.parse::<i64>() else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?1");
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query_and_then([ours], message_from_row)?;
+        rows.next().transpose()
+    }
+
+    /// Blank `user`, `session`, `kind` and `text` filters count as absent; the text is
+    /// trimmed. The page and the count read one snapshot.
+    fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let plan = plan_history(&tx, query)?;
+        let total: i64 =
+            tx.query_row(&plan.count_sql, params_from_iter(plan.params.iter()), |r| {
+                r.get(0)
+            })?;
+        let total = u64::try_from(total).unwrap_or(0);
+        let mut messages = Vec::new();
+        if query.limit > 0 && total > u64::from(query.offset) {
+            let mut params = plan.params;
+            params.push(i64::from(query.limit).into());
+            params.push(i64::from(query.offset).into());
+            let mut stmt = tx.prepare(&plan.page_sql)?;
+            let rows = stmt.query_and_then(params_from_iter(params.iter()), message_from_row)?;
+            messages = rows.collect::<StoreResult<Vec<_>>>()?;
+        }
+        Ok(HistoryPage { messages, total })
+    }
+
+    fn latest_id(&self) -> StoreResult<i64> {
+        let conn = self.lock();
+        Ok(
+            conn.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
+                r.get(0)
+            })?,
+        )
+    }
+
+    /// A blank consumer name means [`DEFAULT_CONSUMER`]. Reading does not move the cursor;
+    /// [`Store::ack`] does.
+    fn read_inbox(&self, consumer: &str, limit: u32) -> StoreResult<Vec<StoredMessage>> {
+        let consumer = consumer_name(consumer);
+        let mut conn = self.lock();
+        let last = conn
+            .query_row(
+                "SELECT last_id FROM consumers WHERE name = ?1",
+                [consumer],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?;
+        let last = match last {
+            Some(last) => last,
+            None => {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx.execute(
+                    SQL_CREATE_CONSUMER,
+                    params![consumer, consumer != DEFAULT_CONSUMER],
+                )?;
+                let last = tx.query_row(
+                    "SELECT last_id FROM consumers WHERE name = ?1",
+                    [consumer],
+                    |r| r.get(0),
+                )?;
+                tx.commit()?;
+                last
+            }
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m \
+             WHERE m.direction = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_and_then(
+            params![Direction::In.code(), last, i64::from(limit)],
+            message_from_row,
+        )?;
+        rows.collect()
+    }
+
+    /// A blank consumer name means [`DEFAULT_CONSUMER`]. An id past the newest message is
+    /// clamped to it, so a bad ack cannot skip messages not yet stored.
+    fn ack(&self, consumer: &str, up_to_id: i64) -> StoreResult<()> {
+        let consumer = consumer_name(consumer);
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(SQL_ACK, params![consumer, up_to_id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Age is measured by `stored_at`; the row limit keeps the highest ids.
+    fn prune(&self, retention: Retention) -> StoreResult<u64> {
+        if retention.max_age_ms.is_none() && retention.max_rows.is_none() {
+            return Ok(0);
+        }
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut deleted = 0usize;
+        if let Some(max_age) = retention.max_age_ms {
+            let cutoff = now_ms().saturating_sub(max_age.max(0));
+            deleted += tx.execute("DELETE FROM messages WHERE stored_at < ?1", [cutoff])?;
+        }
+        if let Some(max_rows) = retention.max_rows {
+            let keep = i64::try_from(max_rows).unwrap_or(i64::MAX);
+            deleted += tx.execute(SQL_PRUNE_ROWS, [keep])?;
+        }
+        tx.commit()?;
+        Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
+    }
+}
+
+/// The consumer a (possibly blank) name stands for.
+fn consumer_name(consumer: &str) -> &str {
+    if consumer.trim().is_empty() {
+        DEFAULT_CONSUMER
+    } else {
+        consumer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn login(bot: &str, token: &str) -> LoginRecord {
+        LoginRecord {
+            backend: "ilink".into(),
+            bot_id: bot.into(),
+            user_id: Some("owner@im.wechat".into()),
+            token: token.into(),
+            base_url: Some("https://ilinkai.weixin.qq.com".into()),
+        }
+    }
+
+    /// An inbound text message; `key` is also the upstream id.
+    fn inbound(session: &str, key: &str, peer: &str, text: &str, at: i64) -> NewMessage {
+        NewMessage {
+            session: session.into(),
+            direction: Direction::In,
+            upstream_id: Some(key.into()),
+            dedupe_key: key.into(),
+            peer: peer.into(),
+            bot_id: Some("bot@im.bot".into()),
+            kind: "text".into(),
+            text: Some(text.into()),
+            items: json!([{ "type": "text", "text": text }]),
+            raw: Some(json!({ "message_id": key, "from_user_id": peer })),
+            context_token: None,
+            created_at_ms: at,
+            client_id: None,
+            status: "received".into(),
+            error: None,
+        }
+    }
+
+    fn with_token(mut m: NewMessage, token: &str) -> NewMessage {
+        m.context_token = Some(token.into());
+        m
+    }
+
+    fn outbound(session: &str, client_id: &str, peer: &str, text: &str, at: i64) -> NewMessage {
+        NewMessage {
+            direction: Direction::Out,
+            upstream_id: None,
+            dedupe_key: client_id.into(),
+            client_id: Some(client_id.into()),
+            status: "sent".into(),
+            raw: None,
+            ..inbound(session, client_id, peer, text, at)
+        }
+    }
+
+    fn store_with(sessions: &[&str]) -> SqliteStore {
+        let store = SqliteStore::open_in_memory().unwrap();
+        for (i, name) in sessions.iter().enumerate() {
+            store
+                .save_login(name, &login(&format!("bot{i}"), "tok"))
+                .unwrap();
+        }
+        store
+    }
+
+    fn query() -> HistoryQuery {
+        HistoryQuery {
+            limit: 50,
+            ..HistoryQuery::default()
+        }
+    }
+
+    fn texts(page: &HistoryPage) -> Vec<String> {
+        page.messages
+            .iter()
+            .map(|m| m.message.text.clone().unwrap_or_default())
+            .collect()
+    }
+
+    fn ids(messages: &[StoredMessage]) -> Vec<i64> {
+        messages.iter().map(|m| m.id).collect()
+    }
+
+    fn mode_of(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    fn fts_integrity(store: &SqliteStore) {
+        store
+            .lock()
+            .execute_batch("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
+            .unwrap();
+    }
+
+    #[test]
+    fn migrations_are_idempotent_and_keep_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wxlink.db");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store.save_login("main", &login("b", "t")).unwrap();
+        }
+        for _ in 0..2 {
+            let store = SqliteStore::open(&path).unwrap();
+            let version: i64 = store
+                .lock()
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, SqliteStore::SCHEMA_VERSION);
+            assert_eq!(store.sessions().unwrap().len(), 1);
+            let journal: String = store
+                .lock()
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(journal, "wal");
+        }
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wxlink.db");
+        drop(SqliteStore::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        match SqliteStore::open(&path) {
+            Err(StoreError::TooNew { found, supported }) => {
+                assert_eq!(found, 99);
+                assert_eq!(supported, SqliteStore::SCHEMA_VERSION);
+            }
+            other => panic!("expected TooNew, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn files_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("wxlink.db");
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(mode_of(&path), 0o600);
+        assert_eq!(mode_of(path.parent().unwrap()), 0o700);
+        store.save_login("main", &login("b", "t")).unwrap();
+        let wal = dir.path().join("sub").join("wxlink.db-wal");
+        assert!(wal.exists(), "WAL file should exist after a write");
+        assert_eq!(mode_of(&wal), 0o600);
+        drop(store);
+
+        // An existing, too-open file is tightened.
+        let loose = dir.path().join("loose.db");
+        fs::write(&loose, b"").unwrap();
+        fs::set_permissions(&loose, fs::Permissions::from_mode(0o644)).unwrap();
+        let store = SqliteStore::open(&loose).unwrap();
+        assert_eq!(mode_of(&loose), 0o600);
+        assert!(store.sessions().unwrap().is_empty());
+    }
+
+    #[test]
+    fn session_names_are_checked() {
+        let store = store_with(&[]);
+        for ok in ["main", "a", "work-2.bot_x", "工作号", &"x".repeat(64)] {
+            store.save_login(ok, &login("b", "t")).unwrap();
+        }
+        for bad in ["", "has space", "a/b", "..", ".", "emoji😀", &"x".repeat(65)] {
+            assert!(
+                matches!(
+                    store.save_login(bad, &login("b", "t")),
+                    Err(StoreError::InvalidName(_))
+                ),
+                "{bad:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn save_login_creates_replaces_and_resets_on_bot_change() {
+        let store = store_with(&[]);
+        let first = store.save_login("main", &login("bot-a", "t1")).unwrap();
+        assert!(first.is_default, "the first session becomes the default");
+        assert_eq!(first.status, SessionStatus::Connected);
+        assert_eq!(first.token.as_deref(), Some("t1"));
+        assert!(
+            !store
+                .save_login("other", &login("bot-b", "t"))
+                .unwrap()
+                .is_default
+        );
+
+        let m = with_token(inbound("main", "1", "u1", "hi", 1_000), "ctx");
+        store.ingest("main", &[m], "cur-1").unwrap();
+
+        // Same bot: credentials replaced, cursor and contexts kept.
+        let again = store.save_login("main", &login("bot-a", "t2")).unwrap();
+        assert_eq!(again.token.as_deref(), Some("t2"));
+        assert_eq!(again.created_at_ms, first.created_at_ms);
+        assert_eq!(again.users, 1);
+        assert_eq!(store.cursor("main").unwrap(), "cur-1");
+
+        // Another bot: cursor and contexts dropped, history kept.
+        let moved = store.save_login("main", &login("bot-c", "t3")).unwrap();
+        assert_eq!(moved.bot_id.as_deref(), Some("bot-c"));
+        assert_eq!(moved.users, 0);
+        assert_eq!(store.cursor("main").unwrap(), "");
+        assert!(store.contexts(Some("main")).unwrap().is_empty());
+        assert_eq!(store.history(&query()).unwrap().total, 1);
+        assert!(moved.is_default);
+    }
+
+    #[test]
+    fn sessions_are_listed_default_first_with_user_counts() {
+        let store = store_with(&["b", "a", "c"]);
+        store.set_default("c").unwrap();
+        let batch = [
+            with_token(inbound("a", "1", "u1", "x", 1), "t1"),
+            with_token(inbound("a", "2", "u2", "y", 2), "t2"),
+            inbound("a", "3", "u3", "no token", 3),
+        ];
+        store.ingest("a", &batch, "c").unwrap();
+        let list = store.sessions().unwrap();
+        let names: Vec<_> = list.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["c", "a", "b"]);
+        assert_eq!(list[1].users, 2);
+        assert_eq!(list[1].last_message_at_ms, Some(3));
+        assert_eq!(list[0].last_message_at_ms, None);
+        assert_eq!(
+            list.iter().filter(|s| s.is_default).count(),
+            1,
+            "exactly one default"
+        );
+        assert!(store.session("nope").unwrap().is_none());
+        assert!(matches!(
+            store.set_default("nope"),
+            Err(StoreError::UnknownSession(_))
+        ));
+    }
+
+    #[test]
+    fn default_session_resolution_order() {
+        let store = store_with(&[]);
+        assert_eq!(store.default_session().unwrap(), None);
+        store.save_login("zeta", &login("b1", "t")).unwrap();
+        std::thread::sleep(Duration::from_millis(3));
+        store.save_login("alpha", &login("b2", "t")).unwrap();
+        std::thread::sleep(Duration::from_millis(3));
+        store.save_login("mid", &login("b3", "t")).unwrap();
+        // 1. the marked one (the first saved)
+        assert_eq!(store.default_session().unwrap().as_deref(), Some("zeta"));
+        store.set_default("mid").unwrap();
+        assert_eq!(store.default_session().unwrap().as_deref(), Some("mid"));
+        // 2. no mark: the oldest connected one
+        store
+            .lock()
+            .execute("UPDATE sessions SET is_default = 0", [])
+            .unwrap();
+        store.set_status("zeta", SessionStatus::Expired).unwrap();
+        assert_eq!(store.default_session().unwrap().as_deref(), Some("alpha"));
+        // 3. none connected: the oldest one
+        store.logout("alpha").unwrap();
+        store.set_status("mid", SessionStatus::Expired).unwrap();
+        assert_eq!(store.default_session().unwrap().as_deref(), Some("zeta"));
+        assert!(matches!(
+            store.set_status("nope", SessionStatus::Expired),
+            Err(StoreError::UnknownSession(_))
+        ));
+    }
+
+    #[test]
+    fn ingest_dedupes_and_always_moves_the_cursor() {
+        let store = store_with(&["main"]);
+        let batch = [
+            inbound("main", "100", "u1", "one", 1_000),
+            inbound("main", "101", "u1", "two", 2_000),
+        ];
+        let first = store.ingest("main", &batch, "c1").unwrap();
+        assert_eq!(first.len(), 2);
+        assert!(first[0] < first[1]);
+        assert_eq!(store.cursor("main").unwrap(), "c1");
+
+        let replay = store.ingest("main", &batch, "c2").unwrap();
+        assert!(replay.is_empty(), "a replayed batch inserts nothing");
+        assert_eq!(store.cursor("main").unwrap(), "c2");
+
+        let mixed = [
+            inbound("main", "101", "u1", "two", 2_000),
+            inbound("main", "102", "u1", "three", 3_000),
+        ];
+        let third = store.ingest("main", &mixed, "c3").unwrap();
+        assert_eq!(third.len(), 1);
+        assert!(third[0] > first[1]);
+        assert_eq!(store.history(&query()).unwrap().total, 3);
+        assert_eq!(store.latest_id().unwrap(), third[0]);
+        // The same key in another session is another message.
+        store.save_login("second", &login("b2", "t")).unwrap();
+        assert_eq!(store.ingest("second", &batch, "x").unwrap().len(), 2);
+        // Empty batch: only the cursor moves.
+        assert!(store.ingest("main", &[], "c4").unwrap().is_empty());
+        assert_eq!(store.cursor("main").unwrap(), "c4");
+        assert_eq!(store.cursor("unknown").unwrap(), "");
+    }
+
+    #[test]
+    fn ingest_for_unknown_session_writes_nothing() {
+        let store = store_with(&["main"]);
+        let batch = [with_token(inbound("ghost", "1", "u1", "boo", 1), "t")];
+        assert!(matches!(
+            store.ingest("ghost", &batch, "c"),
+            Err(StoreError::UnknownSession(name)) if name == "ghost"
+        ));
+        assert_eq!(store.latest_id().unwrap(), 0);
+        assert_eq!(store.cursor("ghost").unwrap(), "");
+        assert!(store.contexts(None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ingest_failing_midway_rolls_back_everything() {
+        let store = store_with(&["main"]);
+        store
+            .lock()
+            .execute_batch(
+                "CREATE TEMP TRIGGER boom BEFORE INSERT ON messages WHEN new.text = 'BOOM' \
+                 BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+            )
+            .unwrap();
+        let batch = [
+            with_token(inbound("main", "1", "u1", "fine", 1), "t1"),
+            inbound("main", "2", "u1", "BOOM", 2),
+        ];
+        assert!(matches!(
+            store.ingest("main", &batch, "c"),
+            Err(StoreError::Database(_))
+        ));
+        assert_eq!(store.latest_id().unwrap(), 0);
+        assert_eq!(store.cursor("main").unwrap(), "");
+        assert!(store.contexts(None).unwrap().is_empty());
+        assert_eq!(
+            store.session("main").unwrap().unwrap().last_message_at_ms,
+            None
+        );
+    }
+
+    #[test]
+    fn context_tokens_follow_the_upsert_rules() {
+        let store = store_with(&["main"]);
+        let ctx = |store: &SqliteStore| store.contexts_for_user("u1").unwrap().remove(0);
+
+        store
+            .ingest(
+                "main",
+                &[with_token(inbound("main", "1", "u1", "a", 1_000), "T1")],
+                "c",
+            )
+            .unwrap();
+        assert_eq!(store.reserve_send("main", "u1", "T1").unwrap(), Some(1));
+        assert_eq!(store.reserve_send("main", "u1", "T1").unwrap(), Some(2));
+
+        // Same token again, later: count kept, time moves forward.
+        store
+            .ingest(
+                "main",
+                &[with_token(inbound("main", "2", "u1", "b", 2_000), "T1")],
+                "c",
+            )
+            .unwrap();
+        let c = ctx(&store);
+        assert_eq!((c.token.as_str(), c.send_count, c.received_at_ms), ("T1", 2, 2_000));
+
+        // New token: replaced, count reset.
+        store
+            .ingest(
+                "main",
+                &[with_token(inbound("main", "3", "u1", "c", 3_000), "T2")],
+                "c",
+            )
+            .unwrap();
+        let c = ctx(&store);
+        assert_eq!((c.token.as_str(), c.send_count, c.received_at_ms), ("T2", 0, 3_000));
+
+        // An older token (a late replay) never replaces a newer one.
+        store
+            .ingest(
+                "main",
+                &[with_token(inbound("main", "0", "u1", "old", 500), "T0")],
+                "c",
+            )
+            .unwrap();
+        assert_eq!(ctx(&store).token, "T2");
+
+        // Within one batch the last (newest) token wins; empty tokens and outbound are ignored.
+        let mut out = outbound("main", "cid", "u1", "reply", 9_000);
+        out.context_token = Some("OUT".into());
+        store
+            .ingest(
+                "main",
+                &[
+                    with_token(inbound("main", "4", "u1", "d", 4_000), "T3"),
+                    with_token(inbound("main", "5", "u1", "e", 5_000), "T4"),
+                    with_token(inbound("main", "6", "u1", "f", 6_000), ""),
+                    out,
+                ],
+                "c",
+            )
+            .unwrap();
+        let c = ctx(&store);
+        assert_eq!((c.token.as_str(), c.received_at_ms), ("T4", 5_000));
+
+        // Per session and freshest first across sessions.
+        store.save_login("second", &login("b2", "t")).unwrap();
+        store
+            .ingest(
+                "second",
+                &[with_token(inbound("second", "1", "u1", "x", 8_000), "S1")],
+                "c",
+            )
+            .unwrap();
+        let all = store.contexts_for_user("u1").unwrap();
+        assert_eq!(
+            all.iter().map(|c| c.session.as_str()).collect::<Vec<_>>(),
+            ["second", "main"]
+        );
+        assert_eq!(store.contexts(Some("main")).unwrap().len(), 1);
+        assert_eq!(store.contexts(None).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn reserve_and_refund_respect_the_quota_and_the_token() {
+        let store = store_with(&["main"]);
+        store
+            .ingest(
+                "main",
+                &[with_token(inbound("main", "1", "u1", "a", 1), "T1")],
+                "c",
+            )
+            .unwrap();
+        for expected in 1..=SEND_QUOTA_PER_TOKEN {
+            assert_eq!(
+                store.reserve_send("main", "u1", "T1").unwrap(),
+                Some(expected)
+            );
+        }
+        assert_eq!(store.reserve_send("main", "u1", "T1").unwrap(), None);
+        store.refund_send("main", "u1", "T1").unwrap();
+        assert_eq!(store.reserve_send("main", "u1", "T1").unwrap(), Some(10));
+        assert_eq!(store.reserve_send("main", "u1", "T1").unwrap(), None);
+
+        // Wrong token, user or session: nothing reserved, refund is a no-op.
+        assert_eq!(store.reserve_send("main", "u1", "T0").unwrap(), None);
+        assert_eq!(store.reserve_send("main", "u2", "T1").unwrap(), None);
+        assert_eq!(store.reserve_send("other", "u1", "T1").unwrap(), None);
+        store.refund_send("main", "u1", "T0").unwrap();
+        assert_eq!(store.contexts_for_user("u1").unwrap()[0].send_count, 10);
+
+        // A new token resets the quota; a refund for the old token no longer applies.
+        store
+            .ingest(
+                "main",
+                &[with_token(inbound("main", "2", "u1", "b", 2), "T2")],
+                "c",
+            )
+            .unwrap();
+        assert_eq!(store.reserve_send("main", "u1", "T1").unwrap(), None);
+        assert_eq!(store.reserve_send("main", "u1", "T2").unwrap(), Some(1));
+        store.refund_send("main", "u1", "T1").unwrap();
+        assert_eq!(store.contexts_for_user("u1").unwrap()[0].send_count, 1);
+        // Never below zero.
+        store.refund_send("main", "u1", "T2").unwrap();
+        store.refund_send("main", "u1", "T2").unwrap();
+        assert_eq!(store.contexts_for_user("u1").unwrap()[0].send_count, 0);
+    }
+
+    #[test]
+    fn rename_moves_everything() {
+        let store = store_with(&["old", "taken"]);
+        store
+            .ingest(
+                "old",
+                &[
+                    with_token(inbound("old", "1", "u1", "hello world", 1), "T"),
+                    inbound("old", "2", "u2", "again", 2),
+                ],
+                "cur",
+            )
+            .unwrap();
+        store
+            .record_outbound(&outbound("old", "c1", "u1", "reply", 3))
+            .unwrap();
+
+        assert!(matches!(
+            store.rename_session("old", "taken"),
+            Err(StoreError::SessionExists(_))
+        ));
+        assert!(matches!(
+            store.rename_session("old", "bad name"),
+            Err(StoreError::InvalidName(_))
+        ));
+        assert!(matches!(
+            store.rename_session("ghost", "fresh"),
+            Err(StoreError::UnknownSession(_))
+        ));
+        store.rename_session("old", "old").unwrap();
+
+        store.rename_session("old", "new").unwrap();
+        assert!(store.session("old").unwrap().is_none());
+        let renamed = store.session("new").unwrap().unwrap();
+        assert!(renamed.is_default, "the default flag moves with the name");
+        assert_eq!(renamed.users, 1);
+        assert_eq!(store.cursor("new").unwrap(), "cur");
+        assert_eq!(store.cursor("old").unwrap(), "");
+        assert_eq!(store.contexts(Some("new")).unwrap().len(), 1);
+        assert!(store.contexts(Some("old")).unwrap().is_empty());
+        assert_eq!(store.reserve_send("new", "u1", "T").unwrap(), Some(1));
+        let by_session = |s: &str| {
+            store
+                .history(&HistoryQuery {
+                    session: Some(s.into()),
+                    ..query()
+                })
+                .unwrap()
+                .total
+        };
+        assert_eq!(by_session("new"), 3);
+        assert_eq!(by_session("old"), 0);
+        // New messages under the new name still dedupe against the moved ones.
+        assert!(store
+            .ingest("new", &[inbound("new", "1", "u1", "hello world", 1)], "c")
+            .unwrap()
+            .is_empty());
+        let fk: i64 = store
+            .lock()
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(fk, 0);
+        fts_integrity(&store);
+    }
+
+    #[test]
+    fn logout_keeps_history_and_drops_credentials() {
+        let store = store_with(&["main"]);
+        store
+            .ingest(
+                "main",
+                &[with_token(inbound("main", "1", "u1", "keep me", 1), "T")],
+                "cur",
+            )
+            .unwrap();
+        store.logout("main").unwrap();
+        let s = store.session("main").unwrap().unwrap();
+        assert_eq!(s.status, SessionStatus::LoggedOut);
+        assert_eq!(s.token, None);
+        assert_eq!(s.users, 0);
+        assert!(s.is_default);
+        assert_eq!(store.cursor("main").unwrap(), "");
+        assert!(store.contexts(None).unwrap().is_empty());
+        assert_eq!(store.reserve_send("main", "u1", "T").unwrap(), None);
+        let page = store.history(&query()).unwrap();
+        assert_eq!(texts(&page), ["keep me"]);
+        assert!(matches!(
+            store.logout("ghost"),
+            Err(StoreError::UnknownSession(_))
+        ));
+        // Logging in again reconnects.
+        let back = store.save_login("main", &login("bot0", "new")).unwrap();
+        assert_eq!(back.status, SessionStatus::Connected);
+        assert_eq!(back.token.as_deref(), Some("new"));
+    }
+
+    /// A small corpus for the history tests.
+    fn history_fixture() -> SqliteStore {
+        let store = store_with(&["work", "home"]);
+        let mut image = inbound("work", "5", "alice", "photo.jpg", 5_000);
+        image.kind = "image".into();
+        store
+            .ingest(
+                "work",
+                &[
+                    inbound("work", "1", "alice", "我们明天下午开会讨论预算", 1_000),
+                    inbound("work", "2", "bob", "Budget Meeting moved to Friday", 2_000),
+                    inbound("work", "3", "alice", "好的，预算表我来准备", 3_000),
+                    inbound("work", "4", "bob", "say \"hello\" to the BUDGET team", 4_000),
+                    image,
+                ],
+                "c",
+            )
+            .unwrap();
+        store
+            .ingest(
+                "home",
+                &[inbound("home", "6", "alice", "晚饭吃什么？budget 不多", 6_000)],
+                "c",
+            )
+            .unwrap();
+        store
+            .record_outbound(&outbound("work", "c7", "alice", "下午开会见", 7_000))
+            .unwrap();
+        store
+    }
+
+    #[test]
+    fn history_filters_one_by_one() {
+        let store = history_fixture();
+        let run = |q: HistoryQuery| {
+            let page = store.history(&q).unwrap();
+            assert_eq!(page.total as usize, page.messages.len());
+            texts(&page)
+        };
+        let all = run(query());
+        assert_eq!(all.len(), 7);
+        assert_eq!(all[0], "下午开会见", "newest first");
+
+        let user = run(HistoryQuery {
+            user: Some("bob".into()),
+            ..query()
+        });
+        assert_eq!(
+            user,
+            [
+                "say \"hello\" to the BUDGET team",
+                "Budget Meeting moved to Friday"
+            ]
+        );
+        assert_eq!(
+            run(HistoryQuery {
+                session: Some("home".into()),
+                ..query()
+            }),
+            ["晚饭吃什么？budget 不多"]
+        );
+        assert_eq!(
+            run(HistoryQuery {
+                kind: Some("image".into()),
+                ..query()
+            }),
+            ["photo.jpg"]
+        );
+        assert_eq!(
+            run(HistoryQuery {
+                direction: Some(Direction::Out),
+                ..query()
+            }),
+            ["下午开会见"]
+        );
+        assert_eq!(
+            run(HistoryQuery {
+                since_ms: Some(6_000),
+                ..query()
+            })
+            .len(),
+            2
+        );
+        assert_eq!(
+            run(HistoryQuery {
+                until_ms: Some(2_000),
+                ..query()
+            })
+            .len(),
+            2
+        );
+        // Blank filters are no filters.
+        assert_eq!(
+            run(HistoryQuery {
+                user: Some(String::new()),
+                text: Some("   ".into()),
+                ..query()
+            })
+            .len(),
+            7
+        );
+    }
+
+    #[test]
+    fn history_text_search() {
+        let store = history_fixture();
+        let search = |text: &str| {
+            let page = store
+                .history(&HistoryQuery {
+                    text: Some(text.into()),
+                    ..query()
+                })
+                .unwrap();
+            assert_eq!(page.total as usize, page.messages.len());
+            texts(&page)
+        };
+        // Chinese substring inside a sentence (FTS trigram path).
+        assert_eq!(search("下午开会"), ["下午开会见", "我们明天下午开会讨论预算"]);
+        // Two characters: the scan path.
+        assert_eq!(search("预算"), ["好的，预算表我来准备", "我们明天下午开会讨论预算"]);
+        assert_eq!(search("会"), ["下午开会见", "我们明天下午开会讨论预算"]);
+        // Latin, case-insensitive, on both paths.
+        assert_eq!(search("budget").len(), 3);
+        assert_eq!(search("BUDGET").len(), 3);
+        assert_eq!(search("  Budget  ").len(), 3);
+        assert_eq!(search("bU").len(), 3);
+        assert_eq!(search("meeting moved"), ["Budget Meeting moved to Friday"]);
+        // FTS syntax is literal text.
+        assert_eq!(search("\"hello\""), ["say \"hello\" to the BUDGET team"]);
+        assert!(search("budget OR friday").is_empty());
+        assert!(search("NEAR(a b)").is_empty());
+        assert!(search("*").is_empty());
+        assert!(search("不存在的词").is_empty());
+    }
+
+    #[test]
+    fn history_filters_combine() {
+        let store = history_fixture();
+        let page = store
+            .history(&HistoryQuery {
+                user: Some("alice".into()),
+                session: Some("work".into()),
+                direction: Some(Direction::In),
+                text: Some("预算".into()),
+                since_ms: Some(2_000),
+                ..query()
+            })
+            .unwrap();
+        assert_eq!(texts(&page), ["好的，预算表我来准备"]);
+        let page = store
+            .history(&HistoryQuery {
+                user: Some("alice".into()),
+                text: Some("下午开会".into()),
+                direction: Some(Direction::In),
+                ..query()
+            })
+            .unwrap();
+        assert_eq!(texts(&page), ["我们明天下午开会讨论预算"]);
+        let page = store
+            .history(&HistoryQuery {
+                session: Some("work".into()),
+                text: Some("budget".into()),
+                until_ms: Some(3_000),
+                ..query()
+            })
+            .unwrap();
+        assert_eq!(texts(&page), ["Budget Meeting moved to Friday"]);
+        let page = store
+            .history(&HistoryQuery {
+                kind: Some("image".into()),
+                user: Some("bob".into()),
+                ..query()
+            })
+            .unwrap();
+        assert_eq!(page.total, 0);
+    }
+
+    #[test]
+    fn history_pages() {
+        let store = store_with(&["main"]);
+        let batch: Vec<_> = (1..=25)
+            .map(|i| inbound("main", &i.to_string(), "u", &format!("note number {i}"), i))
+            .collect();
+        store.ingest("main", &batch, "c").unwrap();
+        for text in [None, Some("number"), Some("nu")] {
+            let page = |offset, limit| {
+                store
+                    .history(&HistoryQuery {
+                        text: text.map(String::from),
+                        limit,
+                        offset,
+                        ..query()
+                    })
+                    .unwrap()
+            };
+            let first = page(0, 10);
+            assert_eq!(first.total, 25);
+            assert_eq!(first.messages.len(), 10);
+            assert_eq!(first.messages[0].message.text.as_deref(), Some("note number 25"));
+            let last = page(20, 10);
+            assert_eq!(last.total, 25);
+            assert_eq!(
+                texts(&last),
+                (1..=5).rev().map(|i| format!("note number {i}")).collect::<Vec<_>>()
+            );
+            let beyond = page(30, 10);
+            assert_eq!((beyond.total, beyond.messages.len()), (25, 0));
+            let none = page(0, 0);
+            assert_eq!((none.total, none.messages.len()), (25, 0));
+        }
+    }
+
+    /// Both plans for user + long text (walk the FTS matches, or scan the user's rows) must
+    /// return the same rows; the fixture makes each one the cheaper in turn.
+    #[test]
+    fn history_user_and_text_plans_agree() {
+        let store = store_with(&["main"]);
+        let mut batch = Vec::new();
+        for i in 0..300 {
+            // "common" is in every message; "rare" in few; "many" has most rows.
+            let peer = if i % 30 == 0 { "few" } else { "many" };
+            let text = if i % 50 == 0 {
+                format!("common RARE word {i}")
+            } else {
+                format!("common text {i}")
+            };
+            batch.push(inbound("main", &i.to_string(), peer, &text, i));
+        }
+        store.ingest("main", &batch, "c").unwrap();
+        let brute = |user: &str, needle: &str| -> Vec<i64> {
+            let mut ids: Vec<_> = store
+                .history(&HistoryQuery {
+                    limit: 1_000,
+                    ..query()
+                })
+                .unwrap()
+                .messages
+                .into_iter()
+                .filter(|m| {
+                    m.message.peer == user
+                        && fold(m.message.text.as_deref().unwrap_or("")).contains(&fold(needle))
+                })
+                .map(|m| m.id)
+                .collect();
+            ids.sort_unstable_by(|a, b| b.cmp(a));
+            ids
+        };
+        // (user, text, whether the user's rows are scanned): "few" has 10 rows, "many" 290;
+        // "common" matches 300 rows, "rare" 6.
+        for (user, needle, scan) in [
+            ("few", "common", true),
+            ("many", "common", true),
+            ("few", "rare", false),
+            ("many", "rare", false),
+        ] {
+            let conn = store.lock();
+            let chose_scan = user_is_smaller(&conn, user, &format!("\"{needle}\"")).unwrap();
+            drop(conn);
+            assert_eq!(chose_scan, scan, "{user} {needle}");
+            let page = store
+                .history(&HistoryQuery {
+                    user: Some(user.into()),
+                    text: Some(needle.into()),
+                    limit: 1_000,
+                    ..query()
+                })
+                .unwrap();
+            let expected = brute(user, needle);
+            assert_eq!(page.total as usize, expected.len(), "{user} {needle}");
+            assert_eq!(ids(&page.messages), expected, "{user} {needle}");
+        }
+    }
+
+    #[test]
+    fn message_lookup_by_upstream_or_own_id() {
+        let store = store_with(&["main"]);
+        let big = "18446744073709551615"; // u64::MAX, past i64
+        let ids = store
+            .ingest(
+                "main",
+                &[
+                    inbound("main", "7001", "u1", "first", 1),
+                    inbound("main", big, "u1", "huge id", 2),
+                ],
+                "c",
+            )
+            .unwrap();
+        let mut echo = outbound("main", "c1", "u1", "echo", 3);
+        echo.upstream_id = Some("7001".into());
+        let out_id = store.record_outbound(&echo).unwrap();
+
+        let found = store.message("7001").unwrap().unwrap();
+        assert_eq!(found.id, ids[0], "inbound preferred over outbound");
+        assert_eq!(found.message.text.as_deref(), Some("first"));
+        assert_eq!(found.message.raw, Some(json!({ "message_id": "7001", "from_user_id": "u1" })));
+        assert_eq!(store.message(big).unwrap().unwrap().id, ids[1]);
+        assert_eq!(
+            store.message(&out_id.to_string()).unwrap().unwrap().message.text.as_deref(),
+            Some("echo")
+        );
+        assert_eq!(store.message(&format!(" {} ", ids[1])).unwrap().unwrap().id, ids[1]);
+        for garbage in ["", "abc", "-1", "1e3", "99999999999999999999999", "0x10", "🙂", "12 34"] {
+            assert!(store.message(garbage).unwrap().is_none(), "{garbage:?}");
+        }
+        assert!(store.message("424242").unwrap().is_none());
+    }
+
+    #[test]
+    fn record_outbound_is_idempotent_and_checks_the_session() {
+        let store = store_with(&["main"]);
+        let m = outbound("main", "client-1", "u1", "hi", 5);
+        let a = store.record_outbound(&m).unwrap();
+        let b = store.record_outbound(&m).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(store.history(&query()).unwrap().total, 1);
+        let stored = store.message(&a.to_string()).unwrap().unwrap();
+        assert_eq!(stored.message, m);
+        assert_eq!(
+            store.session("main").unwrap().unwrap().last_message_at_ms,
+            Some(5)
+        );
+        assert!(matches!(
+            store.record_outbound(&outbound("ghost", "c", "u", "x", 1)),
+            Err(StoreError::UnknownSession(_))
+        ));
+    }
+
+    #[test]
+    fn consumers_each_see_every_inbound_message_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wxlink.db");
+        let first_ids;
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store.save_login("main", &login("b", "t")).unwrap();
+            first_ids = store
+                .ingest(
+                    "main",
+                    &[
+                        inbound("main", "1", "u", "a", 1),
+                        inbound("main", "2", "u", "b", 2),
+                    ],
+                    "c",
+                )
+                .unwrap();
+            store
+                .record_outbound(&outbound("main", "o", "u", "not inbound", 3))
+                .unwrap();
+            // Default consumer starts at the beginning.
+            assert_eq!(ids(&store.read_inbox(DEFAULT_CONSUMER, 10).unwrap()), first_ids);
+            // A named one registered now starts at the tail.
+            assert!(store.read_inbox("agent", 10).unwrap().is_empty());
+            store
+                .ingest("main", &[inbound("main", "3", "u", "c", 4)], "c")
+                .unwrap();
+            let read = store.read_inbox(DEFAULT_CONSUMER, 1).unwrap();
+            assert_eq!(ids(&read), [first_ids[0]], "oldest first, limited");
+            store.ack(DEFAULT_CONSUMER, read[0].id).unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let default = store.read_inbox(DEFAULT_CONSUMER, 10).unwrap();
+        let agent = store.read_inbox("agent", 10).unwrap();
+        assert_eq!(default.len(), 2);
+        assert_eq!(default[0].id, first_ids[1]);
+        assert_eq!(agent.len(), 1, "the agent only sees what arrived after it");
+        assert_eq!(agent[0].id, default[1].id);
+        assert!(default.iter().all(|m| m.message.direction == Direction::In));
+        // Reading again without ack gives the same; acking one does not touch the other.
+        assert_eq!(ids(&store.read_inbox("agent", 10).unwrap()), ids(&agent));
+        store.ack("agent", agent[0].id).unwrap();
+        assert!(store.read_inbox("agent", 10).unwrap().is_empty());
+        assert_eq!(store.read_inbox(DEFAULT_CONSUMER, 10).unwrap().len(), 2);
+        // Ack never moves backwards, and never past the newest message.
+        store.ack("agent", 0).unwrap();
+        assert!(store.read_inbox("agent", 10).unwrap().is_empty());
+        store.ack(DEFAULT_CONSUMER, 1_000_000).unwrap();
+        store
+            .ingest("main", &[inbound("main", "4", "u", "d", 5)], "c")
+            .unwrap();
+        assert_eq!(store.read_inbox(DEFAULT_CONSUMER, 10).unwrap().len(), 1);
+        assert_eq!(store.read_inbox("", 10).unwrap().len(), 1, "blank = default");
+        assert!(store.read_inbox("agent", 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn prune_keeps_ids_monotonic_and_fts_in_sync() {
+        let store = store_with(&["main"]);
+        let batch: Vec<_> = (1..=10)
+            .map(|i| inbound("main", &i.to_string(), "u", &format!("searchable {i}"), i))
+            .collect();
+        let inserted = store.ingest("main", &batch, "c").unwrap();
+        assert_eq!(store.prune(Retention::default()).unwrap(), 0);
+
+        // Keep the newest 4 (the newest rows by id).
+        let deleted = store
+            .prune(Retention {
+                max_rows: Some(4),
+                ..Retention::default()
+            })
+            .unwrap();
+        assert_eq!(deleted, 6);
+        let left = store.history(&query()).unwrap();
+        assert_eq!(ids(&left.messages), inserted[6..].iter().rev().copied().collect::<Vec<_>>());
+        let found = store
+            .history(&HistoryQuery {
+                text: Some("searchable".into()),
+                ..query()
+            })
+            .unwrap();
+        assert_eq!(found.total, 4);
+        fts_integrity(&store);
+
+        // By age: make three rows old.
+        store
+            .lock()
+            .execute(
+                "UPDATE messages SET stored_at = stored_at - 100000 WHERE id <= ?1",
+                [inserted[8]],
+            )
+            .unwrap();
+        let deleted = store
+            .prune(Retention {
+                max_age_ms: Some(50_000),
+                max_rows: Some(100),
+            })
+            .unwrap();
+        assert_eq!(deleted, 3);
+        assert_eq!(store.latest_id().unwrap(), inserted[9]);
+
+        // Delete everything, then insert: ids keep growing.
+        store
+            .prune(Retention {
+                max_rows: Some(0),
+                ..Retention::default()
+            })
+            .unwrap();
+        assert_eq!(store.latest_id().unwrap(), 0);
+        let next = store
+            .ingest("main", &[inbound("main", "11", "u", "after", 11)], "c")
+            .unwrap();
+        assert!(next[0] > inserted[9]);
+        fts_integrity(&store);
+        assert_eq!(
+            store
+                .history(&HistoryQuery {
+                    text: Some("searchable".into()),
+                    ..query()
+                })
+                .unwrap()
+                .total,
+            0
+        );
+    }
+
+    /// Two stores on one file, used from two threads at once: every write lands and no
+    /// SQLITE_BUSY surfaces.
+    #[test]
+    fn two_stores_on_one_file_work_concurrently() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wxlink.db");
+        let a = Arc::new(SqliteStore::open(&path).unwrap());
+        let b = Arc::new(SqliteStore::open(&path).unwrap());
+        a.save_login("one", &login("b1", "t")).unwrap();
+        b.save_login("two", &login("b2", "t")).unwrap();
+        const ROUNDS: usize = 150;
+        let writer = |store: Arc<SqliteStore>, session: &'static str| {
+            std::thread::spawn(move || -> StoreResult<()> {
+                for round in 0..ROUNDS {
+                    let batch: Vec<_> = (0..4)
+                        .map(|k| {
+                            let key = format!("{round}-{k}");
+                            with_token(
+                                inbound(session, &key, "peer", "并发 concurrent", round as i64),
+                                &format!("tok{round}"),
+                            )
+                        })
+                        .collect();
+                    store.ingest(session, &batch, &format!("cur{round}"))?;
+                    store.reserve_send(session, "peer", &format!("tok{round}"))?;
+                    store.record_outbound(&outbound(
+                        session,
+                        &format!("out-{round}"),
+                        "peer",
+                        "reply",
+                        round as i64,
+                    ))?;
+                    let page = store.history(&HistoryQuery {
+                        text: Some("concurrent".into()),
+                        limit: 5,
+                        ..HistoryQuery::default()
+                    })?;
+                    assert!(page.total >= 4);
+                    let inbox = store.read_inbox(session, 100)?;
+                    if let Some(last) = inbox.last() {
+                        store.ack(session, last.id)?;
+                    }
+                }
+                Ok(())
+            })
+        };
+        let t1 = writer(Arc::clone(&a), "one");
+        let t2 = writer(Arc::clone(&b), "two");
+        t1.join().unwrap().unwrap();
+        t2.join().unwrap().unwrap();
+        let total = a.history(&query()).unwrap().total;
+        assert_eq!(total as usize, 2 * ROUNDS * 5);
+        assert_eq!(b.cursor("one").unwrap(), format!("cur{}", ROUNDS - 1));
+        assert_eq!(a.cursor("two").unwrap(), format!("cur{}", ROUNDS - 1));
+        assert_eq!(b.contexts(None).unwrap().len(), 2);
+        assert!(b.contexts(None).unwrap().iter().all(|c| c.send_count == 1));
+        let all_ids = ids(&a.read_inbox(DEFAULT_CONSUMER, 10_000).unwrap());
+        assert_eq!(all_ids.len(), 2 * ROUNDS * 4);
+        assert!(all_ids.windows(2).all(|w| w[0] < w[1]));
+        fts_integrity(&a);
+    }
+
+    #[test]
+    fn store_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<SqliteStore>();
+        let _: Box<dyn Store> = Box::new(SqliteStore::open_in_memory().unwrap());
+    }
+}

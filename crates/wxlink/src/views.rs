@@ -1,0 +1,68 @@
+//! The JSON shapes wxlink emits for messages and sessions — the same for the CLI's `--json` and
+//! (later) MCP tools and REST. Ids that can exceed 2^53 are always strings.
+
+use serde_json::{json, Value};
+
+use crate::store::{Direction, SessionRecord, StoredMessage};
+use crate::timefmt::iso;
+
+/// A stored message as JSON:
+///
+/// ```json
+/// {"id": "12", "message_id": "7462500663980633224", "session": "default",
+///  "bot_id": "b0f5860fdecb@im.bot", "direction": "in", "user": "o9cq…@im.wechat",
+///  "from": "o9cq…@im.wechat", "to": "b0f5860fdecb@im.bot", "type": "text", "text": "你好",
+///  "items": [{"type": "text", "text": "你好"}], "time": "2026-11-22T12:00:00.000Z",
+///  "timestamp_ms": 1795348800000, "status": "received"}
+/// ```
+///
+/// `type` is `text`, `image`, `voice`, `file`, `video`, `mixed` (several kinds) or `unknown`;
+/// `text` gathers the searchable text (text items, voice transcripts, file names, quotes);
+/// `error` appears on failed sends and unreadable upstream messages.
+pub fn message(m: &StoredMessage) -> Value {
+    let msg = &m.message;
+    let bot = msg.bot_id.clone().unwrap_or_default();
+    let (from, to) = match msg.direction {
+        Direction::In => (msg.peer.clone(), bot.clone()),
+        Direction::Out => (bot.clone(), msg.peer.clone()),
+    };
+    let mut v = json!({
+        "id": m.id.to_string(),
+        "message_id": msg.upstream_id,
+        "session": msg.session,
+        "bot_id": msg.bot_id,
+        "direction": match msg.direction { Direction::In => "in", Direction::Out => "out" },
+        "user": msg.peer,
+        "from": from,
+        "to": to,
+        "type": msg.kind,
+        "text": msg.text,
+        "items": msg.items,
+        "time": iso(msg.created_at_ms),
+        "timestamp_ms": msg.created_at_ms,
+        "status": msg.status,
+    });
+    if let Some(e) = &msg.error {
+        v["error"] = json!(e);
+    }
+    v
+}
+
+/// A session as JSON: `{name, backend, bot_id, user_id, status, default, polling,
+/// last_message_at, users, created_at}`. `polling` is filled in by the caller (it needs the
+/// lock table), `null` when unknown.
+pub fn session(s: &SessionRecord, polling: Option<bool>) -> Value {
+    json!({
+        "name": s.name,
+        "backend": s.backend,
+        "bot_id": s.bot_id,
+        "user_id": s.user_id,
+        "status": s.status.as_str(),
+        "connected": s.status == crate::store::SessionStatus::Connected,
+        "default": s.is_default,
+        "polling": polling,
+        "last_message_at": s.last_message_at_ms.map(iso),
+        "users": s.users,
+        "created_at": iso(s.created_at_ms),
+    })
+}

@@ -1,0 +1,623 @@
+//! The engine against the fake iLink server over real sockets: several sessions polling at once,
+//! every message type stored and searchable, sends with their checks, downloads, expiry and
+//! recovery, upstream faults with nothing lost and nothing stored twice, durable consumers.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ilink::{BackoffPolicy, Credentials};
+use ilink_fake::{BotAccount, FakeIlink, FaultSpec, InboundSpec, ItemSpec, QuoteSpec};
+use wxlink::app::{App, AppEvent, AppOptions};
+use wxlink::error::AppError;
+use wxlink::poller::Pollers;
+use wxlink::send::{SendRequest, MAX_TEXT_BYTES};
+use wxlink::store::{Direction, HistoryQuery, SessionStatus};
+use wxlink::{download, inbox, login};
+
+struct Env {
+    fake: FakeIlink,
+    app: Arc<App>,
+    dir: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    let fake = FakeIlink::start().await.unwrap();
+    fake.configure(|c| c.hold_ms = 300);
+    let dir = tempfile::tempdir().unwrap();
+    let app = open_app(&fake, dir.path());
+    Env { fake, app, dir }
+}
+
+fn open_app(fake: &FakeIlink, dir: &std::path::Path) -> Arc<App> {
+    App::open(AppOptions {
+        data_dir: Some(dir.to_path_buf()),
+        ilink_base: Some(fake.base_url()),
+        cdn_base: Some(fake.cdn_url()),
+        backoff: Some(BackoffPolicy {
+            short: Duration::from_millis(50),
+            long: Duration::from_millis(200),
+            failures_before_long: 3,
+        }),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn login_bot(env: &Env, name: &str, user: &str) -> BotAccount {
+    let bot = env.fake.create_bot(Some(user));
+    login::save(
+        &env.app,
+        name,
+        &Credentials {
+            token: bot.token.clone(),
+            bot_id: bot.bot_id.clone(),
+            user_id: Some(bot.user_id.clone()),
+            base_url: Some(env.fake.base_url()),
+        },
+    )
+    .unwrap();
+    bot
+}
+
+/// Receives until `n` messages arrived (or panics after 10 s).
+async fn recv_n(app: &App, consumer: &str, n: usize) -> Vec<wxlink::store::StoredMessage> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while got.len() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {n} messages arrived",
+            got.len()
+        );
+        got.extend(
+            inbox::recv(app, consumer, Duration::from_secs(2))
+                .await
+                .unwrap(),
+        );
+    }
+    got
+}
+
+fn inject(fake: &FakeIlink, bot: &BotAccount, spec: InboundSpec) -> serde_json::Value {
+    fake.inject(&spec.to_bot(bot.bot_id.clone())).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sessions_poll_at_once_and_everything_is_stored_and_searchable() {
+    let env = env().await;
+    let a = login_bot(&env, "work", "o9cq80alice@im.wechat");
+    let b = login_bot(&env, "home", "o9cq80bob@im.wechat");
+    let pollers = Pollers::start(env.app.clone());
+    let quoted = ItemSpec {
+        quote: Some(QuoteSpec {
+            svr_id: Some("7462500638282099720".into()),
+            item: Some(Box::new(ItemSpec::text("原来的消息"))),
+            ..Default::default()
+        }),
+        ..ItemSpec::text("同意")
+    };
+    let file = ItemSpec {
+        file_name: Some("季度报告.pdf".into()),
+        ..ItemSpec::media("file", b"%PDF")
+    };
+    let voice = ItemSpec {
+        transcript: Some("几点开会".into()),
+        ..ItemSpec::media("voice", b"silk")
+    };
+    inject(&env.fake, &a, InboundSpec::text("我们明天下午开会讨论预算"));
+    inject(
+        &env.fake,
+        &a,
+        InboundSpec::text("Quarterly BUDGET review at noon"),
+    );
+    inject(
+        &env.fake,
+        &a,
+        InboundSpec::item(ItemSpec::media("image", b"\x89PNG")),
+    );
+    inject(&env.fake, &a, InboundSpec::item(voice));
+    inject(&env.fake, &b, InboundSpec::item(file));
+    inject(
+        &env.fake,
+        &b,
+        InboundSpec::item(ItemSpec::media("video", b"mp4")),
+    );
+    inject(&env.fake, &b, InboundSpec::item(quoted));
+    inject(
+        &env.fake,
+        &b,
+        InboundSpec {
+            items: vec![ItemSpec::text("caption"), ItemSpec::media("image", b"img")],
+            ..Default::default()
+        },
+    );
+    let got = recv_n(&env.app, "default", 8).await;
+    assert_eq!(got.len(), 8);
+    let by_session = |s: &str| got.iter().filter(|m| m.message.session == s).count();
+    assert_eq!((by_session("work"), by_session("home")), (4, 4));
+    let kinds: HashSet<_> = got.iter().map(|m| m.message.kind.as_str()).collect();
+    for k in ["text", "image", "voice", "file", "video", "mixed"] {
+        assert!(kinds.contains(k), "{k} missing from {kinds:?}");
+    }
+    assert!(got.iter().all(|m| m
+        .message
+        .upstream_id
+        .as_deref()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        > 1 << 53));
+    pollers.shutdown().await;
+
+    let search = |text: &str, f: &dyn Fn(&mut HistoryQuery)| {
+        let mut q = HistoryQuery {
+            text: Some(text.into()),
+            limit: 50,
+            ..Default::default()
+        };
+        f(&mut q);
+        env.app.store().history(&q).unwrap()
+    };
+    let hit = search("下午开会", &|_| {});
+    assert_eq!(hit.total, 1);
+    assert_eq!(
+        hit.messages[0].message.text.as_deref(),
+        Some("我们明天下午开会讨论预算")
+    );
+    assert_eq!(
+        search("预算", &|_| {}).total,
+        1,
+        "two-character queries scan"
+    );
+    assert_eq!(search("budget", &|_| {}).total, 1, "case-insensitive Latin");
+    assert_eq!(
+        search("几点开会", &|_| {}).total,
+        1,
+        "voice transcripts are searchable"
+    );
+    assert_eq!(
+        search("季度报告", &|_| {}).total,
+        1,
+        "file names are searchable"
+    );
+    assert_eq!(
+        search("原来的消息", &|_| {}).total,
+        1,
+        "quoted text is searchable"
+    );
+    assert_eq!(
+        search("budget", &|q| q.session = Some("home".into())).total,
+        0
+    );
+    assert_eq!(
+        search("开会", &|q| q.user = Some("o9cq80alice@im.wechat".into())).total,
+        2
+    );
+    let images = env
+        .app
+        .store()
+        .history(&HistoryQuery {
+            kind: Some("image".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(images.total, 1);
+    // notifystart went out for both accounts, notifystop on shutdown.
+    assert_eq!(env.fake.requests(Some("notifystart")).len(), 2);
+    assert_eq!(env.fake.requests(Some("notifystop")).len(), 2);
+}
+
+async fn first_message(env: &Env, bot: &BotAccount, text: &str) -> String {
+    let pollers = Pollers::start(env.app.clone());
+    inject(&env.fake, bot, InboundSpec::text(text));
+    let got = recv_n(&env.app, "default", 1).await;
+    pollers.shutdown().await;
+    got[0].message.peer.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_every_kind_and_refuses_what_would_fail() {
+    let env = env().await;
+    let bot = login_bot(&env, "default", "o9cq80carol@im.wechat");
+    let user = first_message(&env, &bot, "hi bot").await;
+    let dir = env.dir.path();
+    for (name, data) in [
+        ("a.png", &b"\x89PNGdata"[..]),
+        ("r.pdf", b"report"),
+        ("v.mp4", b"video"),
+        ("s.silk", b"voice"),
+    ] {
+        std::fs::write(dir.join(name), data).unwrap();
+    }
+    let req = SendRequest {
+        to: user.clone(),
+        text: Some("here you go".into()),
+        images: vec![dir.join("a.png")],
+        voices: vec![dir.join("s.silk")],
+        files: vec![(dir.join("r.pdf"), Some("季度报告.pdf".into()))],
+        videos: vec![dir.join("v.mp4")],
+        session: None,
+    };
+    let report = wxlink::send::send(&env.app, &req).await.unwrap();
+    assert!(report.success);
+    assert_eq!(report.quota_left, 5);
+    let kinds: Vec<_> = report.sent.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(kinds, ["text", "image", "voice", "file", "video"]);
+    let sent = env.fake.sent();
+    assert_eq!(sent.len(), 5);
+    assert_eq!(sent[0].text.as_deref(), Some("here you go"));
+    assert!(sent[1..].iter().all(|s| s.media_decrypts == Some(true)));
+    assert_eq!(
+        sent[3].msg["item_list"][0]["file_item"]["file_name"],
+        "季度报告.pdf"
+    );
+    for (s, item) in sent.iter().zip(&report.sent) {
+        assert_eq!(Some(s.message_id.clone()), item.message_id);
+    }
+    // Sent messages, media included, are in the history.
+    let out = env
+        .app
+        .store()
+        .history(&HistoryQuery {
+            direction: Some(Direction::Out),
+            limit: 50,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(out.total, 5);
+
+    // Six more would exceed the quota: refused before anything goes out.
+    let six = SendRequest {
+        images: vec![dir.join("a.png"); 5],
+        ..SendRequest {
+            to: user.clone(),
+            text: Some("x".into()),
+            ..Default::default()
+        }
+    };
+    let err = wxlink::send::send(&env.app, &six).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AppError::QuotaExhausted {
+                left: 5,
+                needed: 6,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(env.fake.sent().len(), 5);
+
+    let too_long = SendRequest {
+        to: user.clone(),
+        text: Some("长".repeat(MAX_TEXT_BYTES / 3 + 1)),
+        ..Default::default()
+    };
+    assert!(matches!(
+        wxlink::send::send(&env.app, &too_long).await.unwrap_err(),
+        AppError::TextTooLong { .. }
+    ));
+    let missing = SendRequest {
+        to: user.clone(),
+        text: Some("with a missing file".into()),
+        files: vec![(dir.join("nope.txt"), None)],
+        ..Default::default()
+    };
+    assert!(matches!(
+        wxlink::send::send(&env.app, &missing).await.unwrap_err(),
+        AppError::FileNotFound(_)
+    ));
+    let stranger = SendRequest {
+        to: "o9cq80nobody@im.wechat".into(),
+        text: Some("hi".into()),
+        ..Default::default()
+    };
+    let err = wxlink::send::send(&env.app, &stranger).await.unwrap_err();
+    assert!(matches!(err, AppError::NoContext { .. }), "{err}");
+    assert!(err.to_string().contains("messaged them first"));
+    assert_eq!(
+        env.fake.sent().len(),
+        5,
+        "nothing went out for refused sends"
+    );
+
+    // Five more fit exactly; the sixth is refused.
+    for i in 0..5 {
+        let r = SendRequest {
+            to: user.clone(),
+            text: Some(format!("#{i}")),
+            ..Default::default()
+        };
+        wxlink::send::send(&env.app, &r).await.unwrap();
+    }
+    let last = SendRequest {
+        to: user.clone(),
+        text: Some("one too many".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        wxlink::send::send(&env.app, &last).await.unwrap_err(),
+        AppError::QuotaExhausted { left: 0, .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_rejection_is_an_honest_failure() {
+    let env = env().await;
+    let bot = login_bot(&env, "default", "o9cq80dave@im.wechat");
+    let user = first_message(&env, &bot, "hello").await;
+    env.fake.configure(|c| c.rate_limited = true);
+    let req = SendRequest {
+        to: user.clone(),
+        text: Some("will be refused".into()),
+        ..Default::default()
+    };
+    let err = wxlink::send::send(&env.app, &req).await.unwrap_err();
+    assert!(
+        matches!(err, AppError::Upstream(ilink::Error::Rejected { .. })),
+        "{err}"
+    );
+    assert_eq!(err.exit_code(), wxlink::error::EXIT_REFUSED);
+    let failed = env
+        .app
+        .store()
+        .history(&HistoryQuery {
+            direction: Some(Direction::Out),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(failed.messages[0].message.status, "failed");
+    assert!(failed.messages[0]
+        .message
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("rate limited"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_every_media_kind_safely() {
+    let env = env().await;
+    let bot = login_bot(&env, "default", "o9cq80erin@im.wechat");
+    let pollers = Pollers::start(env.app.clone());
+    let cases = [
+        ("image", b"\x89PNG\r\n\x1a\nimage".to_vec(), None, "png"),
+        ("voice", b"#!SILK_V3".to_vec(), None, "silk"),
+        ("file", b"evil".to_vec(), Some("../../evil.txt"), "txt"),
+        ("video", b"video bytes".to_vec(), None, "mp4"),
+    ];
+    for (kind, data, name, _) in &cases {
+        let mut spec = ItemSpec::media(kind, data);
+        spec.file_name = name.map(str::to_string);
+        inject(&env.fake, &bot, InboundSpec::item(spec));
+    }
+    let got = recv_n(&env.app, "default", 4).await;
+    pollers.shutdown().await;
+    let out_dir = env.dir.path().join("downloads");
+    for (m, (kind, data, _, ext)) in got.iter().zip(&cases) {
+        let id = m.message.upstream_id.clone().unwrap();
+        let files = download::download(&env.app, &id, Some(&out_dir))
+            .await
+            .unwrap();
+        assert_eq!(files.len(), 1);
+        let path = std::path::PathBuf::from(&files[0].path);
+        assert_eq!(
+            path.parent().unwrap(),
+            out_dir,
+            "{kind} stays in the target directory"
+        );
+        assert_eq!(path.extension().unwrap(), *ext);
+        assert_eq!(&std::fs::read(&path).unwrap(), data);
+    }
+    assert!(out_dir.join("_.._evil.txt").exists() || out_dir.join("evil.txt").exists());
+    assert!(!env.dir.path().join("evil.txt").exists());
+    // By our own id too, and into the default media directory.
+    let files = download::download(&env.app, &got[0].id.to_string(), None)
+        .await
+        .unwrap();
+    assert!(files[0]
+        .path
+        .starts_with(env.dir.path().join("media").to_str().unwrap()));
+    // Errors say what is wrong.
+    assert!(matches!(
+        download::download(&env.app, "999999", None)
+            .await
+            .unwrap_err(),
+        AppError::MessageNotFound(_)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sent_media_can_be_downloaded_again() {
+    let env = env().await;
+    let bot = login_bot(&env, "default", "o9cq80fay@im.wechat");
+    let user = first_message(&env, &bot, "send me the file").await;
+    let path = env.dir.path().join("report.pdf");
+    std::fs::write(&path, b"%PDF-1.7 content").unwrap();
+    let report = wxlink::send::send(
+        &env.app,
+        &SendRequest {
+            to: user,
+            files: vec![(path, None)],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let files = download::download(
+        &env.app,
+        &report.sent[0].id,
+        Some(&env.dir.path().join("out")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(std::fs::read(&files[0].path).unwrap(), b"%PDF-1.7 content");
+    assert!(files[0].path.ends_with("report.pdf"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_stops_polling_and_relogin_resumes_it_with_history_kept() {
+    let env = env().await;
+    let bot = login_bot(&env, "main", "o9cq80gus@im.wechat");
+    let mut events = env.app.subscribe();
+    let pollers = Pollers::start(env.app.clone());
+    inject(&env.fake, &bot, InboundSpec::text("before expiry"));
+    recv_n(&env.app, "default", 1).await;
+    env.fake.expire(&bot.bot_id);
+    let expired = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(AppEvent::SessionExpired { session }) = events.recv().await {
+                return session;
+            }
+        }
+    })
+    .await
+    .expect("an expiry event");
+    assert_eq!(expired, "main");
+    let s = env.app.store().session("main").unwrap().unwrap();
+    assert_eq!(s.status, SessionStatus::Expired);
+
+    // Log in again (a new bot for the same user): same name, polling resumes by itself.
+    let bot2 = login_bot(&env, "main", "o9cq80gus@im.wechat");
+    assert_ne!(bot2.bot_id, bot.bot_id);
+    inject(&env.fake, &bot2, InboundSpec::text("after relogin"));
+    let got = recv_n(&env.app, "default", 1).await;
+    assert_eq!(got[0].message.text.as_deref(), Some("after relogin"));
+    pollers.shutdown().await;
+    let all = env
+        .app
+        .store()
+        .history(&HistoryQuery {
+            session: Some("main".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(all.total, 2, "history from before the expiry is kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_faults_lose_nothing_and_store_nothing_twice() {
+    let env = env().await;
+    let bot = login_bot(&env, "default", "o9cq80hal@im.wechat");
+    let pollers = Pollers::start(env.app.clone());
+    let mut expected = HashSet::new();
+    for i in 0..20 {
+        let spec = InboundSpec {
+            duplicate: (i % 5 == 0).then_some(ilink_fake::DuplicateSpec {
+                after_ms: 5,
+                new_id: false,
+            }),
+            ..InboundSpec::text(format!("message {i}"))
+        };
+        let m = inject(&env.fake, &bot, spec);
+        expected.insert(m["message_id"].as_u64().unwrap().to_string());
+        match i {
+            3 => env.fake.fault("getupdates", FaultSpec::Status(500), 2),
+            7 => env.fake.fault("getupdates", FaultSpec::Malformed, 1),
+            11 => env.fake.fault("getupdates", FaultSpec::Truncated, 1),
+            15 => env.fake.fault("getupdates", FaultSpec::Drop, 1),
+            17 => env.fake.fault("getupdates", FaultSpec::Status(502), 1),
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = recv_n(&env.app, "default", 20).await;
+    // Let any straggling duplicate arrive, then check nothing more comes.
+    let extra = inbox::recv(&env.app, "default", Duration::from_millis(800))
+        .await
+        .unwrap();
+    pollers.shutdown().await;
+    assert!(extra.is_empty(), "duplicates were delivered: {extra:?}");
+    let ids: HashSet<_> = got
+        .iter()
+        .map(|m| m.message.upstream_id.clone().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 20);
+    assert_eq!(ids, expected);
+    assert!(
+        env.fake.delivered(&bot.bot_id).len() >= 24,
+        "the fake really redelivered"
+    );
+    let stored = env
+        .app
+        .store()
+        .history(&HistoryQuery {
+            direction: Some(Direction::In),
+            limit: 200,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(stored.total, 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumers_are_independent_and_durable() {
+    let env = env().await;
+    let bot = login_bot(&env, "default", "o9cq80ivy@im.wechat");
+    // Named consumers start at the tail: create them before the messages arrive.
+    assert!(inbox::recv(&env.app, "agent-a", Duration::ZERO)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(inbox::recv(&env.app, "agent-b", Duration::ZERO)
+        .await
+        .unwrap()
+        .is_empty());
+    let pollers = Pollers::start(env.app.clone());
+    for i in 0..3 {
+        inject(&env.fake, &bot, InboundSpec::text(format!("m{i}")));
+    }
+    let a = recv_n(&env.app, "agent-a", 3).await;
+    pollers.shutdown().await;
+    assert_eq!(a.len(), 3);
+    // A new App on the same directory (a restart): agent-b's messages are still unread.
+    let reopened = open_app(&env.fake, env.dir.path());
+    let b = inbox::recv(&reopened, "agent-b", Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(
+        a.iter().map(|m| m.id).collect::<Vec<_>>(),
+        b.iter().map(|m| m.id).collect::<Vec<_>>()
+    );
+    assert!(inbox::recv(&reopened, "agent-a", Duration::ZERO)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        inbox::recv(&reopened, "default", Duration::ZERO)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_upstream_message_is_kept_raw() {
+    let env = env().await;
+    let bot = login_bot(&env, "default", "o9cq80jo@im.wechat");
+    let pollers = Pollers::start(env.app.clone());
+    inject(
+        &env.fake,
+        &bot,
+        InboundSpec {
+            raw: Some(
+                serde_json::json!({"message_id": 42, "from_user_id": "o9cq80jo@im.wechat",
+                "item_list": "not a list"}),
+            ),
+            ..Default::default()
+        },
+    );
+    let got = recv_n(&env.app, "default", 1).await;
+    pollers.shutdown().await;
+    let m = &got[0].message;
+    assert_eq!(m.kind, "unknown");
+    assert_eq!(m.upstream_id.as_deref(), Some("42"));
+    assert_eq!(m.raw.as_ref().unwrap()["item_list"], "not a list");
+    assert!(m.error.is_some());
+}
