@@ -75,8 +75,12 @@ pub async fn run(app: &App, args: LoginArgs, out: &Output) -> AppResult<()> {
                 spinner.set_message("Waiting for the new QR code to be scanned…");
             }
             LoginEvent::NeedVerifyCode { wrong_code } => {
+                // Reading stdin blocks: do it off the (single-threaded) runtime.
+                let pb = spinner.clone();
                 let code =
-                    tokio::task::block_in_place(|| spinner.suspend(|| prompt_code(wrong_code)));
+                    tokio::task::spawn_blocking(move || pb.suspend(|| prompt_code(wrong_code)))
+                        .await
+                        .unwrap_or(None);
                 match code {
                     Some(c) => flow.submit_verify_code(&c),
                     None => {
