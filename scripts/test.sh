@@ -2,8 +2,11 @@
 # The project's whole test suite, as README.md documents it:
 #   1. cargo test --workspace — unit tests, ilink against the fake over real sockets, the CLI;
 #   2. tests/interop/run.sh — the real WeiLink 0.6.2 SDK (from PyPI, in a venv this creates)
-#      against the fake, proving the fake speaks the real protocol.
+#      against the fake, proving the fake speaks the real protocol;
+#   3. tests/mcp/run.sh — the official MCP Python client (in its own venv) against `wxlink mcp`
+#      over stdio, with the fake playing WeChat.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --locked
 bash tests/interop/run.sh
+bash tests/mcp/run.sh

@@ -7,6 +7,7 @@
 //! - [`poller`]: background long polling, one poller per account across processes.
 //! - [`inbox`], [`send`], [`download`], [`login`]: what frontends call.
 //! - [`views`]: the JSON shapes we emit.
+//! - [`mcp`]: the MCP server (tools, resources, stdio transport).
 //! - [`cli`]: the command line, one module per subcommand.
 
 pub mod app;
@@ -16,6 +17,7 @@ pub mod download;
 pub mod error;
 pub mod inbox;
 pub mod login;
+pub mod mcp;
 pub mod paths;
 pub mod poller;
 pub mod send;

@@ -4,6 +4,7 @@
 mod download;
 mod history;
 mod login;
+mod mcp;
 mod output;
 mod poll;
 mod recv;
@@ -89,6 +90,8 @@ pub enum Command {
     Poll,
     /// Run a fake WeChat iLink server to try wxlink without a WeChat account.
     Sandbox(sandbox::SandboxArgs),
+    /// Run the MCP server for AI agents (stdio by default).
+    Mcp(mcp::McpArgs),
 }
 
 impl Cli {
@@ -151,6 +154,7 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
         Command::Download(args) => download::run(&app, args, out).await,
         Command::History(args) => history::run(&app, args, out),
         Command::Poll => poll::run(app, out).await,
+        Command::Mcp(args) => mcp::run(app, args).await,
         Command::Sandbox(_) => Ok(()),
     }
 }

@@ -1,0 +1,79 @@
+//! `wxlink mcp [-t stdio|http|sse|streamable-http] [--host H] [-p PORT] [--token T]
+//! [--no-banner]`: run the MCP server. stdio is the default (and what MCP clients launch);
+//! the HTTP transports share the same options.
+
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::mcp::stdio::{self, StdioOptions};
+
+/// The MCP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    /// JSON-RPC over stdin/stdout (what MCP clients launch).
+    Stdio,
+    /// Streamable HTTP on /mcp.
+    Http,
+    /// Streamable HTTP on /mcp (same as http).
+    #[value(name = "streamable-http")]
+    StreamableHttp,
+    /// Legacy HTTP+SSE (2024-11-05) on /sse.
+    Sse,
+}
+
+/// Options of `wxlink mcp`.
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Transport to serve.
+    #[arg(short = 't', long, value_enum, default_value_t = Transport::Stdio)]
+    pub transport: Transport,
+    /// Address to listen on (HTTP transports).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (HTTP transports).
+    #[arg(short = 'p', long, default_value_t = 8000)]
+    pub port: u16,
+    /// Bearer token clients must send (HTTP transports).
+    #[arg(long, env = "WXLINK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Do not print the start-up notice (it goes to stderr, never stdout).
+    #[arg(long)]
+    pub no_banner: bool,
+}
+
+/// Runs the command.
+pub async fn run(app: Arc<App>, args: McpArgs) -> AppResult<()> {
+    match args.transport {
+        Transport::Stdio => {
+            stdio::serve(
+                app,
+                StdioOptions {
+                    banner: !args.no_banner,
+                },
+            )
+            .await
+        }
+        other => Err(AppError::Invalid(format!(
+            "MCP over {} (http://{}:{}/{}{}) is not implemented yet; use `wxlink mcp` (stdio)",
+            match other {
+                Transport::Sse => "HTTP+SSE",
+                _ => "streamable HTTP",
+            },
+            args.host,
+            args.port,
+            if other == Transport::Sse {
+                "sse"
+            } else {
+                "mcp"
+            },
+            if args.token.is_some() {
+                ", bearer token set"
+            } else {
+                ""
+            }
+        ))),
+    }
+}

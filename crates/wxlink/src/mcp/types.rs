@@ -1,0 +1,559 @@
+//! The tools' parameters and results as typed structs: their doc comments become the JSON
+//! Schema descriptions agents read (`inputSchema`, `outputSchema`).
+//!
+//! Parameter names, types and defaults are WeiLink's (0.6.2), so prompts written for WeiLink
+//! keep working: every optional string defaults to `""`, which means "not given". Extra,
+//! optional parameters (`session`, `consumer`, `verify_code`) go beyond it.
+//!
+//! Messages and sessions keep exactly the JSON of [`crate::views`] (the CLI's `--json`); the
+//! structs here only describe it, and any field the views add later passes through `extra`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{AppError, AppResult};
+use crate::store::{SessionRecord, StoredMessage};
+use crate::views;
+
+fn default_recv_timeout() -> f64 {
+    5.0
+}
+
+fn default_login_timeout() -> f64 {
+    30.0
+}
+
+fn default_limit() -> u32 {
+    50
+}
+
+fn default_true() -> bool {
+    true
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameters
+// ---------------------------------------------------------------------------------------------
+
+/// Parameters of `recv`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct RecvParams {
+    /// Seconds to wait for the first new message (0 to 300). Returns as soon as one arrives.
+    #[serde(default = "default_recv_timeout")]
+    pub timeout: f64,
+    /// Read position to use: each consumer name sees every message once, independently of
+    /// the others (default: "default"). A new name starts with the messages that arrive after
+    /// its first call.
+    #[serde(default)]
+    pub consumer: Option<String>,
+}
+
+/// Parameters of `send`. Paths are files on the machine this server runs on.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct SendParams {
+    /// The recipient: a user id from a received message (its `user` field), e.g.
+    /// "o9cq80…@im.wechat". The user must have written to the bot first.
+    pub to: String,
+    /// Text to send (at most 16 KiB of UTF-8; sent first).
+    #[serde(default)]
+    pub text: String,
+    /// Path of an image file to send.
+    #[serde(default)]
+    pub image_path: String,
+    /// Path of a file to send as an attachment.
+    #[serde(default)]
+    pub file_path: String,
+    /// Name the recipient sees for `file_path` (default: the file's own name).
+    #[serde(default)]
+    pub file_name: String,
+    /// Path of a video file to send.
+    #[serde(default)]
+    pub video_path: String,
+    /// Path of a voice file to send (WeChat plays files sent with `file_path` more reliably).
+    #[serde(default)]
+    pub voice_path: String,
+    /// Send through this session instead of the one holding the user's freshest context token.
+    #[serde(default)]
+    pub session: String,
+}
+
+/// Parameters of `download`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct DownloadParams {
+    /// The message's `id` (or its upstream `message_id`), from `recv` or `history`.
+    pub message_id: String,
+    /// Directory to save into (created if missing); empty means the data directory's media/.
+    #[serde(default)]
+    pub save_dir: String,
+}
+
+/// Parameters of `history`. Empty strings mean "any".
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct HistoryParams {
+    /// Only messages with this user.
+    #[serde(default)]
+    pub user_id: String,
+    /// Only messages of the session whose bot account has this id.
+    #[serde(default)]
+    pub bot_id: String,
+    /// Only this type: text, image, voice, file, video (WeiLink's TEXT…VIDEO and 1…5 work
+    /// too), mixed or unknown.
+    #[serde(default)]
+    pub msg_type: String,
+    /// Only received ("received", "in") or sent ("sent", "out") messages.
+    #[serde(default)]
+    pub direction: String,
+    /// Not before this time: ISO 8601 (2026-11-22, 2026-11-22T09:30:00+08:00) or unix ms.
+    #[serde(default)]
+    pub since: String,
+    /// Not after this time: ISO 8601 or unix ms.
+    #[serde(default)]
+    pub until: String,
+    /// Text the message contains; Chinese words inside sentences are found (下午开会).
+    #[serde(default)]
+    pub text_contains: String,
+    /// Page size, 1 to 200 (newest first).
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+    /// Matching messages to skip (for the next page).
+    #[serde(default)]
+    pub offset: u32,
+    /// Only this session (by name).
+    #[serde(default)]
+    pub session: String,
+}
+
+/// Parameters of `login`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct LoginParams {
+    /// Session name to log in (default: the default session, or "default"). Only the call
+    /// that starts a login uses it.
+    #[serde(default)]
+    pub session_name: String,
+    /// Seconds this call waits for the QR code to be scanned and confirmed (0 to 300).
+    #[serde(default = "default_login_timeout")]
+    pub timeout: f64,
+    /// Log in again even if the session is connected.
+    #[serde(default)]
+    pub force: bool,
+    /// The number the phone shows when the status is `need_verifycode`.
+    #[serde(default)]
+    pub verify_code: String,
+}
+
+/// Parameters of `logout`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct LogoutParams {
+    /// Session to log out (default: the default session). Its history is kept.
+    #[serde(default)]
+    pub session_name: String,
+}
+
+/// Parameters of `rename_session`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct RenameParams {
+    /// Current name.
+    pub old_name: String,
+    /// New name: 1-64 letters, digits, '-', '_' or '.'.
+    pub new_name: String,
+}
+
+/// Parameters of `set_default`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct SetDefaultParams {
+    /// The session that becomes the default.
+    pub session_name: String,
+}
+
+/// Parameters of `typing`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct TypingParams {
+    /// The user who sees "typing…" (a `user` from a received message).
+    pub to: String,
+    /// true shows "typing…", false cancels it.
+    #[serde(default = "default_true")]
+    pub on: bool,
+    /// Use this session instead of the one holding the user's freshest context token.
+    #[serde(default)]
+    pub session: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------------------------
+
+/// A stored message (the JSON of `wxlink --json recv/history`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct MessageOut {
+    /// Our id (a string): pass it to `download`.
+    pub id: String,
+    /// The upstream message id, when known.
+    pub message_id: Option<String>,
+    /// The session (account) it belongs to.
+    pub session: String,
+    /// The bot account id.
+    pub bot_id: Option<String>,
+    /// "in" (from the user) or "out" (sent by the bot).
+    pub direction: String,
+    /// The user on the other side: reply to this id.
+    pub user: String,
+    /// Sender id.
+    pub from: String,
+    /// Recipient id.
+    pub to: String,
+    /// text, image, voice, file, video, mixed or unknown.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The searchable text: text items, voice transcripts, file names, quotes.
+    pub text: Option<String>,
+    /// Every item of the message (text, media references, quotes).
+    pub items: Value,
+    /// When it was created, ISO 8601 (UTC).
+    pub time: String,
+    /// The same time in unix milliseconds.
+    pub timestamp_ms: i64,
+    /// received, sent or failed.
+    pub status: String,
+    /// Why a send failed, or why an upstream message could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Fields added later.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl MessageOut {
+    /// The message as [`views::message`] shows it.
+    pub fn from_stored(m: &StoredMessage) -> AppResult<Self> {
+        serde_json::from_value(views::message(m))
+            .map_err(|e| AppError::Invalid(format!("internal: message view: {e}")))
+    }
+
+    /// Several messages.
+    pub fn list(messages: &[StoredMessage]) -> AppResult<Vec<Self>> {
+        messages.iter().map(Self::from_stored).collect()
+    }
+}
+
+/// A session (the JSON of `wxlink --json status`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SessionOut {
+    /// Its name.
+    pub name: String,
+    /// "ilink".
+    pub backend: String,
+    /// The bot account id.
+    pub bot_id: Option<String>,
+    /// The WeChat user who bound it.
+    pub user_id: Option<String>,
+    /// connected, expired or logged_out.
+    pub status: String,
+    /// Whether it can send and receive.
+    pub connected: bool,
+    /// The default session.
+    pub default: bool,
+    /// Whether some process is polling it now (null when unknown).
+    pub polling: Option<bool>,
+    /// Newest stored message, ISO 8601.
+    pub last_message_at: Option<String>,
+    /// Users with a context token in this session.
+    pub users: u64,
+    /// First login, ISO 8601.
+    pub created_at: String,
+    /// Fields added later.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl SessionOut {
+    /// The session as [`views::session`] shows it.
+    pub fn from_record(s: &SessionRecord, polling: Option<bool>) -> AppResult<Self> {
+        serde_json::from_value(views::session(s, polling))
+            .map_err(|e| AppError::Invalid(format!("internal: session view: {e}")))
+    }
+}
+
+/// Result of `recv`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RecvOut {
+    /// New messages, oldest first (empty when none arrived within the timeout).
+    pub messages: Vec<MessageOut>,
+}
+
+/// One item that went out.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SentItemOut {
+    /// text, image, voice, file or video.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Our stored id.
+    pub id: String,
+    /// The server's id, when it returned one.
+    pub message_id: Option<String>,
+    /// For media: the file sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// For media: its size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+/// Result of `send`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SendOut {
+    /// True when every item went out.
+    pub success: bool,
+    /// The session used.
+    pub session: String,
+    /// The recipient.
+    pub to: String,
+    /// Items sent, in order (text first).
+    pub sent: Vec<SentItemOut>,
+    /// Replies left on the recipient's context token (10 per message they send).
+    pub quota_left: u32,
+    /// Why the rest did not go out, when something failed midway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl From<crate::send::SendReport> for SendOut {
+    fn from(r: crate::send::SendReport) -> Self {
+        SendOut {
+            success: r.success,
+            session: r.session,
+            to: r.to,
+            sent: r
+                .sent
+                .into_iter()
+                .map(|i| SentItemOut {
+                    kind: i.kind,
+                    id: i.id,
+                    message_id: i.message_id,
+                    path: i.path,
+                    size: i.size,
+                })
+                .collect(),
+            quota_left: r.quota_left,
+            error: r.error,
+        }
+    }
+}
+
+/// One file written by `download`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct FileOut {
+    /// Where it was written.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// image, voice, file or video.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Result of `download`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DownloadOut {
+    /// The files written, one per media item of the message.
+    pub files: Vec<FileOut>,
+}
+
+/// Result of `history`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct HistoryOut {
+    /// The page, newest first.
+    pub messages: Vec<MessageOut>,
+    /// How many messages match in total.
+    pub total: u64,
+    /// Page size used.
+    pub limit: u32,
+    /// Messages skipped.
+    pub offset: u32,
+    /// How a filter was understood, when that needs saying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Result of `sessions`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SessionsOut {
+    /// Every session, the default first.
+    pub sessions: Vec<SessionOut>,
+}
+
+/// Result of `login`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct LoginOut {
+    /// pending (show the QR and call login again), scanned (waiting for the phone to
+    /// confirm), confirmed (logged in), expired (a new QR replaced the old one),
+    /// need_verifycode (call login with verify_code), already_bound (this WeChat account
+    /// is already logged in here) or already_logged_in (pass force=true to log in again).
+    pub status: String,
+    /// The session being logged in.
+    pub session: String,
+    /// What to do next.
+    pub message: String,
+    /// The QR code's link: show it to the user as a QR code or a link to open in WeChat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qr_url: Option<String>,
+    /// The bot account id (confirmed, already_logged_in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_id: Option<String>,
+    /// The WeChat user who logged in (confirmed, already_logged_in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+/// Result of `logout`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct LogoutOut {
+    /// Always true (failures are tool errors).
+    pub success: bool,
+    /// The session logged out.
+    pub session: String,
+}
+
+/// Result of `rename_session`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RenameOut {
+    /// Always true (failures are tool errors).
+    pub success: bool,
+    /// The old name.
+    pub old_name: String,
+    /// The new name.
+    pub new_name: String,
+}
+
+/// Result of `set_default`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SetDefaultOut {
+    /// Always true (failures are tool errors).
+    pub success: bool,
+    /// The default session now.
+    pub default_session: String,
+}
+
+/// Result of `typing`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct TypingOut {
+    /// Always true (failures are tool errors).
+    pub success: bool,
+    /// The session used.
+    pub session: String,
+    /// The user.
+    pub to: String,
+    /// Whether "typing…" is now shown.
+    pub on: bool,
+}
+
+/// A user a session can reply to.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ContactOut {
+    /// The user id (pass it to `send` as `to`).
+    pub user: String,
+    /// The session holding the context token.
+    pub session: String,
+    /// Whether that session is connected.
+    pub connected: bool,
+    /// When the user last wrote (the message that carried the token), ISO 8601.
+    pub received_at: String,
+    /// Replies left on the token (10 per message the user sends).
+    pub sends_left: u32,
+    /// The token is older than 24 hours and may no longer be accepted.
+    pub stale: bool,
+}
+
+/// Result of `contacts`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ContactsOut {
+    /// Users, most recently active first (one row per user and session).
+    pub contacts: Vec<ContactOut>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Direction, NewMessage, SessionStatus};
+    use serde_json::json;
+
+    fn stored(error: Option<&str>) -> StoredMessage {
+        StoredMessage {
+            id: 12,
+            stored_at_ms: 1_000,
+            message: NewMessage {
+                session: "default".into(),
+                direction: Direction::In,
+                upstream_id: Some("7462500663980633224".into()),
+                dedupe_key: "k".into(),
+                peer: "o9cq@im.wechat".into(),
+                bot_id: Some("b@im.bot".into()),
+                kind: "text".into(),
+                text: Some("你好".into()),
+                items: json!([{"type": "text", "text": "你好"}]),
+                raw: None,
+                context_token: None,
+                created_at_ms: 1_795_348_800_000,
+                client_id: None,
+                status: "received".into(),
+                error: error.map(str::to_string),
+            },
+        }
+    }
+
+    #[test]
+    fn message_out_keeps_the_view_json_exactly() {
+        for m in [stored(None), stored(Some("boom"))] {
+            let out = MessageOut::from_stored(&m).unwrap();
+            assert_eq!(serde_json::to_value(&out).unwrap(), views::message(&m));
+            assert!(
+                out.extra.is_empty(),
+                "fields not described: {:?}",
+                out.extra
+            );
+        }
+    }
+
+    #[test]
+    fn session_out_keeps_the_view_json_exactly() {
+        let s = SessionRecord {
+            name: "work".into(),
+            backend: "ilink".into(),
+            bot_id: Some("b@im.bot".into()),
+            user_id: None,
+            token: Some("secret".into()),
+            base_url: None,
+            status: SessionStatus::Connected,
+            is_default: true,
+            created_at_ms: 1_000,
+            updated_at_ms: 2_000,
+            last_message_at_ms: None,
+            users: 3,
+        };
+        let out = SessionOut::from_record(&s, Some(true)).unwrap();
+        assert_eq!(
+            serde_json::to_value(&out).unwrap(),
+            views::session(&s, Some(true))
+        );
+        assert!(
+            out.extra.is_empty(),
+            "fields not described: {:?}",
+            out.extra
+        );
+        assert!(!serde_json::to_string(&out).unwrap().contains("secret"));
+    }
+
+    #[test]
+    fn weilink_defaults() {
+        let r: RecvParams = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(r.timeout, 5.0);
+        let h: HistoryParams = serde_json::from_value(json!({})).unwrap();
+        assert_eq!((h.limit, h.offset, h.user_id.as_str()), (50, 0, ""));
+        let l: LoginParams = serde_json::from_value(json!({})).unwrap();
+        assert_eq!((l.timeout, l.force), (30.0, false));
+        let t: TypingParams = serde_json::from_value(json!({"to": "u"})).unwrap();
+        assert!(t.on);
+        let s: SendParams = serde_json::from_value(json!({"to": "u"})).unwrap();
+        assert_eq!(s.text, "");
+    }
+}

@@ -1,0 +1,203 @@
+//! `wxlink mcp` as a separate process speaking raw JSON-RPC over stdio, against the fake iLink
+//! server: the handshake, the tool list with schemas, a QR login, a message received and
+//! answered, nothing but JSON-RPC on stdout, and a clean exit (with `notifystop`) on stdin EOF.
+//! (The end-to-end suite with the official MCP client is `tests/mcp/`.)
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ilink_fake::{FakeIlink, InboundSpec};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wxlink");
+
+/// One `wxlink mcp` process and its stdout, line by line.
+struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    next_id: u64,
+}
+
+impl Server {
+    fn start(fake: &FakeIlink, dir: &Path) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("-d")
+            .arg(dir)
+            .arg("--ilink-base")
+            .arg(fake.base_url().as_str())
+            .arg("--cdn-base")
+            .arg(fake.cdn_url().as_str())
+            .args(["mcp", "--no-banner"])
+            .env_remove("WXLINK_HOME")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn wxlink mcp");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Server {
+            stdin: child.stdin.take(),
+            child,
+            lines: rx,
+            next_id: 1,
+        }
+    }
+
+    fn send(&mut self, msg: &Value) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{msg}").expect("write request");
+        stdin.flush().expect("flush");
+    }
+
+    /// Sends a request and returns its result; every line read on the way must be JSON-RPC.
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|e| panic!("no answer to {method}: {e}"));
+            let msg: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+            assert_eq!(msg["jsonrpc"], "2.0", "{line}");
+            if msg["id"] == json!(id) {
+                assert!(msg.get("error").is_none(), "{method} failed: {msg}");
+                return msg["result"].clone();
+            }
+        }
+    }
+
+    /// Calls a tool that must succeed; returns the whole result.
+    fn call(&mut self, tool: &str, args: Value) -> Value {
+        let r = self.request("tools/call", json!({"name": tool, "arguments": args}));
+        assert_ne!(r["isError"], json!(true), "{tool} failed: {r}");
+        r
+    }
+}
+
+fn drive(fake: Arc<FakeIlink>, dir: &Path) {
+    let mut s = Server::start(&fake, dir);
+    let init = s.request(
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {},
+               "clientInfo": {"name": "cargo-test", "version": "0"}}),
+    );
+    assert_eq!(init["protocolVersion"], "2025-11-25");
+    assert_eq!(init["serverInfo"]["name"], "wxlink");
+    assert_eq!(init["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(init["capabilities"]["resources"]["subscribe"], true);
+    assert!(init["instructions"]
+        .as_str()
+        .unwrap_or("")
+        .contains("16 KiB"));
+    s.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+
+    let tools = s.request("tools/list", json!({}));
+    let mut names: Vec<&str> = tools["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| {
+            assert!(t["outputSchema"].is_object(), "{t}");
+            assert!(t["annotations"].is_object(), "{t}");
+            t["name"].as_str().unwrap_or_default()
+        })
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "contacts",
+            "download",
+            "history",
+            "login",
+            "logout",
+            "recv",
+            "rename_session",
+            "send",
+            "sessions",
+            "set_default",
+            "typing"
+        ]
+    );
+
+    // QR login: the first call shows the QR, later ones wait for the (auto-confirming) fake.
+    let first = s.call("login", json!({}));
+    assert_eq!(first["structuredContent"]["status"], "pending");
+    assert!(first["content"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|b| b["type"] == "image")));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = s.call("login", json!({"timeout": 5}));
+        if r["structuredContent"]["status"] == "confirmed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "login never confirmed: {r}");
+    }
+    let user = fake.bots()[0].user_id.clone();
+
+    fake.inject(&InboundSpec {
+        text: Some("你好".into()),
+        ..InboundSpec::default()
+    })
+    .expect("inject");
+    let got = s.call("recv", json!({"timeout": 20}));
+    let messages = &got["structuredContent"]["messages"];
+    assert_eq!(messages[0]["text"], "你好", "{got}");
+    assert_eq!(messages[0]["user"], json!(user));
+
+    let sent = s.call("send", json!({"to": user, "text": "收到"}));
+    assert_eq!(sent["structuredContent"]["success"], true);
+    assert_eq!(fake.sent().len(), 1);
+
+    // stdin EOF: a clean exit, with the poller's notifystop.
+    drop(s.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = s.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "wxlink mcp did not exit on EOF");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    assert!(!fake.requests(Some("notifystop")).is_empty());
+    // Whatever else was printed is JSON-RPC too.
+    for line in s.lines.try_iter() {
+        let msg: Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(msg["jsonrpc"], "2.0");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_session_logs_in_receives_and_replies() {
+    let fake = Arc::new(FakeIlink::start().await.expect("fake"));
+    fake.configure(|c| {
+        c.hold_ms = 300;
+        c.qr_hold_ms = 50;
+        c.qr_auto_confirm = true;
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let f = fake.clone();
+    tokio::task::spawn_blocking(move || drive(f, &path))
+        .await
+        .expect("driver");
+}

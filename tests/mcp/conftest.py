@@ -1,0 +1,195 @@
+"""Fixtures for the end-to-end MCP suite: the official MCP Python client drives ``wxlink mcp``
+over stdio, and ``wxlink sandbox`` (the fake iLink server) plays WeChat.
+
+- ``sandbox`` (session): ``wxlink sandbox --port 0 --json`` as a real process; a
+  ``FakeControl`` (from ``tests/interop/fakectl.py``) for its control API.
+- ``fake`` (per test): the sandbox reset, with fast switches and QR auto-confirm off.
+- ``wx`` (per test): a ``Wxlink`` launcher for ``wxlink mcp`` on a fresh data directory
+  pointed at the sandbox (``-d DIR --ilink-base URL --cdn-base URL``).
+
+Environment: ``WXLINK_BIN`` (default ``<repo>/target/debug/wxlink``; run.sh sets it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+INTEROP = HERE.parent / "interop"
+for p in (HERE, INTEROP):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from fakectl import FakeControl  # noqa: E402
+from mcp import Client, StdioServerParameters  # noqa: E402
+
+DEFAULT_BIN = str(Path(__file__).resolve().parents[2] / "target" / "debug" / "wxlink")
+STARTUP_TIMEOUT_S = 20.0
+
+# Switches applied before every test: short long-polls so pollers react fast, no QR auto-confirm
+# (tests script the QR flow or turn it on themselves).
+FAST_CONFIG: dict[str, Any] = {
+    "hold_ms": 300,
+    "longpolling_timeout_ms": 1000,
+    "qr_hold_ms": 200,
+    "qr_auto_confirm": False,
+}
+
+
+def wxlink_bin() -> str:
+    return os.environ.get("WXLINK_BIN", DEFAULT_BIN)
+
+
+def _read_json_line(proc: subprocess.Popen, timeout: float) -> str:
+    """Reads the sandbox's first stdout line without blocking forever."""
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    buf = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no JSON line from the sandbox within {timeout:.0f} s")
+            if not sel.select(timeout=left):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                raise EOFError(f"sandbox closed stdout (exit code {proc.poll()})")
+            buf += chunk
+    finally:
+        sel.close()
+    return buf.split(b"\n", 1)[0].decode()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    if proc.stdout:
+        proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory):
+    binary = wxlink_bin()
+    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        pytest.exit(
+            f"wxlink binary not found or not executable: {binary!r}. "
+            "Build it with `cargo build -p wxlink` (from the repository root) or set WXLINK_BIN.",
+            returncode=pytest.ExitCode.TESTS_FAILED,
+        )
+    log_path = tmp_path_factory.mktemp("sandbox") / "sandbox.stderr"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [binary, "sandbox", "--port", "0", "--json", "--hold-ms", "1000"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
+    try:
+        try:
+            info = json.loads(_read_json_line(proc, STARTUP_TIMEOUT_S))
+            ctl = FakeControl(info["base_url"], info["cdn_url"], info["control_url"])
+            health = ctl.health()
+        except Exception as e:  # noqa: BLE001 - turned into one clear failure
+            _stop(proc)
+            stderr = log_path.read_text(errors="replace")[-2000:]
+            pytest.exit(
+                f"wxlink sandbox did not start: {e!r}\nstderr:\n{stderr}",
+                returncode=pytest.ExitCode.TESTS_FAILED,
+            )
+        assert health["ok"] is True, health
+        ctl.startup_config = ctl.config()
+        yield ctl
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture
+def fake(sandbox: FakeControl) -> FakeControl:
+    """The sandbox, reset, with every switch back at its start-up value plus FAST_CONFIG."""
+    sandbox.reset()
+    sandbox.post("config", {**sandbox.startup_config, **FAST_CONFIG})
+    return sandbox
+
+
+class Wxlink:
+    """Launches ``wxlink mcp`` (stdio) on one data directory, pointed at the sandbox."""
+
+    def __init__(self, fake: FakeControl, data_dir: Path, stderr_path: Path) -> None:
+        self.fake = fake
+        self.data_dir = data_dir
+        self.stderr_path = stderr_path
+
+    def argv(self, *extra: str) -> list[str]:
+        return [
+            wxlink_bin(),
+            "-d",
+            str(self.data_dir),
+            "--ilink-base",
+            self.fake.base_url,
+            "--cdn-base",
+            self.fake.cdn_url,
+            "--log-level",
+            "info",
+            "mcp",
+            *extra,
+        ]
+
+    def params(self) -> StdioServerParameters:
+        argv = self.argv()
+        return StdioServerParameters(command=argv[0], args=argv[1:], env={"NO_PROXY": "*"})
+
+    @asynccontextmanager
+    async def client(self, mode: str = "auto", **kwargs: Any) -> AsyncIterator[Client]:
+        # The server's stderr (its logs) goes to a file, to show when a test fails.
+        with open(self.stderr_path, "a", encoding="utf-8") as errlog:
+            from mcp.client.stdio import stdio_client
+
+            async with Client(stdio_client(self.params(), errlog=errlog), mode=mode, **kwargs) as c:
+                yield c
+
+    def stderr(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+@pytest.fixture
+def wx(fake: FakeControl, tmp_path: Path, request: pytest.FixtureRequest):
+    server = Wxlink(fake, tmp_path / "data", tmp_path / "server.stderr")
+    yield server
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        sys.stderr.write(f"\n--- wxlink mcp stderr ---\n{server.stderr()[-4000:]}\n")
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def run(coro):
+    """Runs one async test body."""
+    return asyncio.run(coro)
