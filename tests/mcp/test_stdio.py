@@ -23,7 +23,7 @@ import pytest
 from mcp import Client
 from mcp.client.subscriptions import ResourceUpdated
 
-from conftest import FakeControl, Wxlink, run, wxlink_bin
+from conftest import FakeControl, Wxlink, run
 
 USER = "o9cq80mcptest0000000000@im.wechat"
 STRANGER = "o9cq80stranger000000000@im.wechat"
@@ -718,18 +718,6 @@ def test_starts_without_network_and_stops_polling_cleanly(wx: Wxlink, fake: Fake
             proc.wait()
         if proc.stdout:
             proc.stdout.close()
-
-
-def test_http_transport_is_not_there_yet(wx: Wxlink):
-    r = subprocess.run(
-        [wxlink_bin(), "-d", str(wx.data_dir), "mcp", "-t", "http", "-p", "8123"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=10,
-    )
-    assert r.returncode == 1
-    assert r.stdout == b""
-    assert b"not implemented yet" in r.stderr
 
 
 def test_expired_session_is_reported(wx: Wxlink, fake: FakeControl):

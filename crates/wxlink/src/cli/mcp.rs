@@ -1,13 +1,15 @@
 //! `wxlink mcp [-t stdio|http|sse|streamable-http] [--host H] [-p PORT] [--token T]
-//! [--no-banner]`: run the MCP server. stdio is the default (and what MCP clients launch);
-//! the HTTP transports share the same options.
+//! [--dangerously-allow-no-auth] [--no-banner]`: run the MCP server. stdio is the default (and
+//! what MCP clients launch); the HTTP transports ([`crate::mcp::http`]) all serve `/mcp`, `/sse`,
+//! `/messages` and `/health` on one port.
 
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
 use crate::app::App;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
+use crate::mcp::http::{self, HttpMode, HttpOptions};
 use crate::mcp::stdio::{self, StdioOptions};
 
 /// The MCP transport.
@@ -33,12 +35,17 @@ pub struct McpArgs {
     /// Address to listen on (HTTP transports).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// Port to listen on (HTTP transports).
+    /// Port to listen on (HTTP transports; 0 picks a free port, shown in the banner).
     #[arg(short = 'p', long, default_value_t = 8000)]
     pub port: u16,
-    /// Bearer token clients must send (HTTP transports).
+    /// Bearer token clients must send (HTTP transports). Required to listen on a
+    /// non-loopback address.
     #[arg(long, env = "WXLINK_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Listen on a non-loopback address without a token (anyone who can reach the port can
+    /// read and send your WeChat messages).
+    #[arg(long)]
+    pub dangerously_allow_no_auth: bool,
     /// Do not print the start-up notice (it goes to stderr, never stdout).
     #[arg(long)]
     pub no_banner: bool,
@@ -56,24 +63,23 @@ pub async fn run(app: Arc<App>, args: McpArgs) -> AppResult<()> {
             )
             .await
         }
-        other => Err(AppError::Invalid(format!(
-            "MCP over {} (http://{}:{}/{}{}) is not implemented yet; use `wxlink mcp` (stdio)",
-            match other {
-                Transport::Sse => "HTTP+SSE",
-                _ => "streamable HTTP",
-            },
-            args.host,
-            args.port,
-            if other == Transport::Sse {
-                "sse"
-            } else {
-                "mcp"
-            },
-            if args.token.is_some() {
-                ", bearer token set"
-            } else {
-                ""
-            }
-        ))),
+        other => {
+            http::serve(
+                app,
+                HttpOptions {
+                    host: args.host,
+                    port: args.port,
+                    token: args.token,
+                    allow_no_auth: args.dangerously_allow_no_auth,
+                    banner: !args.no_banner,
+                    mode: if other == Transport::Sse {
+                        HttpMode::Sse
+                    } else {
+                        HttpMode::Streamable
+                    },
+                },
+            )
+            .await
+        }
     }
 }

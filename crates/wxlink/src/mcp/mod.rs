@@ -6,6 +6,8 @@
 //!   `typing` and `contacts`), resources (`wxlink://inbox`, `wxlink://conversation/{user_id}`)
 //!   with legacy and 2026-07-28 subscriptions, and the instructions agents read.
 //! - [`stdio`]: `wxlink mcp` over stdin/stdout, with background polling.
+//! - [`http`]: `wxlink mcp -t http|streamable-http|sse`: Streamable HTTP on `/mcp`, legacy
+//!   HTTP+SSE on `/sse` ([`sse`]) and `/health` on one port, with Host/Origin/token checks.
 //! - [`types`]: parameters and results (their docs are the schemas' descriptions).
 //! - [`params`]: WeiLink's argument spellings, and errors worded for agents.
 //! - [`login`]: the stateful QR login behind the `login` tool.
@@ -16,11 +18,13 @@
 //! the store, [`crate::login`]); it holds no message state of its own, so every transport and
 //! every process sharing the data directory see the same inbox.
 
+pub mod http;
 pub mod login;
 pub mod params;
 pub mod qr;
 pub mod resources;
 pub mod server;
+pub mod sse;
 pub mod stdio;
 pub mod types;
 

@@ -1,0 +1,210 @@
+//! The legacy HTTP+SSE transport (MCP 2024-11-05), by hand on axum: rmcp only ships Streamable
+//! HTTP.
+//!
+//! - `GET /sse` opens one MCP session per connection: the first event is `endpoint` with
+//!   `/messages?sessionId=<id>` (128 random bits); every server→client JSON-RPC message follows
+//!   as a `message` event; a keep-alive comment goes out every 15 s.
+//! - `POST /messages?sessionId=<id>` hands one client→server message to that session and answers
+//!   **202 Accepted** (the response arrives on the SSE stream); 400 without a session id or with a
+//!   body that is not JSON-RPC, 404 for an unknown (or closed) session.
+//! - When the client goes away (axum drops the SSE body) or the server shuts down, the session is
+//!   removed and its handler cancelled, which also ends any tool call still waiting.
+//!
+//! The request's HTTP parts reach the handler as an extension, as with `/mcp`. Authentication,
+//! Host and Origin checks are the caller's middleware ([`super::http`]).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{Request, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use futures_util::stream::{self, Stream, StreamExt};
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::ServiceExt;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::{CancellationToken, PollSender};
+
+use super::server::{Shared, WxlinkMcp};
+use crate::app::App;
+
+/// Interval of the SSE keep-alive comments.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Largest accepted `POST /messages` body.
+const MAX_BODY: usize = 4 * 1024 * 1024;
+/// Messages buffered per direction and session.
+const CHANNEL: usize = 64;
+
+/// The open legacy SSE sessions of one server.
+#[derive(Debug)]
+pub struct SseSessions {
+    app: Arc<App>,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    senders: StdMutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>,
+}
+
+impl SseSessions {
+    /// Sessions over `app`, all sharing `shared`; cancelling `cancel` ends every stream.
+    pub fn new(app: Arc<App>, shared: Arc<Shared>, cancel: CancellationToken) -> Arc<SseSessions> {
+        Arc::new(SseSessions {
+            app,
+            shared,
+            cancel,
+            senders: StdMutex::default(),
+        })
+    }
+
+    /// How many SSE connections are open.
+    pub fn len(&self) -> usize {
+        self.senders().len()
+    }
+
+    /// Whether no SSE connection is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn senders(&self) -> MutexGuard<'_, HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>> {
+        self.senders
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// `GET /sse` and `POST /messages`.
+pub fn router(sessions: Arc<SseSessions>) -> Router {
+    Router::new()
+        .route("/sse", get(open))
+        .route("/messages", post(message))
+        .with_state(sessions)
+}
+
+/// Removes the session and stops its handler when the SSE body is dropped.
+struct Cleanup {
+    sessions: Arc<SseSessions>,
+    id: String,
+    cancel: CancellationToken,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        self.sessions.senders().remove(&self.id);
+        self.cancel.cancel();
+        tracing::debug!(session = %self.id, "SSE session closed");
+    }
+}
+
+fn session_id() -> String {
+    ilink::AesKey::random().to_hex()
+}
+
+async fn open(State(sessions): State<Arc<SseSessions>>) -> Response {
+    let id = session_id();
+    let (c2s_tx, c2s_rx) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL);
+    let (s2c_tx, s2c_rx) = mpsc::channel::<ServerJsonRpcMessage>(CHANNEL);
+    sessions.senders().insert(id.clone(), c2s_tx);
+    let cancel = sessions.cancel.child_token();
+
+    let server = WxlinkMcp::new(sessions.app.clone(), sessions.shared.clone());
+    let transport = (PollSender::new(s2c_tx), ReceiverStream::new(c2s_rx));
+    let ct = cancel.clone();
+    let sid = id.clone();
+    tokio::spawn(async move {
+        match server.serve_with_ct(transport, ct).await {
+            Ok(running) => {
+                let reason = running.waiting().await;
+                tracing::debug!(session = %sid, ?reason, "SSE MCP session ended");
+            }
+            Err(e) => tracing::debug!(session = %sid, error = %e, "SSE MCP session did not start"),
+        }
+    });
+    tracing::debug!(session = %id, "SSE session opened");
+
+    let endpoint = Event::default()
+        .event("endpoint")
+        .data(format!("/messages?sessionId={id}"));
+    let guard = Cleanup {
+        sessions: sessions.clone(),
+        id,
+        cancel: cancel.clone(),
+    };
+    let messages = ReceiverStream::new(s2c_rx).filter_map(|msg| async move {
+        match serde_json::to_string(&msg) {
+            Ok(json) => Some(Event::default().event("message").data(json)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot serialize an MCP message");
+                None
+            }
+        }
+    });
+    let events = stream::once(async move { endpoint })
+        .chain(messages)
+        .take_until(cancel.cancelled_owned())
+        .map(move |event| {
+            let _keep = &guard;
+            Ok::<_, Infallible>(event)
+        });
+    sse_response(events)
+}
+
+fn sse_response(
+    events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static,
+) -> Response {
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageQuery {
+    #[serde(rename = "sessionId")]
+    session_id: Option<String>,
+}
+
+async fn message(
+    State(sessions): State<Arc<SseSessions>>,
+    Query(query): Query<MessageQuery>,
+    request: Request<Body>,
+) -> Response {
+    let Some(id) = query.session_id.filter(|s| !s.is_empty()) else {
+        return (StatusCode::BAD_REQUEST, "missing sessionId").into_response();
+    };
+    let Some(sender) = sessions.senders().get(&id).cloned() else {
+        return (StatusCode::NOT_FOUND, "unknown or closed session").into_response();
+    };
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("cannot read body: {e}"),
+            )
+                .into_response()
+        }
+    };
+    let mut msg: ClientJsonRpcMessage = match serde_json::from_slice(&bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("not a JSON-RPC message: {e}"),
+            )
+                .into_response()
+        }
+    };
+    msg.insert_extension(parts);
+    if sender.send(msg).await.is_err() {
+        return (StatusCode::NOT_FOUND, "session closed").into_response();
+    }
+    StatusCode::ACCEPTED.into_response()
+}

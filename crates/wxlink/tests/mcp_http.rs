@@ -1,0 +1,411 @@
+//! `wxlink mcp -t http` as a separate process over real sockets: `/health` without a token,
+//! bearer-token, Origin and Host checks on `/mcp`, `/sse` and `/messages`, the refusal to listen
+//! on a wildcard address without a token, a Streamable HTTP session (initialize → session id →
+//! tools/list), a legacy SSE session (endpoint event, 202 on POST, the answer on the stream), and
+//! a clean exit on SIGTERM. (The end-to-end suite with the official MCP client is
+//! `tests/mcp/test_http.py`.)
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wxlink");
+const TOKEN: &str = "s3cret-token";
+
+/// One `wxlink mcp -t http` process.
+struct Server {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    addr: String,
+}
+
+impl Server {
+    fn start(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("-d")
+            .arg(dir)
+            .args(["mcp", "-t", "http", "-p", "0"])
+            .args(extra)
+            .env_remove("WXLINK_HOME")
+            .env_remove("WXLINK_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn wxlink mcp -t http");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[server] {line}");
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the banner's `listening on` line");
+        Server { child, addr }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "exit status after SIGTERM: {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A parsed HTTP/1.1 response (body as text, chunk framing left in: only searched).
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+
+    /// The first JSON object in the body (plain JSON or an SSE `data:` line).
+    fn json(&self) -> Value {
+        for line in self.body.lines() {
+            let line = line.strip_prefix("data:").unwrap_or(line).trim();
+            if line.starts_with('{') {
+                if let Ok(v) = serde_json::from_str(line) {
+                    return v;
+                }
+            }
+        }
+        panic!("no JSON in the body: {}", self.body)
+    }
+}
+
+fn raw_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes()).expect("write");
+    stream
+}
+
+fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    let mut stream = raw_request(addr, method, path, headers, body);
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).expect("read reply");
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {head}"));
+    Reply {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+/// Reads from an open SSE response until `needle` has been seen; returns everything read.
+fn read_until(stream: &mut TcpStream, seen: &mut String, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut buf = [0u8; 4096];
+    while !seen.contains(needle) {
+        assert!(Instant::now() < deadline, "no {needle:?} in: {seen}");
+        let n = stream.read(&mut buf).expect("read SSE");
+        assert!(n > 0, "SSE stream closed before {needle:?}: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+}
+
+const MCP_ACCEPT: (&str, &str) = ("Accept", "application/json, text/event-stream");
+
+fn initialize_body() -> String {
+    json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "mcp_http.rs", "version": "1"}
+        }
+    })
+    .to_string()
+}
+
+#[test]
+fn health_needs_no_token_and_reports_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--token", TOKEN]);
+    let reply = request(&server.addr, "GET", "/health", &[], "");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let health = reply.json();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+    assert!(health["uptime"].is_u64(), "{health}");
+    assert!(
+        health["timestamp"].as_str().unwrap().ends_with('Z'),
+        "{health}"
+    );
+    assert_eq!(health["connections"], 0);
+    assert_eq!(health["sessions"], json!([]));
+    server.stop();
+}
+
+#[test]
+fn bearer_origin_and_host_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--token", TOKEN]);
+    let addr = server.addr.as_str();
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = ("Authorization", bearer.as_str());
+    let init = initialize_body();
+
+    for path in ["/mcp", "/messages?sessionId=x"] {
+        let missing = request(addr, "POST", path, &[MCP_ACCEPT], &init);
+        assert_eq!(missing.status, 401, "{path}");
+        assert_eq!(
+            missing.header("www-authenticate").as_deref(),
+            Some("Bearer")
+        );
+        let wrong = request(
+            addr,
+            "POST",
+            path,
+            &[MCP_ACCEPT, ("Authorization", "Bearer nope")],
+            &init,
+        );
+        assert_eq!(wrong.status, 401, "{path}");
+    }
+    let sse = request(addr, "GET", "/sse", &[], "");
+    assert_eq!(sse.status, 401);
+
+    let ok = request(addr, "POST", "/mcp", &[MCP_ACCEPT, auth], &init);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+
+    // Origin: loopback origins with any port pass, others are refused.
+    let local_origin = request(
+        addr,
+        "POST",
+        "/mcp",
+        &[MCP_ACCEPT, auth, ("Origin", "http://localhost:5173")],
+        &init,
+    );
+    assert_eq!(local_origin.status, 200, "{}", local_origin.body);
+    for path in ["/mcp", "/sse", "/messages?sessionId=x"] {
+        let method = if path == "/sse" { "GET" } else { "POST" };
+        let foreign = request(
+            addr,
+            method,
+            path,
+            &[MCP_ACCEPT, auth, ("Origin", "https://evil.example")],
+            &init,
+        );
+        assert_eq!(foreign.status, 403, "{path}");
+    }
+    // Host: DNS rebinding protection.
+    for path in ["/mcp", "/sse", "/messages?sessionId=x"] {
+        let method = if path == "/sse" { "GET" } else { "POST" };
+        let foreign = request(
+            addr,
+            method,
+            path,
+            &[MCP_ACCEPT, auth, ("Host", "evil.example:8000")],
+            &init,
+        );
+        assert_eq!(foreign.status, 421, "{path}");
+    }
+    let localhost = request(addr, "GET", "/health", &[("Host", "evil.example")], "");
+    assert_eq!(localhost.status, 200, "/health is not guarded");
+    server.stop();
+}
+
+#[test]
+fn refuses_a_wildcard_address_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("-d")
+        .arg(dir.path())
+        .args(["mcp", "-t", "http", "--host", "0.0.0.0", "-p", "0"])
+        .env_remove("WXLINK_TOKEN")
+        .env_remove("WXLINK_HOME")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refusing to listen on 0.0.0.0"), "{stderr}");
+    assert!(stderr.contains("--token"), "{stderr}");
+    assert!(out.stdout.is_empty());
+
+    // With a token (here from the environment) it starts.
+    let mut child = Command::new(BIN)
+        .arg("-d")
+        .arg(dir.path())
+        .args(["mcp", "-t", "sse", "--host", "0.0.0.0", "-p", "0"])
+        .env("WXLINK_TOKEN", TOKEN)
+        .env_remove("WXLINK_HOME")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .expect("banner");
+    assert!(line.contains("listening on http://0.0.0.0:"), "{line}");
+    assert!(line.contains("bearer token required"), "{line}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn streamable_http_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let addr = server.addr.as_str();
+    let init = request(addr, "POST", "/mcp", &[MCP_ACCEPT], &initialize_body());
+    assert_eq!(init.status, 200, "{}", init.body);
+    let session = init.header("mcp-session-id").expect("Mcp-Session-Id");
+    let result = init.json();
+    assert_eq!(result["id"], 1);
+    assert_eq!(result["result"]["serverInfo"]["name"], "wxlink");
+
+    let headers = [
+        MCP_ACCEPT,
+        ("Mcp-Session-Id", session.as_str()),
+        ("Mcp-Protocol-Version", "2025-06-18"),
+    ];
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let ack = request(addr, "POST", "/mcp", &headers, &initialized.to_string());
+    assert_eq!(ack.status, 202, "{}", ack.body);
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let tools = request(addr, "POST", "/mcp", &headers, &list.to_string());
+    assert_eq!(tools.status, 200, "{}", tools.body);
+    let names: Vec<String> = tools.json()["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    for name in ["recv", "send", "login", "sessions"] {
+        assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
+    }
+    let health = request(addr, "GET", "/health", &[], "").json();
+    assert_eq!(health["connections"], 1, "{health}");
+    server.stop();
+}
+
+#[test]
+fn legacy_sse_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--token", TOKEN]);
+    let addr = server.addr.clone();
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = ("Authorization", bearer.as_str());
+
+    let mut sse = raw_request(&addr, "GET", "/sse", &[auth], "");
+    let mut seen = String::new();
+    read_until(&mut sse, &mut seen, "sessionId=");
+    read_until(&mut sse, &mut seen, "\n\n");
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    assert!(seen.contains("event: endpoint"), "{seen}");
+    let endpoint = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("data: /messages"))
+        .map(|rest| format!("/messages{}", rest.trim()))
+        .expect("endpoint data");
+
+    let health = request(&addr, "GET", "/health", &[], "").json();
+    assert_eq!(health["connections"], 1, "{health}");
+
+    let missing = request(&addr, "POST", "/messages", &[auth], &initialize_body());
+    assert_eq!(missing.status, 400);
+    let unknown = request(
+        &addr,
+        "POST",
+        "/messages?sessionId=nope",
+        &[auth],
+        &initialize_body(),
+    );
+    assert_eq!(unknown.status, 404);
+    let bad = request(&addr, "POST", &endpoint, &[auth], "{not json");
+    assert_eq!(bad.status, 400);
+
+    let posted = request(&addr, "POST", &endpoint, &[auth], &initialize_body());
+    assert_eq!(posted.status, 202, "{}", posted.body);
+    read_until(&mut sse, &mut seen, "serverInfo");
+    assert!(seen.contains("event: message"), "{seen}");
+
+    // The client goes away: the session is removed.
+    drop(sse);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let health = request(&addr, "GET", "/health", &[], "").json();
+        if health["connections"] == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SSE session not cleaned up: {health}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let gone = request(&addr, "POST", &endpoint, &[auth], &initialize_body());
+    assert_eq!(gone.status, 404);
+    server.stop();
+}

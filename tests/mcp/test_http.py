@@ -1,0 +1,193 @@
+"""End to end over HTTP: the official MCP Python client (``mcp`` 2.x) talks to
+``wxlink mcp -t http`` (one process, one port) with a bearer token, and ``wxlink sandbox`` plays
+WeChat.
+
+- Streamable HTTP on ``/mcp``, both eras: ``mode="auto"`` (stateless 2026-07-28) and
+  ``mode="legacy"`` (initialize, ``Mcp-Session-Id``): tools/list, a QR login, ``recv`` of an
+  injected message, ``send``.
+- Legacy HTTP+SSE on ``/sse`` (``mcp.client.sse.sse_client``): the same.
+- ``/health`` without a token, 401 without one on ``/mcp``, a clean exit on SIGTERM.
+
+Run through ``run.sh`` (it creates the venv and builds the binary).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+from conftest import FakeControl, run, wxlink_bin
+
+USER = "o9cq80httptest000000000@im.wechat"
+TOKEN = "e2e-bearer-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class HttpServer:
+    """``wxlink mcp -t http -p 0 --token …`` on one data directory, pointed at the sandbox."""
+
+    def __init__(self, fake: FakeControl, data_dir: Path, stderr_path: Path) -> None:
+        self.stderr_path = stderr_path
+        argv = [
+            wxlink_bin(),
+            "-d",
+            str(data_dir),
+            "--ilink-base",
+            fake.base_url,
+            "--cdn-base",
+            fake.cdn_url,
+            "--log-level",
+            "info",
+            "mcp",
+            "-t",
+            "http",
+            "-p",
+            "0",
+            "--token",
+            TOKEN,
+        ]
+        self._errlog = open(stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errlog
+        )
+        self.url = self._wait_for_url()
+
+    def _wait_for_url(self) -> str:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            m = re.search(r"listening on (http://\S+)", self.stderr())
+            if m:
+                return m.group(1)
+            if self.proc.poll() is not None:
+                raise AssertionError(f"wxlink mcp exited ({self.proc.returncode}): {self.stderr()}")
+            time.sleep(0.05)
+        raise AssertionError(f"no `listening on` line: {self.stderr()}")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._errlog.close()
+        return self.proc.returncode
+
+    @asynccontextmanager
+    async def streamable(self, mode: str = "auto") -> AsyncIterator[Client]:
+        async with httpx2.AsyncClient(headers=AUTH, timeout=httpx2.Timeout(30, read=300)) as http:
+            transport = streamable_http_client(f"{self.url}/mcp", http_client=http)
+            async with Client(transport, mode=mode) as c:
+                yield c
+
+    @asynccontextmanager
+    async def sse(self) -> AsyncIterator[Client]:
+        async with Client(sse_client(f"{self.url}/sse", headers=AUTH), mode="legacy") as c:
+            yield c
+
+
+@pytest.fixture
+def server(fake: FakeControl, tmp_path: Path, request: pytest.FixtureRequest):
+    srv = HttpServer(fake, tmp_path / "data", tmp_path / "server.stderr")
+    try:
+        yield srv
+    finally:
+        code = srv.stop()
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            import sys
+
+            sys.stderr.write(f"\n--- wxlink mcp stderr ---\n{srv.stderr()[-4000:]}\n")
+    assert code == 0, f"exit code {code} after SIGTERM"
+
+
+async def call(c: Client, name: str, args: dict | None = None) -> dict:
+    """Calls a tool that must succeed; returns its structured content."""
+    r = await c.call_tool(name, args or {})
+    assert not r.is_error, f"{name} failed: {r.content}"
+    assert r.structured_content is not None, r
+    assert json.loads(r.content[0].text) == r.structured_content
+    return r.structured_content
+
+
+async def login(c: Client, fake: FakeControl) -> None:
+    fake.qr_script("scaned", {"status": "confirmed", "user_id": USER})
+    first = await call(c, "login", {})
+    assert first["status"] == "pending", first
+    for _ in range(10):
+        out = await call(c, "login", {"timeout": 10})
+        if out["status"] == "confirmed":
+            return
+    raise AssertionError(f"login did not confirm: {out}")
+
+
+async def recv_and_reply(c: Client, fake: FakeControl, text: str, reply: str) -> None:
+    fake.inject(from_user_id=USER, text=text)
+    got = await call(c, "recv", {"timeout": 10})
+    assert [(m["text"], m["user"]) for m in got["messages"]] == [(text, USER)]
+    report = await call(c, "send", {"to": USER, "text": reply})
+    assert report["success"] is True and report["to"] == USER
+
+
+def sent_texts(fake: FakeControl) -> list[str]:
+    return [s["text"] for s in fake.sent()]
+
+
+def test_health_and_auth(server: HttpServer):
+    health = httpx2.get(f"{server.url}/health").json()
+    assert health["status"] == "ok" and health["version"]
+    assert set(health) >= {"uptime", "timestamp", "connections", "sessions"}
+    r = httpx2.post(f"{server.url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert httpx2.get(f"{server.url}/sse", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_streamable_http(server: HttpServer, fake: FakeControl):
+    async def body():
+        async with server.streamable() as c:
+            assert c.server_info.name == "wxlink"
+            names = {t.name for t in (await c.list_tools()).tools}
+            assert {"recv", "send", "login", "sessions"} <= names
+            await login(c, fake)
+            await recv_and_reply(c, fake, "hello over streamable HTTP", "hi (auto)")
+        # The legacy era (initialize, Mcp-Session-Id) on the same endpoint and store.
+        async with server.streamable(mode="legacy") as c:
+            sessions = (await call(c, "sessions"))["sessions"]
+            assert [s["name"] for s in sessions] == ["default"]
+            await recv_and_reply(c, fake, "hello over a legacy session", "hi (legacy)")
+        health = httpx2.get(f"{server.url}/health").json()
+        assert [(s["name"], s["connected"]) for s in health["sessions"]] == [("default", True)]
+
+    run(body())
+    assert sent_texts(fake) == ["hi (auto)", "hi (legacy)"]
+
+
+def test_legacy_sse(server: HttpServer, fake: FakeControl):
+    async def body():
+        async with server.sse() as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+            assert {"recv", "send", "login", "sessions"} <= names
+            await login(c, fake)
+            health = httpx2.get(f"{server.url}/health").json()
+            assert health["connections"] >= 1, health
+            await recv_and_reply(c, fake, "hello over SSE", "hi (sse)")
+
+    run(body())
+    assert sent_texts(fake) == ["hi (sse)"]
