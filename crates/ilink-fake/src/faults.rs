@@ -39,8 +39,10 @@ pub(crate) async fn apply(State(shared): State<Arc<Shared>>, req: Request, next:
             let head = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
                 br#"{"ret":0,"msgs":["#,
             ))]);
+            // The pause must outlast the write of the first chunk even on a loaded machine, or
+            // the client sees a drop before the headers instead of mid-body.
             let cut = futures_util::stream::once(async {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::time::sleep(Duration::from_millis(250)).await;
                 Err(std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
                     "connection dropped by fault injection",
