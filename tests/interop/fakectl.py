@@ -105,8 +105,13 @@ class FakeControl:
     def qr_script(self, *steps: Any) -> None:
         self.post("qr/script", {"steps": list(steps)})
 
-    def fault(self, endpoint: str, fault: Any, times: int = 1) -> None:
-        self.post("faults", {"endpoint": endpoint, "fault": fault, "times": times})
+    def fault(self, endpoint: str, fault: Any, times: int = 1, bot_id: str | None = None) -> None:
+        """Arms a fault; with ``bot_id`` only that bot's requests hit it (so a stray poller
+        from another test cannot take it)."""
+        body = {"endpoint": endpoint, "fault": fault, "times": times}
+        if bot_id:
+            body["bot_id"] = bot_id
+        self.post("faults", body)
 
     def requests(self, endpoint: str | None = None) -> list[dict]:
         return self.get("requests", endpoint=endpoint) if endpoint else self.get("requests")

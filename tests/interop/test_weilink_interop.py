@@ -594,14 +594,14 @@ def test_weilink_quirk_minus14_swallowed_outside_recv(fake: FakeControl, bot: di
         wl.recv(timeout=2)
 
 
-def test_weilink_quirk_malformed_getupdates_raises_without_backoff(fake: FakeControl, wl: WeiLink):
+def test_weilink_quirk_malformed_getupdates_raises_without_backoff(fake: FakeControl, bot: dict, wl: WeiLink):
     """Spec §6.5 says weilink counts a bad answer as a failure and backs off; a malformed or
     truncated JSON body instead escapes recv() as JSONDecodeError, with no backoff (§20.3)."""
     raw = fake.inject(text="survivor")
-    fake.fault("getupdates", "malformed")
+    fake.fault("getupdates", "malformed", bot_id=bot["bot_id"])
     with pytest.raises(json.JSONDecodeError):
         wl.recv(timeout=2)
-    fake.fault("getupdates", "truncated")
+    fake.fault("getupdates", "truncated", bot_id=bot["bot_id"])
     with pytest.raises(json.JSONDecodeError):
         wl.recv(timeout=2)
     t0 = time.monotonic()
@@ -610,11 +610,11 @@ def test_weilink_quirk_malformed_getupdates_raises_without_backoff(fake: FakeCon
     assert msg.message_id == raw["message_id"]  # the cursor did not advance past it
 
 
-def test_weilink_quirk_http_500_on_getupdates_raises_then_backs_off(fake: FakeControl, wl: WeiLink):
+def test_weilink_quirk_http_500_on_getupdates_raises_then_backs_off(fake: FakeControl, bot: dict, wl: WeiLink):
     """Spec §20.3: an HTTP 5xx raises ILinkError(ret=-1) out of recv(); the next call first
     sleeps 2 s, then gets the message (cursor unchanged)."""
     raw = fake.inject(text="after the outage")
-    fake.fault("getupdates", {"status": 500})
+    fake.fault("getupdates", {"status": 500}, bot_id=bot["bot_id"])
     with pytest.raises(ILinkError) as exc:
         wl.recv(timeout=2)
     assert exc.value.ret == -1 and not isinstance(exc.value, SessionExpiredError)
@@ -624,12 +624,13 @@ def test_weilink_quirk_http_500_on_getupdates_raises_then_backs_off(fake: FakeCo
     assert msg.message_id == raw["message_id"]
 
 
-def _raw_getupdates(fake: FakeControl) -> bytes:
+def _raw_getupdates(fake: FakeControl, token: str) -> bytes:
     """One raw HTTP/1.1 getupdates exchange; returns every byte the fake sent."""
     body = b'{"get_updates_buf":"","base_info":{"channel_version":"1.0.2"}}'
     with socket.create_connection((fake.host, fake.port), timeout=5) as s:
         s.sendall(
             b"POST /ilink/bot/getupdates HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + token.encode() + b"\r\n"
             b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
         )
         buf = b""
@@ -644,17 +645,27 @@ def _raw_getupdates(fake: FakeControl) -> bytes:
     return buf
 
 
-def test_weilink_quirk_getupdates_dropped_mid_body_raises(fake: FakeControl, wl: WeiLink):
+def test_weilink_quirk_getupdates_dropped_mid_body_raises(fake: FakeControl, bot: dict, wl: WeiLink):
     """Spec §20.3: a connection dropped mid-body escapes recv() (IncompleteRead) without
     backoff and without advancing the cursor. A drop *before* the status line is swallowed."""
     raw = fake.inject(text="survivor")
-    fake.fault("getupdates", "drop")
-    answer = _raw_getupdates(fake)
+    fake.fault("getupdates", "drop", bot_id=bot["bot_id"])
+    answer = _raw_getupdates(fake, bot["token"])
     assert answer.startswith(b"HTTP/1.1 200"), f"fake sent {len(answer)} bytes before dropping: {answer[:80]!r}"
 
-    fake.fault("getupdates", "drop")
-    with pytest.raises((http.client.HTTPException, ILinkError)):
-        wl.recv(timeout=2)
+    # On a loaded machine the drop can occasionally land before the headers are flushed,
+    # which weilink swallows (a different, documented path); it must raise at least once in a
+    # few mid-body drops.
+    raised = 0
+    for _ in range(3):
+        fake.fault("getupdates", "drop", bot_id=bot["bot_id"])
+        try:
+            got = wl.recv(timeout=2)
+        except (http.client.HTTPException, ILinkError):
+            raised += 1
+            break
+        assert got == [], "a dropped poll must not deliver anything"
+    assert raised == 1, "weilink never raised on a connection dropped mid-body"
     (msg,) = wl.recv(timeout=2)
     assert msg.message_id == raw["message_id"]
 

@@ -11,7 +11,7 @@
 //! | `POST /__fake/inbound` [`InboundSpec`] | queue an inbound message; answers it as delivered |
 //! | `GET /__fake/delivered/{bot_id}` | every message queued for a bot |
 //! | `POST /__fake/qr/script` `{"steps": [QrStep…]}` | status sequence of the next QR code |
-//! | `POST /__fake/faults` `{"endpoint", "fault", "times"}` | arm a [`FaultSpec`] |
+//! | `POST /__fake/faults` `{"endpoint", "fault", "times", "bot_id"?}` | arm a [`FaultSpec`] (only for one bot's requests when `bot_id` is given) |
 //! | `GET /__fake/requests?endpoint=` | recorded requests |
 //! | `GET /__fake/sent` | accepted `sendmessage` calls, media checked |
 //! | `GET /__fake/uploads`, `GET /__fake/uploads/{n}/plain` | uploads, and one's decrypted bytes |
@@ -309,6 +309,8 @@ struct ArmFault {
     fault: FaultSpec,
     #[serde(default = "one")]
     times: u32,
+    #[serde(default)]
+    bot_id: Option<String>,
 }
 
 fn star() -> String {
@@ -320,7 +322,12 @@ fn one() -> u32 {
 }
 
 async fn arm_fault(AxState(s): Shd, Json(f): Json<ArmFault>) -> Response {
-    s.lock().faults.push((f.endpoint, f.fault, f.times));
+    s.lock().faults.push(crate::state::ArmedFault {
+        endpoint: f.endpoint,
+        bot_id: f.bot_id,
+        fault: f.fault,
+        remaining: f.times,
+    });
     Json(json!({"ok": true})).into_response()
 }
 

@@ -17,7 +17,13 @@ use crate::Shared;
 
 pub(crate) async fn apply(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let endpoint = crate::api::endpoint_name(req.uri().path());
-    let fault = shared.lock().take_fault(&endpoint);
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    let fault = shared.lock().take_fault(&endpoint, bearer.as_deref());
     let Some(fault) = fault else {
         return next.run(req).await;
     };
@@ -39,10 +45,9 @@ pub(crate) async fn apply(State(shared): State<Arc<Shared>>, req: Request, next:
             let head = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
                 br#"{"ret":0,"msgs":["#,
             ))]);
-            // The pause must outlast the write of the first chunk even on a loaded machine, or
-            // the client sees a drop before the headers instead of mid-body.
+            // A short pause lets hyper flush the first chunk before the stream fails.
             let cut = futures_util::stream::once(async {
-                tokio::time::sleep(Duration::from_millis(250)).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 Err(std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
                     "connection dropped by fault injection",

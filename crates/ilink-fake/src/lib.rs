@@ -179,10 +179,22 @@ impl FakeIlink {
     /// Arms a fault on `endpoint` (`getupdates`, `sendmessage`, `cdn_upload`, …, or `*`) for
     /// the next `times` requests.
     pub fn fault(&self, endpoint: &str, fault: FaultSpec, times: u32) {
-        self.shared
-            .lock()
-            .faults
-            .push((endpoint.to_string(), fault, times));
+        self.shared.lock().faults.push(state::ArmedFault {
+            endpoint: endpoint.to_string(),
+            bot_id: None,
+            fault,
+            remaining: times,
+        });
+    }
+
+    /// Like [`FakeIlink::fault`], but only for requests carrying `bot_id`'s token.
+    pub fn fault_for_bot(&self, bot_id: &str, endpoint: &str, fault: FaultSpec, times: u32) {
+        self.shared.lock().faults.push(state::ArmedFault {
+            endpoint: endpoint.to_string(),
+            bot_id: Some(bot_id.to_string()),
+            fault,
+            remaining: times,
+        });
     }
 
     /// Recorded requests, optionally only those to `endpoint`.

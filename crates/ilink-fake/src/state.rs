@@ -261,8 +261,8 @@ pub struct State {
     pub sent: Vec<SentMessage>,
     /// Typing calls, in order.
     pub typing: Vec<TypingEvent>,
-    /// Faults waiting to fire: (endpoint or `*`, fault, remaining count).
-    pub faults: Vec<(String, FaultSpec, u32)>,
+    /// Faults waiting to fire.
+    pub faults: Vec<ArmedFault>,
     /// Recorded requests (bounded).
     pub requests: VecDeque<RecordedRequest>,
     /// Counter for message ids.
@@ -272,6 +272,19 @@ pub struct State {
     /// The most `getupdates` calls ever in flight at once per bot (one poller per account
     /// means this stays at 1).
     pub max_polls_in_flight: HashMap<String, u32>,
+}
+
+/// A fault waiting to fire.
+#[derive(Debug, Clone)]
+pub struct ArmedFault {
+    /// Endpoint name, or `*` for any.
+    pub endpoint: String,
+    /// Only requests carrying this bot's token (any request when `None`).
+    pub bot_id: Option<String>,
+    /// What to do.
+    pub fault: FaultSpec,
+    /// Requests left to hit.
+    pub remaining: u32,
 }
 
 /// Most requests kept in the record.
@@ -301,16 +314,19 @@ impl State {
         self.next_message_id
     }
 
-    /// Takes the next fault for `endpoint`, if one is armed.
-    pub fn take_fault(&mut self, endpoint: &str) -> Option<FaultSpec> {
-        let pos = self
-            .faults
-            .iter()
-            .position(|(e, _, n)| *n > 0 && (e == endpoint || e == "*"))?;
-        let (_, fault, n) = &mut self.faults[pos];
-        *n -= 1;
-        let fault = fault.clone();
-        if *n == 0 {
+    /// Takes the next fault for `endpoint` called with `bearer` (a request's token), if one
+    /// is armed for that endpoint (or `*`) and, when it names a bot, for that bot.
+    pub fn take_fault(&mut self, endpoint: &str, bearer: Option<&str>) -> Option<FaultSpec> {
+        let caller = bearer.and_then(|t| self.tokens.get(t)).cloned();
+        let pos = self.faults.iter().position(|f| {
+            f.remaining > 0
+                && (f.endpoint == endpoint || f.endpoint == "*")
+                && f.bot_id.as_ref().is_none_or(|b| Some(b) == caller.as_ref())
+        })?;
+        let armed = &mut self.faults[pos];
+        armed.remaining -= 1;
+        let fault = armed.fault.clone();
+        if armed.remaining == 0 {
             self.faults.remove(pos);
         }
         Some(fault)
