@@ -34,14 +34,31 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/ilink/bot/get_qrcode_status", get(qrcode_status))
         .route("/ilink/bot/getupdates", post(getupdates))
-        .route("/ilink/bot/sendmessage", post(sendmessage))
-        .route("/ilink/bot/getuploadurl", post(getuploadurl))
-        .route("/ilink/bot/getconfig", post(getconfig))
-        .route("/ilink/bot/sendtyping", post(sendtyping))
-        .route("/ilink/bot/msg/notifystart", post(notify))
-        .route("/ilink/bot/msg/notifystop", post(notify))
+        .route("/ilink/bot/sendmessage", bot_endpoint(sendmessage))
+        .route("/ilink/bot/getuploadurl", bot_endpoint(getuploadurl))
+        .route("/ilink/bot/getconfig", bot_endpoint(getconfig))
+        .route("/ilink/bot/sendtyping", bot_endpoint(sendtyping))
+        .route("/ilink/bot/msg/notifystart", bot_endpoint(notify))
+        .route("/ilink/bot/msg/notifystop", bot_endpoint(notify))
         .route("/q/{id}", get(scan_page))
         .with_state(shared)
+}
+
+/// The handler of an authenticated bot endpoint: runs under the state lock with the caller's
+/// bot id and JSON body, after [`authed`] has recorded and checked the request.
+type BotHandler = fn(&mut State, &Shared, String, Value) -> Response;
+
+/// Routes `POST` to `handler` behind the shared record-and-authenticate prelude.
+fn bot_endpoint(handler: BotHandler) -> axum::routing::MethodRouter<Arc<Shared>> {
+    post(
+        move |AxState(shared): Shd, method: Method, uri: Uri, headers: HeaderMap, body: Bytes| async move {
+            let mut guard = shared.lock();
+            match authed(&mut guard, &method, &uri, &headers, &body) {
+                Ok((bot_id, req)) => handler(&mut guard, &shared, bot_id, req),
+                Err(r) => *r,
+            }
+        },
+    )
 }
 
 /// Short endpoint name for a request path (`getupdates`, `notifystart`, `cdn_upload`, …).
@@ -269,19 +286,7 @@ fn item_type_ok(t: i64) -> bool {
     matches!(t, 1..=5 | 11 | 12)
 }
 
-async fn sendmessage(
-    AxState(shared): Shd,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut guard = shared.lock();
-    let st = &mut *guard;
-    let (bot_id, req) = match authed(st, &method, &uri, &headers, &body) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
+fn sendmessage(st: &mut State, _: &Shared, bot_id: String, req: Value) -> Response {
     let msg = req.get("msg").cloned().unwrap_or(Value::Null);
     let to = msg
         .get("to_user_id")
@@ -408,19 +413,7 @@ fn is_hex32(v: Option<&str>) -> bool {
     v.is_some_and(|s| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-async fn getuploadurl(
-    AxState(shared): Shd,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut guard = shared.lock();
-    let st = &mut *guard;
-    let (bot_id, req) = match authed(st, &method, &uri, &headers, &body) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
+fn getuploadurl(st: &mut State, shared: &Shared, bot_id: String, req: Value) -> Response {
     let s = |k: &str| req.get(k).and_then(Value::as_str);
     let n = |k: &str| req.get(k).and_then(Value::as_u64);
     if !is_hex32(s("filekey")) {
@@ -476,19 +469,7 @@ async fn getuploadurl(
     )
 }
 
-async fn getconfig(
-    AxState(shared): Shd,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut guard = shared.lock();
-    let st = &mut *guard;
-    let (bot_id, req) = match authed(st, &method, &uri, &headers, &body) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
+fn getconfig(st: &mut State, _: &Shared, bot_id: String, req: Value) -> Response {
     let Some(user) = req
         .get("ilink_user_id")
         .and_then(Value::as_str)
@@ -502,19 +483,7 @@ async fn getconfig(
     reply(json!({"ret": 0, "errmsg": "", "typing_ticket": ticket}))
 }
 
-async fn sendtyping(
-    AxState(shared): Shd,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut guard = shared.lock();
-    let st = &mut *guard;
-    let (bot_id, req) = match authed(st, &method, &uri, &headers, &body) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
+fn sendtyping(st: &mut State, _: &Shared, bot_id: String, req: Value) -> Response {
     let Some(user) = req
         .get("ilink_user_id")
         .and_then(Value::as_str)
@@ -542,18 +511,8 @@ async fn sendtyping(
     reply(json!({"ret": 0}))
 }
 
-async fn notify(
-    AxState(shared): Shd,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut st = shared.lock();
-    match authed(&mut st, &method, &uri, &headers, &body) {
-        Ok(_) => reply(json!({"ret": 0, "errmsg": ""})),
-        Err(r) => *r,
-    }
+fn notify(_: &mut State, _: &Shared, _: String, _: Value) -> Response {
+    reply(json!({"ret": 0, "errmsg": ""}))
 }
 
 async fn get_qrcode(
