@@ -7,25 +7,4 @@
 #
 # Extra arguments are passed to pytest. Exits with pytest's status.
 set -euo pipefail
-
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "${HERE}/../.." && pwd)"
-
-VENV="$(bash "${HERE}/setup-venv.sh" | tail -n 1)"
-
-if [[ -z "${WXLINK_BIN:-}" ]]; then
-    (cd "${ROOT}" && cargo build -q -p wxlink)
-    TARGET_DIR="$(cd "${ROOT}" && cargo metadata --format-version 1 --no-deps \
-        | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-    export WXLINK_BIN="${TARGET_DIR}/debug/wxlink"
-fi
-
-# Loopback only: keep urllib away from any configured proxy.
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,${NO_PROXY}}"
-export no_proxy="${NO_PROXY}"
-
-set +e
-"${VENV}/bin/python" -m pytest -q -p no:cacheprovider "${HERE}" "$@"
-status=$?
-set -e
-exit "${status}"
+exec bash "$(dirname "${BASH_SOURCE[0]}")/../run-pytest.sh" "$(dirname "${BASH_SOURCE[0]}")" "$@"
