@@ -39,7 +39,8 @@
 //! ```
 //!
 //! Module map: [`wire`] (every body as serde types), [`client`] (HTTP, headers, errors, bot
-//! endpoints), [`login`] (QR flow), [`media`] (upload, download), [`crypto`] (AES, key forms),
+//! endpoints), [`login`] (QR flow), [`media`] (upload, download), [`progress`] (byte progress
+//! of those), [`crypto`] (AES, key forms),
 //! [`config`] (hosts, timeouts, backoff), [`error`].
 
 #![warn(missing_docs)]
@@ -51,6 +52,7 @@ pub mod error;
 mod lenient;
 pub mod login;
 pub mod media;
+pub mod progress;
 pub mod wire;
 
 pub use client::{
@@ -62,4 +64,5 @@ pub use crypto::{AesKey, CryptoError};
 pub use error::{Error, Result};
 pub use login::{LoginEvent, LoginFlow, LoginOptions, QrCode, QrRenewal, QrStatus};
 pub use media::{encode_uri_component, item_key, MediaKind, UploadedMedia};
+pub use progress::{Progress, Transfer};
 pub use wire::{ItemType, MessageItem, WeixinMessage};

@@ -3,13 +3,15 @@
 //! and decrypt inbound media via `full_url` or the URL built from `encrypt_query_param`.
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use reqwest::header::CONTENT_TYPE;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use url::Url;
 
 use crate::client::{Bot, Client, SendReceipt};
 use crate::crypto::{md5_hex, padded_size, random_filekey, AesKey};
 use crate::error::{snippet, Error, Result};
+use crate::progress::{Progress, Transfer};
 use crate::wire::*;
 
 /// JavaScript `encodeURIComponent`: everything but `A–Z a–z 0–9 - _ . ! ~ * ' ( )` is escaped.
@@ -135,6 +137,18 @@ impl UploadedMedia {
 impl Bot {
     /// Encrypts `data` with a fresh key and uploads it for `to` (spec §10.3 steps 1–2).
     pub async fn upload(&self, to: &str, kind: MediaKind, data: &[u8]) -> Result<UploadedMedia> {
+        self.upload_with_progress(to, kind, data, &Progress::none())
+            .await
+    }
+
+    /// [`Bot::upload`], reporting the ciphertext bytes sent to the CDN to `progress`.
+    pub async fn upload_with_progress(
+        &self,
+        to: &str,
+        kind: MediaKind,
+        data: &[u8],
+        progress: &Progress,
+    ) -> Result<UploadedMedia> {
         let key = AesKey::random();
         let filekey = random_filekey();
         let plain_size = data.len() as u64;
@@ -155,7 +169,10 @@ impl Bot {
             .await?;
         let url = self.client().upload_url(&resp, &filekey)?;
         let cipher = Bytes::from(key.encrypt(data));
-        let download_param = self.client().upload_to_cdn(url, cipher).await?;
+        let download_param = self
+            .client()
+            .upload_to_cdn_with_progress(url, cipher, progress)
+            .await?;
         Ok(UploadedMedia {
             kind,
             filekey,
@@ -219,6 +236,18 @@ impl Client {
     /// POSTs a ciphertext to the CDN and returns `x-encrypted-param`. Retries network errors, 5xx
     /// and a missing header up to `cdn_upload_attempts` in total; a 4xx fails at once.
     pub async fn upload_to_cdn(&self, url: Url, cipher: Bytes) -> Result<String> {
+        self.upload_to_cdn_with_progress(url, cipher, &Progress::none())
+            .await
+    }
+
+    /// [`Client::upload_to_cdn`], reporting the bytes handed to the connection to `progress`
+    /// (each attempt starts again from zero).
+    pub async fn upload_to_cdn_with_progress(
+        &self,
+        url: Url,
+        cipher: Bytes,
+        progress: &Progress,
+    ) -> Result<String> {
         let attempts = self.config().cdn_upload_attempts.max(1);
         let mut last_err = None;
         for attempt in 1..=attempts {
@@ -229,8 +258,9 @@ impl Client {
                 .http()
                 .post(url.clone())
                 .header(CONTENT_TYPE, "application/octet-stream")
+                .header(CONTENT_LENGTH, cipher.len())
                 .timeout(self.config().timeouts.cdn_upload)
-                .body(cipher.clone())
+                .body(body_with_progress(cipher.clone(), progress.clone()))
                 .send()
                 .await;
             let resp = match sent {
@@ -306,6 +336,16 @@ impl Client {
     /// Downloads and decrypts the media of an inbound item (image, voice, file or video).
     /// Images prefer `image_item.aeskey`; an image with no key at all is taken as plaintext.
     pub async fn download_item(&self, item: &MessageItem) -> Result<Vec<u8>> {
+        self.download_item_with_progress(item, &Progress::none())
+            .await
+    }
+
+    /// [`Client::download_item`], reporting the ciphertext bytes received to `progress`.
+    pub async fn download_item_with_progress(
+        &self,
+        item: &MessageItem,
+        progress: &Progress,
+    ) -> Result<Vec<u8>> {
         let media = item.media().ok_or_else(|| {
             Error::InvalidInput(format!(
                 "item of type {:?} carries no media to download",
@@ -318,16 +358,16 @@ impl Client {
                 "the media has no aes_key, so it cannot be decrypted".into(),
             ));
         }
-        let cipher = self.fetch_cdn(&self.download_url(media)?).await?;
+        let cipher = self.fetch_cdn(&self.download_url(media)?, progress).await?;
         match key {
             Some(key) => Ok(key.decrypt(&cipher)?),
             None => Ok(cipher.to_vec()),
         }
     }
 
-    async fn fetch_cdn(&self, url: &Url) -> Result<Bytes> {
+    async fn fetch_cdn(&self, url: &Url, progress: &Progress) -> Result<Vec<u8>> {
         let max = self.config().max_download_bytes;
-        let resp = self
+        let mut resp = self
             .http()
             .get(url.clone())
             .timeout(self.config().timeouts.cdn_download)
@@ -351,21 +391,35 @@ impl Client {
                 message,
             });
         }
-        if resp.content_length().is_some_and(|n| n > max) {
-            return Err(Error::InvalidInput(format!(
+        let too_big = || {
+            Error::InvalidInput(format!(
                 "the media is larger than the {max}-byte download limit"
-            )));
+            ))
+        };
+        let total = resp.content_length();
+        if total.is_some_and(|n| n > max) {
+            return Err(too_big());
         }
-        let bytes = resp
-            .bytes()
+        // Read chunk by chunk: progress can be shown, and a body without a length that runs
+        // past the limit is cut off as soon as it does, not after it filled memory.
+        let capacity = total.unwrap_or(0).min(max);
+        let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        progress.report(Transfer { done: 0, total });
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| cdn_transport("cdn download", url, e, self))?;
-        if bytes.len() as u64 > max {
-            return Err(Error::InvalidInput(format!(
-                "the media is larger than the {max}-byte download limit"
-            )));
+            .map_err(|e| cdn_transport("cdn download", url, e, self))?
+        {
+            if (body.len() + chunk.len()) as u64 > max {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+            progress.report(Transfer {
+                done: body.len() as u64,
+                total,
+            });
         }
-        Ok(bytes)
+        Ok(body)
     }
 }
 
@@ -412,6 +466,33 @@ fn cdn_transport(endpoint: &'static str, url: &Url, e: reqwest::Error, client: &
             source: e,
         }
     }
+}
+
+/// Size of the pieces an upload body is handed to the connection in, and so the granularity of
+/// upload progress.
+const UPLOAD_CHUNK: usize = 64 * 1024;
+
+/// `cipher` as a streamed request body that reports each piece to `progress` as the connection
+/// takes it. The pieces are slices of one buffer: nothing is copied.
+fn body_with_progress(cipher: Bytes, progress: Progress) -> reqwest::Body {
+    let total = cipher.len() as u64;
+    progress.report(Transfer {
+        done: 0,
+        total: Some(total),
+    });
+    let pieces = (0..cipher.len())
+        .step_by(UPLOAD_CHUNK)
+        .map(move |start| cipher.slice(start..(start + UPLOAD_CHUNK).min(cipher.len())));
+    let mut done = 0u64;
+    let stream = futures_util::stream::iter(pieces).map(move |piece| {
+        done += piece.len() as u64;
+        progress.report(Transfer {
+            done,
+            total: Some(total),
+        });
+        Ok::<_, std::convert::Infallible>(piece)
+    });
+    reqwest::Body::wrap_stream(stream)
 }
 
 #[cfg(test)]

@@ -846,6 +846,58 @@ async fn twenty_megabytes_round_trip_both_ways() {
     assert_eq!(client.download_item(&item).await.unwrap(), big);
 }
 
+/// Collects every progress report.
+fn recording() -> (
+    ilink::Progress,
+    std::sync::Arc<std::sync::Mutex<Vec<ilink::Transfer>>>,
+) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let progress = ilink::Progress::new(move |t| sink.lock().unwrap().push(t));
+    (progress, seen)
+}
+
+/// Reports start at zero, never go back, never pass the total, and end at it.
+fn assert_complete(reports: &[ilink::Transfer], total: u64, what: &str) {
+    assert!(reports.len() >= 3, "{what}: only {} reports", reports.len());
+    assert_eq!(reports[0].done, 0, "{what} starts at 0");
+    assert!(
+        reports.windows(2).all(|w| w[0].done <= w[1].done),
+        "{what} goes back"
+    );
+    assert!(
+        reports.iter().all(|t| t.total == Some(total)),
+        "{what} total"
+    );
+    assert_eq!(
+        reports.last().unwrap().done,
+        total,
+        "{what} ends at the total"
+    );
+}
+
+#[tokio::test]
+async fn uploads_and_downloads_report_byte_progress() {
+    let (fake, client, bot, account) = logged_in().await;
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let (progress, seen) = recording();
+    let up = bot
+        .upload_with_progress(&account.user_id, MediaKind::File, &data, &progress)
+        .await
+        .unwrap();
+    assert_eq!(fake.uploads()[0].plain_md5, ilink::crypto::md5_hex(&data));
+    assert_complete(&seen.lock().unwrap(), up.cipher_size, "upload");
+
+    let (progress, seen) = recording();
+    let item = up.to_item("big.bin");
+    let back = client
+        .download_item_with_progress(&item, &progress)
+        .await
+        .unwrap();
+    assert_eq!(back, data);
+    assert_complete(&seen.lock().unwrap(), up.cipher_size, "download");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Typing and notify
 // ---------------------------------------------------------------------------------------------

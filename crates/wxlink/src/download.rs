@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::app::App;
 use crate::backend;
 use crate::error::{AppError, AppResult};
+use crate::transfer::{TransferObserver, Unobserved};
 
 /// One file written.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +29,16 @@ pub struct Downloaded {
 /// Downloads every media item of message `id` (our id or the upstream id) into `dir`, or the
 /// data directory's `media/` when `None`.
 pub async fn download(app: &App, id: &str, dir: Option<&Path>) -> AppResult<Vec<Downloaded>> {
+    download_observed(app, id, dir, &Unobserved).await
+}
+
+/// [`download`], announcing each item and its byte progress to `observer`.
+pub async fn download_observed(
+    app: &App,
+    id: &str,
+    dir: Option<&Path>,
+    observer: &dyn TransferObserver,
+) -> AppResult<Vec<Downloaded>> {
     let stored = app
         .store()
         .message(id.trim())?
@@ -57,7 +68,15 @@ pub async fn download(app: &App, id: &str, dir: Option<&Path>) -> AppResult<Vec<
     let client = app.ilink()?;
     let mut out = Vec::new();
     for (n, item) in items.iter().enumerate() {
-        let data = client.download_item(item).await?;
+        let kind = backend::ilink::kind_name(item);
+        let label = if items.len() > 1 {
+            format!("Downloading {kind} {} of {}", n + 1, items.len())
+        } else {
+            format!("Downloading {kind}")
+        };
+        let data = client
+            .download_item_with_progress(item, &observer.start(&label))
+            .await?;
         let stem = if items.len() > 1 {
             format!("{base}-{}", n + 1)
         } else {
@@ -68,7 +87,7 @@ pub async fn download(app: &App, id: &str, dir: Option<&Path>) -> AppResult<Vec<
         out.push(Downloaded {
             path: path.display().to_string(),
             size: data.len() as u64,
-            kind: backend::ilink::kind_name(item).to_string(),
+            kind: kind.to_string(),
         });
     }
     Ok(out)

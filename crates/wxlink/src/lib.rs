@@ -6,6 +6,7 @@
 //! - [`backend`]: upstream messages ↔ stored messages.
 //! - [`poller`]: background long polling, one poller per account across processes.
 //! - [`inbox`], [`send`], [`download`], [`login`]: what frontends call.
+//! - [`transfer`]: byte progress of uploads and downloads, for whoever draws it.
 //! - [`views`]: the JSON shapes we emit.
 //! - [`mcp`]: the MCP server (tools, resources, stdio transport).
 //! - [`cli`]: the command line, one module per subcommand.
@@ -23,4 +24,5 @@ pub mod poller;
 pub mod send;
 pub mod store;
 pub mod timefmt;
+pub mod transfer;
 pub mod views;

@@ -16,6 +16,7 @@ use crate::backend;
 use crate::error::{AppError, AppResult};
 use crate::store::{ContextRecord, SessionStatus, SEND_QUOTA_PER_TOKEN};
 use crate::timefmt::now_ms;
+use crate::transfer::{TransferObserver, Unobserved};
 
 /// Largest text iLink accepts, in UTF-8 bytes (spec §9.4).
 pub const MAX_TEXT_BYTES: usize = 16 * 1024;
@@ -204,6 +205,15 @@ fn route(app: &App, req: &SendRequest) -> AppResult<ContextRecord> {
 /// and is reported in [`SendReport::error`] with what did go out; a failure of the very first
 /// item is returned as an error.
 pub async fn send(app: &App, req: &SendRequest) -> AppResult<SendReport> {
+    send_observed(app, req, &Unobserved).await
+}
+
+/// [`send`], announcing each upload and its byte progress to `observer`.
+pub async fn send_observed(
+    app: &App,
+    req: &SendRequest,
+    observer: &dyn TransferObserver,
+) -> AppResult<SendReport> {
     let parts = prepare(req)?;
     let ctx = route(app, req)?;
     let needed = parts.len() as u32;
@@ -243,7 +253,7 @@ pub async fn send(app: &App, req: &SendRequest) -> AppResult<SendReport> {
             return finish_with_error(report, e);
         };
         report.quota_left = SEND_QUOTA_PER_TOKEN.saturating_sub(count);
-        match send_part(app, &bot, &session, &ctx, &part).await {
+        match send_part(app, &bot, &session, &ctx, &part, observer).await {
             Ok(item) => report.sent.push(item),
             Err(e) => {
                 let rejected = matches!(&e, AppError::Upstream(ilink::Error::Rejected { .. }));
@@ -285,6 +295,7 @@ async fn send_part(
     session: &crate::store::SessionRecord,
     ctx: &ContextRecord,
     part: &Part,
+    observer: &dyn TransferObserver,
 ) -> AppResult<SentItem> {
     let (item, path, size): (MessageItem, Option<String>, Option<u64>) = match &part.media {
         None => (
@@ -293,7 +304,10 @@ async fn send_part(
             None,
         ),
         Some((kind, data, name, path)) => {
-            let uploaded = bot.upload(&ctx.user_id, *kind, data).await?;
+            let progress = observer.start(&format!("Uploading {name}"));
+            let uploaded = bot
+                .upload_with_progress(&ctx.user_id, *kind, data, &progress)
+                .await?;
             (
                 uploaded.to_item(name),
                 Some(path.display().to_string()),

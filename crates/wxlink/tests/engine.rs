@@ -440,32 +440,72 @@ async fn downloads_every_media_kind_safely() {
     ));
 }
 
+/// Each announced transfer: its label and the last byte report of it.
+type Announced = Vec<(String, Option<ilink::Transfer>)>;
+
+/// Records what a send or download announces.
+#[derive(Default)]
+struct Recorder {
+    transfers: Arc<std::sync::Mutex<Announced>>,
+}
+
+impl wxlink::transfer::TransferObserver for Recorder {
+    fn start(&self, label: &str) -> ilink::Progress {
+        let mut all = self.transfers.lock().unwrap();
+        all.push((label.to_string(), None));
+        let slot = all.len() - 1;
+        let transfers = self.transfers.clone();
+        ilink::Progress::new(move |t| transfers.lock().unwrap()[slot].1 = Some(t))
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sent_media_can_be_downloaded_again() {
+async fn sent_media_can_be_downloaded_again_with_byte_progress() {
     let env = env().await;
     let bot = login_bot(&env, "default", "o9cq80fay@im.wechat");
     let user = first_message(&env, &bot, "send me the file").await;
     let path = env.dir.path().join("report.pdf");
-    std::fs::write(&path, b"%PDF-1.7 content").unwrap();
-    let report = wxlink::send::send(
+    let content: Vec<u8> = b"%PDF-1.7 ".iter().copied().cycle().take(300_000).collect();
+    std::fs::write(&path, &content).unwrap();
+    let up = Recorder::default();
+    let report = wxlink::send::send_observed(
         &env.app,
         &SendRequest {
             to: user,
+            text: Some("here it is".into()),
             files: vec![(path, None)],
             ..Default::default()
         },
+        &up,
     )
     .await
     .unwrap();
-    let files = download::download(
+    // Only the file is a transfer; its last report is the whole (padded) ciphertext.
+    let padded = ilink::crypto::padded_size(content.len() as u64);
+    let done = ilink::Transfer {
+        done: padded,
+        total: Some(padded),
+    };
+    assert_eq!(
+        *up.transfers.lock().unwrap(),
+        [("Uploading report.pdf".to_string(), Some(done))]
+    );
+
+    let down = Recorder::default();
+    let files = download::download_observed(
         &env.app,
-        &report.sent[0].id,
+        &report.sent[1].id,
         Some(&env.dir.path().join("out")),
+        &down,
     )
     .await
     .unwrap();
-    assert_eq!(std::fs::read(&files[0].path).unwrap(), b"%PDF-1.7 content");
+    assert_eq!(std::fs::read(&files[0].path).unwrap(), content);
     assert!(files[0].path.ends_with("report.pdf"));
+    assert_eq!(
+        *down.transfers.lock().unwrap(),
+        [("Downloading file".to_string(), Some(done))]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

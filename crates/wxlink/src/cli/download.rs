@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+use super::progress::TransferBars;
 use super::Output;
 use crate::app::App;
-use crate::download::download;
+use crate::download::download_observed;
 use crate::error::AppResult;
 
 /// Options of `wxlink download`.
@@ -23,20 +23,9 @@ pub struct DownloadArgs {
 
 /// Runs the command.
 pub async fn run(app: &App, args: DownloadArgs, out: &Output) -> AppResult<()> {
-    let spinner = if out.interactive() {
-        let pb = ProgressBar::new_spinner();
-        pb.set_style(
-            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        pb.set_message("Downloading…");
-        pb.enable_steady_tick(std::time::Duration::from_millis(120));
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
-    let files = download(app, &args.message_id, args.output.as_deref()).await;
-    spinner.finish_and_clear();
+    let bars = TransferBars::new(out, "Downloading…");
+    let files = download_observed(app, &args.message_id, args.output.as_deref(), &bars).await;
+    bars.finish();
     let files = files?;
     if out.json {
         out.print_json(&json!({"files": files}));

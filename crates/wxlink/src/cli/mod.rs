@@ -7,6 +7,7 @@ mod login;
 mod mcp;
 mod output;
 mod poll;
+mod progress;
 mod recv;
 mod sandbox;
 mod send;

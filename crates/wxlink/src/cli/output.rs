@@ -1,7 +1,7 @@
 //! How commands print: JSON on stdout with `--json`, readable text otherwise; errors as
 //! `{"error": {"kind", "message"}}` on stdout in JSON mode, `wxlink: …` on stderr otherwise.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
@@ -26,13 +26,13 @@ impl Output {
 
     /// Prints a JSON value on one line.
     pub fn print_json(&self, v: &Value) {
-        println!("{v}");
+        print_stdout(&v.to_string());
     }
 
     /// Prints a line of human text (ignored in JSON mode).
     pub fn line(&self, text: &str) {
         if !self.json {
-            println!("{text}");
+            print_stdout(text);
         }
     }
 
@@ -85,7 +85,23 @@ impl Output {
                 summary(msg.text.as_deref().unwrap_or(""), 80),
             ]);
         }
-        println!("{t}");
+        print_stdout(&t.to_string());
+    }
+}
+
+/// Writes `text` and a newline to stdout. When the reader has gone away (`wxlink history |
+/// head`), the run ends quietly with success, as `head` asked for no more; other write
+/// failures end it with an error message instead of a panic.
+pub fn print_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let written = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("wxlink: cannot write to stdout: {e}");
+            std::process::exit(i32::from(crate::error::EXIT_FAILURE));
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! person can try wxlink — and a test in any language can drive a real client — without a
 //! WeChat account.
 
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 
 use clap::Args;
@@ -39,26 +40,29 @@ pub async fn run(args: &SandboxArgs, out: &Output) -> AppResult<()> {
         .await
         .map_err(|e| AppError::Invalid(format!("cannot listen on {addr}: {e}")))?;
     let base = fake.base_url();
-    if out.json {
-        println!(
-            "{}",
-            serde_json::json!({"base_url": base.as_str(), "cdn_url": fake.cdn_url().as_str(),
-                "control_url": format!("{base}__fake/")})
-        );
+    let banner = if out.json {
+        serde_json::json!({"base_url": base.as_str(), "cdn_url": fake.cdn_url().as_str(),
+            "control_url": format!("{base}__fake/")})
+        .to_string()
     } else {
-        println!("wxlink sandbox: a fake WeChat iLink server is listening.\n");
-        println!("  API and QR base  {base}");
-        println!("  media CDN        {}", fake.cdn_url());
-        println!("  control API      {base}__fake/\n");
-        println!("Try it:");
-        println!("  curl -s -X POST {base}__fake/bots            # a logged-in bot and its token");
-        println!(
-            "  curl -s -X POST {base}__fake/inbound -H 'content-type: application/json' -d '{{\"text\":\"你好\"}}'"
-        );
-        println!("  curl -s {base}__fake/sent                    # what clients sent\n");
-        println!("QR logins wait until their link is opened in a browser (the fake phone's scan).");
-        println!("Press Ctrl-C to stop.");
-    }
+        format!(
+            "wxlink sandbox: a fake WeChat iLink server is listening.\n\n\
+             \x20 API and QR base  {base}\n\
+             \x20 media CDN        {cdn}\n\
+             \x20 control API      {base}__fake/\n\n\
+             Try it:\n\
+             \x20 curl -s -X POST {base}__fake/bots            # a logged-in bot and its token\n\
+             \x20 curl -s -X POST {base}__fake/inbound -H 'content-type: application/json' -d '{{\"text\":\"你好\"}}'\n\
+             \x20 curl -s {base}__fake/sent                    # what clients sent\n\n\
+             QR logins wait until their link is opened in a browser (the fake phone's scan).\n\
+             Press Ctrl-C to stop.",
+            cdn = fake.cdn_url()
+        )
+    };
+    // The server keeps serving even if whoever started it stopped reading its output.
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{banner}").and_then(|()| stdout.flush());
+    drop(stdout);
     super::shutdown_signal().await;
     eprintln!("wxlink sandbox: stopped");
     Ok(())

@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
+use super::progress::TransferBars;
 use super::Output;
 use crate::app::App;
 use crate::error::AppResult;
-use crate::send::{send, SendRequest};
+use crate::send::{send_observed, SendRequest};
 
 /// Options of `wxlink send`.
 #[derive(Debug, Args)]
@@ -55,20 +55,9 @@ pub async fn run(app: &App, args: SendArgs, out: &Output) -> AppResult<()> {
         videos: args.video,
         session: args.session,
     };
-    let spinner = if out.interactive() {
-        let pb = ProgressBar::new_spinner();
-        pb.set_style(
-            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        pb.set_message("Sending…");
-        pb.enable_steady_tick(std::time::Duration::from_millis(120));
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
-    let report = send(app, &req).await;
-    spinner.finish_and_clear();
+    let bars = TransferBars::new(out, "Sending…");
+    let report = send_observed(app, &req, &bars).await;
+    bars.finish();
     let report = report?;
     if out.json {
         out.print_json(&serde_json::to_value(&report).unwrap_or_default());

@@ -110,7 +110,7 @@ pub fn status(app: &App, out: &Output) -> AppResult<()> {
             s.bot_id.clone().unwrap_or_default(),
         ]);
     }
-    println!("{t}");
+    super::output::print_stdout(&t.to_string());
     Ok(())
 }
 
