@@ -344,8 +344,100 @@ fn streamable_http_session() {
     for name in ["recv", "send", "login", "sessions"] {
         assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
     }
+
+    // Utilities of the 2025 protocol: logging/setLevel, completion; no prompts; an unknown
+    // resource is -32002 with its URI in `data`.
+    let call = |id: u64, method: &str, params: Value| {
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let reply = request(addr, "POST", "/mcp", &headers, &body.to_string());
+        assert_eq!(reply.status, 200, "{method}: {}", reply.body);
+        reply.json()
+    };
+    let level = call(3, "logging/setLevel", json!({"level": "info"}));
+    assert_eq!(level["result"], json!({}), "{level}");
+    let completion = call(
+        4,
+        "completion/complete",
+        json!({"ref": {"type": "ref/resource", "uri": "wxlink://conversation/{user_id}"},
+               "argument": {"name": "user_id", "value": "o9"}}),
+    );
+    assert_eq!(
+        completion["result"]["completion"]["values"],
+        json!([]),
+        "{completion}"
+    );
+    let prompts = call(5, "prompts/list", json!({}));
+    assert_eq!(prompts["error"]["code"], -32601, "{prompts}");
+    let missing = call(6, "resources/read", json!({"uri": "wxlink://nope"}));
+    assert_eq!(missing["error"]["code"], -32002, "{missing}");
+    assert_eq!(
+        missing["error"]["data"]["uri"], "wxlink://nope",
+        "{missing}"
+    );
+
     let health = request(addr, "GET", "/health", &[], "").json();
     assert_eq!(health["connections"], 1, "{health}");
+    server.stop();
+}
+
+/// 2026-07-28 requests are stateless: capabilities in `server/discover`, resource-not-found is
+/// -32602 with the URI, and the removed `logging/setLevel` (and the absent prompts) are 404.
+#[test]
+fn stateless_2026_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let addr = server.addr.as_str();
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "mcp_http.rs", "version": "1"}
+    });
+    let call = |method: &str, name: Option<&str>, mut params: Value| {
+        params["_meta"] = meta.clone();
+        let body = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
+        let mut headers = vec![
+            MCP_ACCEPT,
+            ("Mcp-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", method),
+        ];
+        if let Some(name) = name {
+            headers.push(("Mcp-Name", name));
+        }
+        request(addr, "POST", "/mcp", &headers, &body.to_string())
+    };
+
+    let discover = call("server/discover", None, json!({}));
+    assert_eq!(discover.status, 200, "{}", discover.body);
+    assert!(discover.header("mcp-session-id").is_none());
+    let caps = &discover.json()["result"]["capabilities"];
+    assert!(caps["completions"].is_object(), "{caps}");
+    assert!(caps["resources"].is_object(), "{caps}");
+    assert!(caps.get("prompts").is_none(), "{caps}");
+
+    let missing = call(
+        "resources/read",
+        Some("wxlink://nope"),
+        json!({"uri": "wxlink://nope"}),
+    );
+    let error = &missing.json()["error"];
+    assert_eq!(error["code"], -32602, "{}", missing.body);
+    assert_eq!(error["data"]["uri"], "wxlink://nope", "{}", missing.body);
+
+    for method in ["logging/setLevel", "prompts/list"] {
+        let params = if method == "logging/setLevel" {
+            json!({"level": "info"})
+        } else {
+            json!({})
+        };
+        let reply = call(method, None, params);
+        assert_eq!(reply.status, 404, "{method}: {}", reply.body);
+        assert_eq!(
+            reply.json()["error"]["code"],
+            -32601,
+            "{method}: {}",
+            reply.body
+        );
+    }
     server.stop();
 }
 

@@ -163,6 +163,19 @@ fn drive(fake: Arc<FakeIlink>, dir: &Path) {
     assert_eq!(messages[0]["text"], "你好", "{got}");
     assert_eq!(messages[0]["user"], json!(user));
 
+    // The conversation template's user_id completes to the users who wrote.
+    let prefix: String = user.chars().take(3).collect();
+    let completion = s.request(
+        "completion/complete",
+        json!({"ref": {"type": "ref/resource", "uri": "wxlink://conversation/{user_id}"},
+               "argument": {"name": "user_id", "value": prefix}}),
+    );
+    assert_eq!(
+        completion["completion"]["values"],
+        json!([user]),
+        "{completion}"
+    );
+
     let sent = s.call("send", json!({"to": user, "text": "收到"}));
     assert_eq!(sent["structuredContent"]["success"], true);
     assert_eq!(fake.sent().len(), 1);

@@ -6,6 +6,10 @@
 //! matches its `outputSchema`; failures are tool errors (`isError: true`) whose text says what
 //! to do next. One value serves one client connection; [`Shared`] holds what every client of
 //! the process shares (the pending QR login, typing tickets).
+//!
+//! Utilities: `logging/setLevel` (before 2026-07-28, which removed it), `completion/complete` for
+//! the conversation template's `user_id`; no prompts (`prompts/*` is "method not found"); an
+//! unknown resource is "resource not found" with the URI in `data` (SEP-2164).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
@@ -15,14 +19,20 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, ListResourceTemplatesResult, ListResourcesResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    CallToolResult, CompleteRequestParams, CompleteResult, CompletionInfo, ContentBlock,
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams, ProtocolVersion,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
     ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig, SubscribeRequestParams,
     SubscriptionFilter, UnsubscribeRequestParams,
 };
+// Logging is deprecated by the 2026-07-28 spec (SEP-2577) but part of 2025-11-25.
+#[allow(deprecated)]
+use rmcp::model::{LoggingLevel, SetLevelRequestParams};
 use rmcp::service::{RequestContext, SubscriptionContext, SubscriptionSendError};
 use rmcp::{tool, tool_handler, tool_router, ErrorData, Json, Peer, RoleServer, ServerHandler};
 use serde::Serialize;
+use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -104,6 +114,9 @@ pub struct WxlinkMcp {
     app: Arc<App>,
     shared: Arc<Shared>,
     legacy: Arc<StdMutex<LegacySubscriptions>>,
+    /// The level of `logging/setLevel` (sessions before 2026-07-28), `None` until set.
+    #[allow(deprecated)]
+    log_level: Arc<StdMutex<Option<LoggingLevel>>>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -135,6 +148,35 @@ fn tool_error(e: AppError) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(fail(e))])
 }
 
+/// "Resource not found" (`-32002` before 2026-07-28, `-32602` after, rmcp maps the code) with the
+/// URI in `data` as SEP-2164 asks.
+fn resource_not_found(uri: &str, message: String) -> ErrorData {
+    ErrorData::resource_not_found(message, Some(json!({ "uri": uri })))
+}
+
+/// Whether the request speaks 2026-07-28 or later (stateless, no `logging/setLevel`).
+pub(crate) fn is_modern(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+}
+
+/// Completion candidates: the known values starting with what was typed, at most 100.
+fn completion(values: impl IntoIterator<Item = String>, typed: &str) -> CompleteResult {
+    let mut matches: Vec<String> = values
+        .into_iter()
+        .filter(|v| v.starts_with(typed))
+        .collect();
+    matches.sort();
+    matches.dedup();
+    let total = matches.len();
+    matches.truncate(CompletionInfo::MAX_VALUES);
+    let more = total > matches.len();
+    let info = CompletionInfo::with_pagination(matches, u32::try_from(total).ok(), more)
+        .unwrap_or_default();
+    CompleteResult::new(info)
+}
+
 fn session_error(e: StoreError) -> AppError {
     match e {
         StoreError::UnknownSession(name) => AppError::UnknownSession(name),
@@ -147,11 +189,13 @@ impl WxlinkMcp {
     /// A server for one client connection over `app`, sharing `shared` with the other
     /// connections of the process.
     pub fn new(app: Arc<App>, shared: Arc<Shared>) -> WxlinkMcp {
+        let tool_router = Self::tool_router();
         WxlinkMcp {
             app,
             shared,
             legacy: Arc::default(),
-            tool_router: Self::tool_router(),
+            log_level: Arc::default(),
+            tool_router,
         }
     }
 
@@ -779,19 +823,21 @@ impl WxlinkMcp {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for WxlinkMcp {
+    #[allow(deprecated)]
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_resources()
-                .enable_resources_subscribe()
-                .build(),
-        )
-        .with_server_info(
-            Implementation::new("wxlink", env!("CARGO_PKG_VERSION"))
-                .with_title("wxlink: WeChat for AI agents"),
-        )
-        .with_instructions(INSTRUCTIONS)
+        let capabilities = ServerCapabilities::builder()
+            .enable_logging()
+            .enable_completions()
+            .enable_tools()
+            .enable_resources()
+            .enable_resources_subscribe()
+            .build();
+        ServerConfig::new(capabilities)
+            .with_server_info(
+                Implementation::new("wxlink", env!("CARGO_PKG_VERSION"))
+                    .with_title("wxlink: WeChat for AI agents"),
+            )
+            .with_instructions(INSTRUCTIONS)
     }
 
     async fn list_resources(
@@ -799,9 +845,9 @@ impl ServerHandler for WxlinkMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        resources::list(&self.app)
-            .map(ListResourcesResult::with_all_items)
-            .map_err(|e| ErrorData::internal_error(fail(e), None))
+        let list =
+            resources::list(&self.app).map_err(|e| ErrorData::internal_error(fail(e), None))?;
+        Ok(ListResourcesResult::with_all_items(list))
     }
 
     async fn list_resource_templates(
@@ -809,9 +855,8 @@ impl ServerHandler for WxlinkMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        Ok(ListResourceTemplatesResult::with_all_items(
-            resources::templates(),
-        ))
+        let templates = resources::templates();
+        Ok(ListResourceTemplatesResult::with_all_items(templates))
     }
 
     async fn read_resource(
@@ -820,14 +865,14 @@ impl ServerHandler for WxlinkMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let Some(target) = Target::parse(&request.uri) else {
-            return Err(ErrorData::resource_not_found(
+            return Err(resource_not_found(
+                &request.uri,
                 format!(
                     "unknown resource {:?}: use {} or {}",
                     request.uri,
                     resources::INBOX,
                     resources::CONVERSATION_TEMPLATE
                 ),
-                None,
             ));
         };
         let contents = resources::read(&self.app, &target, &request.uri)
@@ -842,9 +887,9 @@ impl ServerHandler for WxlinkMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         let Some(target) = Target::parse(&request.uri) else {
-            return Err(ErrorData::resource_not_found(
+            return Err(resource_not_found(
+                &request.uri,
                 format!("unknown resource {:?}", request.uri),
-                None,
             ));
         };
         self.legacy().subs.add(&self.app, &request.uri, target);
@@ -860,6 +905,69 @@ impl ServerHandler for WxlinkMcp {
     ) -> Result<(), ErrorData> {
         self.legacy().subs.remove(&request.uri);
         Ok(())
+    }
+
+    /// `logging/setLevel` (sessions before 2026-07-28; removed from 2026-07-28, where a
+    /// request asks for logs in its `_meta`).
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if is_modern(&context) {
+            return Err(ErrorData::method_not_found::<
+                rmcp::model::SetLevelRequestMethod,
+            >());
+        }
+        *self.log_level.lock().unwrap_or_else(|p| p.into_inner()) = Some(request.level);
+        Ok(())
+    }
+
+    /// Completes the `user_id` of `wxlink://conversation/{user_id}` from the users wxlink knows.
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        match &request.r#ref {
+            Reference::Resource(r)
+                if r.uri == resources::CONVERSATION_TEMPLATE
+                    && request.argument.name == "user_id" =>
+            {
+                let users = self
+                    .app
+                    .store()
+                    .contexts(None)
+                    .map_err(|e| ErrorData::internal_error(fail(e.into()), None))?
+                    .into_iter()
+                    .map(|c| c.user_id);
+                Ok(completion(users, &request.argument.value))
+            }
+            _ => Ok(completion(Vec::new(), "")),
+        }
+    }
+
+    /// wxlink has no prompts: `prompts/list` is "method not found" (rmcp's default would answer
+    /// an empty list for a capability the server does not declare).
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Err(ErrorData::method_not_found::<
+            rmcp::model::ListPromptsRequestMethod,
+        >())
+    }
+
+    async fn get_prompt(
+        &self,
+        _request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        Err(ErrorData::method_not_found::<
+            rmcp::model::GetPromptRequestMethod,
+        >())
     }
 
     fn accepted_subscription_filter(
