@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use prost_types::{DescriptorProto, FileDescriptorSet};
 
@@ -102,7 +102,7 @@ fn proto_subset_matches_wechaty_grpc_1_5_2() {
     let upstream =
         protox::compile(["wechaty/puppet.proto"], [&tmp]).expect("upstream protos compile");
     let _ = std::fs::remove_dir_all(&tmp);
-    let ours_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("proto");
+    let ours_dir = common::peer_dir().join("../../crates/wechaty/proto");
     let ours = protox::compile(["wechaty/puppet.proto"], [&ours_dir]).expect("our protos compile");
 
     let service = |fds: &FileDescriptorSet| {

@@ -14,9 +14,13 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wechaty::{Backoff, Config, EventStream, PuppetEvent};
 
-/// The peer's folder in the repository.
+/// The peer's folder in the repository. `cargo test` also sets `CARGO_MANIFEST_DIR` at run
+/// time; prefer that over the compile-time value, which goes stale when a target directory is
+/// shared between checkouts.
 pub fn peer_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/wechaty-peer")
+    let manifest_dir =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    PathBuf::from(manifest_dir).join("../../tests/wechaty-peer")
 }
 
 pub struct Peer {
