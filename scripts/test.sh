@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The project's whole test suite, as README.md documents it:
-#   1. cargo test --workspace — unit tests, ilink against the fake over real sockets, the CLI;
+#   0. npm ci of tests/wechaty-peer — the Wechaty Puppet Service the wechaty crate's tests start;
+#   1. cargo test --workspace — unit tests, ilink against the fake over real sockets, the CLI,
+#      the wechaty client against the peer;
 #   2. tests/interop/run.sh — the real WeiLink 0.6.2 SDK (from PyPI, in a venv this creates)
 #      against the fake, proving the fake speaks the real protocol;
 #   3. tests/mcp/run.sh — the official MCP Python client (in its own venv) against `wxlink mcp`
 #      over stdio, with the fake playing WeChat.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+npm ci --prefix tests/wechaty-peer --no-audit --no-fund --loglevel=error
 cargo test --workspace --locked
 bash tests/interop/run.sh
 bash tests/mcp/run.sh
