@@ -49,10 +49,19 @@ pub struct McpArgs {
     /// Do not print the start-up notice (it goes to stderr, never stdout).
     #[arg(long)]
     pub no_banner: bool,
+    /// Also serve the official MCP conformance suite's fixture tools, resources and prompts
+    /// (test builds only: `--features conformance-fixtures`).
+    #[cfg(feature = "conformance-fixtures")]
+    #[arg(long, hide = true)]
+    pub conformance_fixtures: bool,
 }
 
 /// Runs the command.
 pub async fn run(app: Arc<App>, args: McpArgs) -> AppResult<()> {
+    #[cfg(feature = "conformance-fixtures")]
+    if args.conformance_fixtures {
+        crate::mcp::conformance::enable();
+    }
     match args.transport {
         Transport::Stdio => {
             stdio::serve(

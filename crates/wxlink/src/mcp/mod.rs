@@ -13,11 +13,15 @@
 //! - [`login`]: the stateful QR login behind the `login` tool.
 //! - [`resources`]: resource URIs, contents and change detection.
 //! - [`qr`]: the login QR code as PNG.
+//! - `conformance` (feature `conformance-fixtures` only): the official conformance suite's
+//!   fixture tools, resources and prompts, behind `wxlink mcp --conformance-fixtures`.
 //!
 //! The handler only calls the engine ([`crate::inbox`], [`crate::send`], [`crate::download`],
 //! the store, [`crate::login`]); it holds no message state of its own, so every transport and
 //! every process sharing the data directory see the same inbox.
 
+#[cfg(feature = "conformance-fixtures")]
+pub mod conformance;
 pub mod http;
 pub mod login;
 pub mod params;

@@ -9,7 +9,8 @@
 //!
 //! Utilities: `logging/setLevel` (before 2026-07-28, which removed it), `completion/complete` for
 //! the conversation template's `user_id`; no prompts (`prompts/*` is "method not found"); an
-//! unknown resource is "resource not found" with the URI in `data` (SEP-2164).
+//! unknown resource is "resource not found" with the URI in `data` (SEP-2164). With the
+//! `conformance-fixtures` feature, `#[cfg]` hooks add the fixtures of `mcp::conformance`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
@@ -189,7 +190,13 @@ impl WxlinkMcp {
     /// A server for one client connection over `app`, sharing `shared` with the other
     /// connections of the process.
     pub fn new(app: Arc<App>, shared: Arc<Shared>) -> WxlinkMcp {
-        let tool_router = Self::tool_router();
+        #[allow(unused_mut)]
+        let mut tool_router = Self::tool_router();
+        // `wxlink mcp --conformance-fixtures`: the suite's fixture tools next to the real ones.
+        #[cfg(feature = "conformance-fixtures")]
+        if super::conformance::active().is_some() {
+            tool_router += Self::conformance_router();
+        }
         WxlinkMcp {
             app,
             shared,
@@ -197,6 +204,13 @@ impl WxlinkMcp {
             log_level: Arc::default(),
             tool_router,
         }
+    }
+
+    /// The level the client set with `logging/setLevel`, if any.
+    #[cfg(feature = "conformance-fixtures")]
+    #[allow(deprecated)]
+    pub(crate) fn log_level(&self) -> Option<LoggingLevel> {
+        *self.log_level.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Receive new WeChat messages.
@@ -825,13 +839,19 @@ impl WxlinkMcp {
 impl ServerHandler for WxlinkMcp {
     #[allow(deprecated)]
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder()
+        #[allow(unused_mut)]
+        let mut capabilities = ServerCapabilities::builder()
             .enable_logging()
             .enable_completions()
             .enable_tools()
             .enable_resources()
             .enable_resources_subscribe()
             .build();
+        // wxlink itself has no prompts; the conformance fixtures do.
+        #[cfg(feature = "conformance-fixtures")]
+        if let Some(fixtures) = super::conformance::active() {
+            fixtures.declare(&mut capabilities);
+        }
         ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new("wxlink", env!("CARGO_PKG_VERSION"))
@@ -845,8 +865,13 @@ impl ServerHandler for WxlinkMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let list =
+        #[allow(unused_mut)]
+        let mut list =
             resources::list(&self.app).map_err(|e| ErrorData::internal_error(fail(e), None))?;
+        #[cfg(feature = "conformance-fixtures")]
+        if let Some(fixtures) = super::conformance::active() {
+            list.extend(fixtures.resources());
+        }
         Ok(ListResourcesResult::with_all_items(list))
     }
 
@@ -855,7 +880,12 @@ impl ServerHandler for WxlinkMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let templates = resources::templates();
+        #[allow(unused_mut)]
+        let mut templates = resources::templates();
+        #[cfg(feature = "conformance-fixtures")]
+        if let Some(fixtures) = super::conformance::active() {
+            templates.extend(fixtures.templates());
+        }
         Ok(ListResourceTemplatesResult::with_all_items(templates))
     }
 
@@ -864,6 +894,10 @@ impl ServerHandler for WxlinkMcp {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        #[cfg(feature = "conformance-fixtures")]
+        if let Some(contents) = super::conformance::active().and_then(|f| f.read(&request.uri)) {
+            return Ok(ReadResourceResult::new(vec![contents]).into());
+        }
         let Some(target) = Target::parse(&request.uri) else {
             return Err(resource_not_found(
                 &request.uri,
@@ -886,6 +920,10 @@ impl ServerHandler for WxlinkMcp {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        #[cfg(feature = "conformance-fixtures")]
+        if super::conformance::active().is_some_and(|f| f.subscribe(&request.uri)) {
+            return Ok(());
+        }
         let Some(target) = Target::parse(&request.uri) else {
             return Err(resource_not_found(
                 &request.uri,
@@ -903,6 +941,10 @@ impl ServerHandler for WxlinkMcp {
         request: UnsubscribeRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        #[cfg(feature = "conformance-fixtures")]
+        if let Some(fixtures) = super::conformance::active() {
+            fixtures.unsubscribe(&request.uri);
+        }
         self.legacy().subs.remove(&request.uri);
         Ok(())
     }
@@ -930,6 +972,16 @@ impl ServerHandler for WxlinkMcp {
         request: CompleteRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
+        #[cfg(feature = "conformance-fixtures")]
+        if let Some(info) = super::conformance::active().and_then(|f| {
+            f.complete(
+                &request.r#ref,
+                &request.argument.name,
+                &request.argument.value,
+            )
+        }) {
+            return Ok(CompleteResult::new(info));
+        }
         match &request.r#ref {
             Reference::Resource(r)
                 if r.uri == resources::CONVERSATION_TEMPLATE
@@ -948,13 +1000,17 @@ impl ServerHandler for WxlinkMcp {
         }
     }
 
-    /// wxlink has no prompts: `prompts/list` is "method not found" (rmcp's default would answer
-    /// an empty list for a capability the server does not declare).
+    /// wxlink has no prompts: `prompts/list` is "method not found" unless the conformance
+    /// fixtures declare the capability (rmcp's default would answer an empty list).
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
+        #[cfg(feature = "conformance-fixtures")]
+        if let Some(fixtures) = super::conformance::active() {
+            return Ok(ListPromptsResult::with_all_items(fixtures.prompts()));
+        }
         Err(ErrorData::method_not_found::<
             rmcp::model::ListPromptsRequestMethod,
         >())
@@ -965,9 +1021,49 @@ impl ServerHandler for WxlinkMcp {
         _request: GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        #[cfg(feature = "conformance-fixtures")]
+        if let Some(fixtures) = super::conformance::active() {
+            return fixtures.get_prompt(&_request);
+        }
         Err(ErrorData::method_not_found::<
             rmcp::model::GetPromptRequestMethod,
         >())
+    }
+
+    #[cfg(feature = "conformance-fixtures")]
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, ErrorData> {
+        match super::conformance::active() {
+            Some(fixtures) => fixtures.get_task(&request),
+            None => Err(ErrorData::method_not_found::<rmcp::model::GetTaskMethod>()),
+        }
+    }
+
+    #[cfg(feature = "conformance-fixtures")]
+    async fn update_task(
+        &self,
+        request: rmcp::model::UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        match super::conformance::active() {
+            Some(fixtures) => fixtures.update_task(request),
+            None => Err(ErrorData::method_not_found::<rmcp::model::UpdateTaskMethod>()),
+        }
+    }
+
+    #[cfg(feature = "conformance-fixtures")]
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        match super::conformance::active() {
+            Some(fixtures) => fixtures.cancel_task(&request),
+            None => Err(ErrorData::method_not_found::<rmcp::model::CancelTaskMethod>()),
+        }
     }
 
     fn accepted_subscription_filter(
@@ -985,10 +1081,16 @@ impl ServerHandler for WxlinkMcp {
         if !uris.is_empty() {
             accepted = accepted.resource_subscriptions(uris);
         }
+        #[cfg(feature = "conformance-fixtures")]
+        if let Some(fixtures) = super::conformance::active() {
+            accepted = fixtures.accept(requested, accepted);
+        }
         Some(accepted.build())
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        #[cfg(feature = "conformance-fixtures")]
+        let _changes = super::conformance::active().and_then(|f| f.forward(context.sink()));
         let mut subs = Subscriptions::default();
         for uri in context.accepted().resource_subscriptions.iter().flatten() {
             if let Some(target) = Target::parse(uri) {
