@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ilink::Credentials;
 use ilink_fake::{FakeIlink, InboundSpec};
-use wxlink::app::{App, AppOptions};
+use wxlink::app::{App, AppEvent, AppOptions};
 use wxlink::poller::Pollers;
 use wxlink::store::{Direction, HistoryQuery};
 
@@ -73,24 +73,32 @@ fn main() {
             },
         )
         .expect("login");
-        let stored = || {
-            app.store()
-                .history(&HistoryQuery {
-                    direction: Some(Direction::In),
-                    limit: 1,
-                    ..Default::default()
-                })
-                .map(|p| p.total)
-                .unwrap_or(0)
-        };
+        // Count what the poller reports stored (its events), not by querying the store: a
+        // COUNT over a growing table every few milliseconds would compete with the ingest.
+        let mut events = app.subscribe();
         let start = Instant::now();
         let pollers = Pollers::start(app.clone());
-        while (stored() as usize) < count {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            assert!(start.elapsed() < Duration::from_secs(600), "ingest stalled");
+        let mut stored = 0usize;
+        while stored < count {
+            match tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
+                Ok(Ok(AppEvent::Inbound { ids, .. })) => stored += ids.len(),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => panic!("event bus: {e}"),
+                Err(_) => panic!("ingest stalled at {stored} of {count}"),
+            }
         }
         let secs = start.elapsed().as_secs_f64();
         pollers.shutdown().await;
+        let total = app
+            .store()
+            .history(&HistoryQuery {
+                direction: Some(Direction::In),
+                limit: 1,
+                ..Default::default()
+            })
+            .expect("history")
+            .total;
+        assert_eq!(total as usize, count, "the store holds every message once");
         println!("ingest: {count} messages (fake prepared them in {inject_secs:.1} s)");
         println!(
             "ingest: {secs:.2} s from the fake into the store = {:.0} messages/s",

@@ -7,8 +7,10 @@
 //! - Each task first takes the account's poll lock (an OS file lock: released by the kernel
 //!   when its process dies, even by SIGKILL). Without it, the task waits and retries; other
 //!   processes then read what the lock holder stores.
-//! - Each batch and the new cursor are committed in one transaction ([`Store::ingest`]); the
-//!   cursor in memory advances only after that commit, so a crash replays from the last
+//! - Each batch and the new cursor are committed in one transaction ([`Store::ingest`]) on a
+//!   blocking thread while the next batch is fetched (fetch and storage overlap). Commits
+//!   happen in order; a failed commit drops the batch fetched meanwhile and polling resumes
+//!   from the last committed cursor, so nothing is skipped. A crash replays from the last
 //!   committed cursor and duplicates are absorbed by the store.
 //! - Network errors, 5xx and malformed bodies back off (2 s, then 30 s after three in a row);
 //!   `-14` marks the session expired, emits an event and ends the task until the next login.
@@ -24,7 +26,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::{App, AppEvent};
 use crate::backend;
-use crate::store::{SessionRecord, SessionStatus, StoreError};
+use crate::store::{NewMessage, SessionRecord, SessionStatus, StoreError, StoreResult};
 use crate::timefmt::now_ms;
 
 /// How often a task without the poll lock retries it.
@@ -199,6 +201,8 @@ async fn poll_session(app: Arc<App>, key: TaskKey, mut shutdown: watch::Receiver
         }
         tracing::debug!(session = %key.name, error = %e, "notifystart failed; polling anyway");
     }
+    // `cursor` is what the next fetch asks from; while a batch is being committed it runs one
+    // batch ahead of `committed`, the cursor the store holds.
     let mut cursor = match app.store().cursor(&key.name) {
         Ok(c) => c,
         Err(e) => {
@@ -206,9 +210,12 @@ async fn poll_session(app: Arc<App>, key: TaskKey, mut shutdown: watch::Receiver
             return;
         }
     };
+    let mut committed = cursor.clone();
+    let mut in_flight: Option<Commit> = None;
     tracing::info!(session = %key.name, "polling");
     let mut wait = None;
-    let mut failures = 0u32;
+    let mut failures = 0u32; // fetches in a row that failed
+    let mut store_failures = 0u32; // commits in a row that failed
     let mut last_prune = Instant::now();
     let clean_stop = loop {
         let result = tokio::select! {
@@ -216,8 +223,29 @@ async fn poll_session(app: Arc<App>, key: TaskKey, mut shutdown: watch::Receiver
             _ = shutdown.changed() => break true,
             r = bot.get_updates(&cursor, wait) => r,
         };
+        // Batches are committed in order: the one before must be stored before this one is
+        // handled. If it could not be, this one is dropped and both are fetched again.
+        if let Some(commit) = in_flight.take() {
+            match commit.finish().await {
+                Ok(stored_cursor) => {
+                    committed = stored_cursor;
+                    store_failures = 0;
+                }
+                Err(StoreError::UnknownSession(_)) => break false,
+                Err(e) => {
+                    store_failures += 1;
+                    tracing::warn!(session = %key.name, error = %e, "cannot store messages; will fetch them again");
+                    cursor = committed.clone();
+                    if pause(backoff.pause(store_failures), &mut shutdown).await {
+                        break true;
+                    }
+                    continue;
+                }
+            }
+        }
         match result {
             Ok(updates) => {
+                failures = 0;
                 wait = updates.next_timeout;
                 let now = now_ms();
                 let batch: Vec<_> = updates
@@ -225,33 +253,10 @@ async fn poll_session(app: Arc<App>, key: TaskKey, mut shutdown: watch::Receiver
                     .iter()
                     .filter_map(|r| backend::ilink::inbound(&key.name, r, now))
                     .collect();
-                if batch.is_empty() && updates.cursor == cursor {
-                    failures = 0;
-                    if !still_wanted(&app, &key) {
-                        break false;
-                    }
-                    continue;
-                }
-                match app.store().ingest(&key.name, &batch, &updates.cursor) {
-                    Ok(ids) => {
-                        failures = 0;
-                        cursor = updates.cursor;
-                        if !ids.is_empty() {
-                            tracing::debug!(session = %key.name, count = ids.len(), "stored inbound messages");
-                            app.emit(AppEvent::Inbound {
-                                session: key.name.clone(),
-                                ids,
-                            });
-                        }
-                    }
-                    Err(StoreError::UnknownSession(_)) => break false,
-                    Err(e) => {
-                        failures += 1;
-                        tracing::warn!(session = %key.name, error = %e, "cannot store messages; will fetch them again");
-                        if pause(backoff.pause(failures), &mut shutdown).await {
-                            break true;
-                        }
-                    }
+                if !(batch.is_empty() && updates.cursor == cursor) {
+                    // Stored while the next batch is fetched.
+                    in_flight = Some(Commit::start(&app, &key.name, batch, &updates.cursor));
+                    cursor = updates.cursor;
                 }
                 if !still_wanted(&app, &key) {
                     break false;
@@ -283,6 +288,12 @@ async fn poll_session(app: Arc<App>, key: TaskKey, mut shutdown: watch::Receiver
             }
         }
     };
+    // What was fetched is stored before the task ends.
+    if let Some(commit) = in_flight.take() {
+        if let Err(e) = commit.finish().await {
+            tracing::warn!(session = %key.name, error = %e, "cannot store the last batch; it will be fetched again");
+        }
+    }
     if clean_stop {
         match tokio::time::timeout(Duration::from_secs(3), bot.notify_stop()).await {
             Ok(Err(e)) => tracing::debug!(error = %e, "notifystop failed"),
@@ -291,6 +302,46 @@ async fn poll_session(app: Arc<App>, key: TaskKey, mut shutdown: watch::Receiver
         }
     }
     tracing::info!(session = %key.name, "stopped polling");
+}
+
+/// One batch being committed (messages and cursor in one transaction) on a blocking thread
+/// while the poll loop fetches the next. It announces what it stored itself, so readers wake
+/// as soon as the transaction ends, not when the next fetch returns.
+struct Commit {
+    task: tokio::task::JoinHandle<StoreResult<()>>,
+    cursor: String,
+}
+
+impl Commit {
+    fn start(app: &Arc<App>, session: &str, batch: Vec<NewMessage>, cursor: &str) -> Self {
+        let app = app.clone();
+        let session = session.to_string();
+        let next = cursor.to_string();
+        let task = tokio::task::spawn_blocking(move || {
+            let ids = app.store().ingest(&session, &batch, &next)?;
+            if !ids.is_empty() {
+                tracing::debug!(session = %session, count = ids.len(), "stored inbound messages");
+                app.emit(AppEvent::Inbound { session, ids });
+            }
+            Ok(())
+        });
+        Commit {
+            task,
+            cursor: cursor.to_string(),
+        }
+    }
+
+    /// Waits for the transaction; the cursor it stored on success.
+    async fn finish(self) -> StoreResult<String> {
+        match self.task.await {
+            Ok(Ok(())) => Ok(self.cursor),
+            Ok(Err(e)) => Err(e),
+            Err(join) => Err(StoreError::Corrupt(
+                "ingest",
+                format!("the commit task failed: {join}"),
+            )),
+        }
+    }
 }
 
 fn expire(app: &App, name: &str) {

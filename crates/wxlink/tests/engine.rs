@@ -605,6 +605,67 @@ async fn upstream_faults_lose_nothing_and_store_nothing_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_failures_refetch_and_lose_nothing() {
+    let env = env().await;
+    let bot = login_bot(&env, "default", "o9cq80ivy@im.wechat");
+    let pollers = Pollers::start(env.app.clone());
+    let mut expected = HashSet::new();
+    let mut send = |text: String| {
+        let m = inject(&env.fake, &bot, InboundSpec::text(text));
+        expected.insert(m["message_id"].as_u64().unwrap().to_string());
+    };
+    send("before".into());
+    let before = recv_n(&env.app, "default", 1).await;
+    // Another connection makes every insert into messages fail, as a full disk would.
+    let db = rusqlite::Connection::open(env.dir.path().join("wxlink.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER fail_inserts BEFORE INSERT ON messages \
+         BEGIN SELECT RAISE(ABORT, 'disk is full'); END;",
+    )
+    .unwrap();
+    for i in 0..10 {
+        send(format!("during {i}"));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    // Several commits fail meanwhile: nothing is stored, so nothing reaches recv.
+    let while_failing = inbox::recv(&env.app, "default", Duration::from_millis(600))
+        .await
+        .unwrap();
+    assert!(while_failing.is_empty(), "stored despite the failing store");
+    // Heal the store: the batches that failed are fetched again from the committed cursor.
+    db.execute_batch("DROP TRIGGER fail_inserts").unwrap();
+    send("after".into());
+    let got = recv_n(&env.app, "default", 11).await;
+    let extra = inbox::recv(&env.app, "default", Duration::from_millis(500))
+        .await
+        .unwrap();
+    pollers.shutdown().await;
+    assert!(extra.is_empty(), "duplicates were delivered: {extra:?}");
+    let received: HashSet<_> = before
+        .iter()
+        .chain(&got)
+        .map(|m| m.message.upstream_id.clone().unwrap())
+        .collect();
+    assert_eq!(received, expected, "every message reached recv once");
+    let stored = env
+        .app
+        .store()
+        .history(&HistoryQuery {
+            direction: Some(Direction::In),
+            limit: 200,
+            ..Default::default()
+        })
+        .unwrap();
+    let stored_ids: HashSet<_> = stored
+        .messages
+        .iter()
+        .map(|m| m.message.upstream_id.clone().unwrap())
+        .collect();
+    assert_eq!(stored.total, 12, "each message stored once");
+    assert_eq!(stored_ids, expected, "nothing skipped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_are_independent_and_durable() {
     let env = env().await;
     let bot = login_bot(&env, "default", "o9cq80ivy@im.wechat");
