@@ -484,6 +484,7 @@ fn batch(vocab: &Vocabulary, b: usize, total: usize) -> (usize, Vec<NewMessage>)
                 client_id: (!inbound).then(|| format!("wx-{i}")),
                 status: if inbound { "received" } else { "sent" }.to_owned(),
                 error: None,
+                speaker: None,
             }
         })
         .collect();

@@ -2,12 +2,14 @@
 //! configuration (with the iLink client built lazily, so commands that never touch the network
 //! start fast), and the in-process event bus pollers use to wake waiting readers at once.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::broadcast;
 use url::Url;
 
+use crate::backend;
 use crate::error::{AppError, AppResult};
 use crate::paths::DataDir;
 use crate::store::{Retention, SessionRecord, SessionStatus, SqliteStore, Store};
@@ -52,6 +54,9 @@ pub struct App {
     store: Arc<dyn Store>,
     ilink_config: ilink::Config,
     ilink: OnceLock<ilink::Client>,
+    /// One Wechaty client per session (keyed by session name, endpoint and token), shared by
+    /// the poller's event stream and every lookup and send, so they share its payload cache.
+    wechaty: Mutex<HashMap<(String, String, String), wechaty::Client>>,
     events: broadcast::Sender<AppEvent>,
     retention: Retention,
 }
@@ -86,6 +91,7 @@ impl App {
             store,
             ilink_config: cfg,
             ilink: OnceLock::new(),
+            wechaty: Mutex::new(HashMap::new()),
             events: broadcast::channel(1024).0,
             retention: options.retention,
         }))
@@ -133,6 +139,61 @@ impl App {
         }))
     }
 
+    /// The Wechaty client of a connected Wechaty session (connected lazily, on first use). A CA
+    /// certificate for TLS endpoints can be given in `WXLINK_WECHATY_CA` (a PEM file).
+    pub fn wechaty_for(&self, session: &SessionRecord) -> AppResult<wechaty::Client> {
+        let (Some(token), Some(endpoint), SessionStatus::Connected) =
+            (&session.token, &session.base_url, session.status)
+        else {
+            return Err(AppError::NotConnected {
+                name: session.name.clone(),
+                status: session.status,
+            });
+        };
+        let key = (session.name.clone(), endpoint.clone(), token.clone());
+        let mut clients = self.wechaty.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(&key) {
+            return Ok(c.clone());
+        }
+        let client = wechaty::Client::connect_lazy(wechaty_config(endpoint, token)?)?;
+        clients.retain(|(name, _, _), _| name != &session.name);
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// The Wechaty session called `name`, or when `None` the default session if it is a
+    /// Wechaty one, else the first connected Wechaty session — with its client.
+    pub fn wechaty_session(
+        &self,
+        name: Option<&str>,
+        what: &str,
+    ) -> AppResult<(SessionRecord, wechaty::Client)> {
+        let session = match name {
+            Some(_) => self.resolve_session(name)?,
+            None => {
+                let default = self.resolve_session(None).ok();
+                match default.filter(|s| s.backend == backend::wechaty::BACKEND) {
+                    Some(s) => s,
+                    None => self
+                        .store
+                        .sessions()?
+                        .into_iter()
+                        .filter(|s| s.backend == backend::wechaty::BACKEND)
+                        .min_by_key(|s| s.status != SessionStatus::Connected)
+                        .ok_or(AppError::NoWechatySession)?,
+                }
+            }
+        };
+        if session.backend != backend::wechaty::BACKEND {
+            return Err(AppError::NeedsWechaty {
+                session: session.name,
+                what: what.to_string(),
+            });
+        }
+        let client = self.wechaty_for(&session)?;
+        Ok((session, client))
+    }
+
     /// A session by name, or the default one when `name` is `None`.
     pub fn resolve_session(&self, name: Option<&str>) -> AppResult<SessionRecord> {
         let name = match name {
@@ -153,4 +214,24 @@ impl App {
     pub fn emit(&self, event: AppEvent) {
         let _ = self.events.send(event);
     }
+}
+
+/// The client configuration for a Wechaty endpoint: plaintext for `host:port` and `http://`,
+/// TLS for `https://` (with the CA in `WXLINK_WECHATY_CA` when set, else the public roots).
+pub fn wechaty_config(endpoint: &str, token: &str) -> AppResult<wechaty::Config> {
+    let config = wechaty::Config::new(endpoint, token);
+    let ca_pem = match std::env::var("WXLINK_WECHATY_CA") {
+        Ok(ca) => Some(std::fs::read_to_string(&ca).map_err(|source| AppError::Io {
+            path: ca.clone().into(),
+            source,
+        })?),
+        Err(_) => None,
+    };
+    if ca_pem.is_some() || endpoint.trim_start().starts_with("https://") {
+        return Ok(config.with_tls(wechaty::TlsConfig::Tls {
+            ca_pem,
+            server_name: None,
+        }));
+    }
+    Ok(config)
 }

@@ -43,6 +43,13 @@ pub async fn download_observed(
         .store()
         .message(id.trim())?
         .ok_or_else(|| AppError::MessageNotFound(id.to_string()))?;
+    let backend_of_session = app
+        .store()
+        .session(&stored.message.session)?
+        .map(|s| s.backend);
+    if backend_of_session.as_deref() == Some(backend::wechaty::BACKEND) {
+        return download_wechaty(app, &stored, dir, observer).await;
+    }
     let items: Vec<_> = backend::ilink::upstream_items(stored.message.raw.as_ref())
         .into_iter()
         .filter(|i| i.media().is_some())
@@ -50,16 +57,7 @@ pub async fn download_observed(
     if items.is_empty() {
         return Err(AppError::NoMedia(id.to_string()));
     }
-    let dir = match dir {
-        Some(d) => {
-            std::fs::create_dir_all(d).map_err(|source| AppError::Io {
-                path: d.to_path_buf(),
-                source,
-            })?;
-            d.to_path_buf()
-        }
-        None => app.data().media()?,
-    };
+    let dir = target_dir(app, dir)?;
     let base = stored
         .message
         .upstream_id
@@ -91,6 +89,59 @@ pub async fn download_observed(
         });
     }
     Ok(out)
+}
+
+/// A Wechaty message's file, fetched from the puppet service (which keeps it; the store only
+/// has its name).
+async fn download_wechaty(
+    app: &App,
+    stored: &crate::store::StoredMessage,
+    dir: Option<&Path>,
+    observer: &dyn TransferObserver,
+) -> AppResult<Vec<Downloaded>> {
+    let msg = &stored.message;
+    let (Some(upstream), true) = (&msg.upstream_id, backend::wechaty::has_media(&msg.kind)) else {
+        return Err(AppError::NoMedia(stored.id.to_string()));
+    };
+    let session = app.resolve_session(Some(&msg.session))?;
+    let client = app.wechaty_for(&session)?;
+    let progress = observer.start(&format!("Downloading {}", msg.kind));
+    let file = client.download_message_file(upstream).await?;
+    let size = file.bytes.len() as u64;
+    progress.report(ilink::Transfer {
+        done: size,
+        total: Some(size),
+    });
+    let dir = target_dir(app, dir)?;
+    let name = sanitize(&file.name)
+        .or_else(|| {
+            msg.items
+                .get(0)
+                .and_then(|i| i.get("file_name"))
+                .and_then(|n| n.as_str())
+                .and_then(sanitize)
+        })
+        .unwrap_or_else(|| format!("{upstream}.bin"));
+    let path = write_new(&dir, &name, &file.bytes)?;
+    Ok(vec![Downloaded {
+        path: path.display().to_string(),
+        size,
+        kind: msg.kind.clone(),
+    }])
+}
+
+/// `dir` (created if needed), or the data directory's `media/`.
+fn target_dir(app: &App, dir: Option<&Path>) -> AppResult<PathBuf> {
+    match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|source| AppError::Io {
+                path: d.to_path_buf(),
+                source,
+            })?;
+            Ok(d.to_path_buf())
+        }
+        None => Ok(app.data().media()?),
+    }
 }
 
 /// The name to save an item under: a file's own (sanitized) name, else `<stem>.<ext>`.

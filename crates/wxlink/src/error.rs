@@ -35,6 +35,28 @@ pub enum AppError {
     /// iLink failed.
     #[error(transparent)]
     Upstream(#[from] ilink::Error),
+    /// The Wechaty Puppet Service failed.
+    #[error("wechaty: {0}")]
+    Wechaty(#[from] wechaty::Error),
+    /// Something only the Wechaty backend can do was asked of an iLink session.
+    #[error("session {session:?} is an iLink session, and {what}; log in a Wechaty session with `wxlink login --wechaty --endpoint HOST:PORT --token TOKEN`")]
+    NeedsWechaty {
+        /// The session.
+        session: String,
+        /// What iLink cannot do, in words ("iLink does not carry group chats").
+        what: String,
+    },
+    /// No Wechaty session exists.
+    #[error("no Wechaty session: log one in with `wxlink login --wechaty --endpoint HOST:PORT --token TOKEN`")]
+    NoWechatySession,
+    /// A contact or room looked up by name does not exist.
+    #[error("no {what} matches {name:?}")]
+    NotFound {
+        /// `contact` or `room`.
+        what: &'static str,
+        /// The name or id looked up.
+        name: String,
+    },
     /// No session exists at all.
     #[error("no WeChat session yet: log in first with `wxlink login`")]
     NoSessions,
@@ -133,6 +155,12 @@ impl AppError {
             AppError::Upstream(e) if e.is_session_expired() => EXIT_EXPIRED,
             AppError::Upstream(ilink::Error::Rejected { .. }) => EXIT_REFUSED,
             AppError::Upstream(e) if e.is_transient() => EXIT_UNAVAILABLE,
+            AppError::NoWechatySession => EXIT_NOT_LOGGED_IN,
+            AppError::NeedsWechaty { .. } => EXIT_REFUSED,
+            AppError::NotFound { .. } | AppError::Wechaty(wechaty::Error::NotFound { .. }) => {
+                EXIT_NOT_FOUND
+            }
+            AppError::Wechaty(e) if e.is_transient() => EXIT_UNAVAILABLE,
             _ => EXIT_FAILURE,
         }
     }
@@ -149,6 +177,14 @@ impl AppError {
             AppError::Upstream(ilink::Error::Rejected { .. }) => "rejected",
             AppError::Upstream(e) if e.is_transient() => "upstream_unavailable",
             AppError::Upstream(_) => "upstream",
+            AppError::Wechaty(wechaty::Error::NotFound { .. }) | AppError::NotFound { .. } => {
+                "not_found"
+            }
+            AppError::Wechaty(wechaty::Error::Unauthenticated { .. }) => "token_rejected",
+            AppError::Wechaty(e) if e.is_transient() => "upstream_unavailable",
+            AppError::Wechaty(_) => "upstream",
+            AppError::NeedsWechaty { .. } => "needs_wechaty",
+            AppError::NoWechatySession => "no_wechaty_session",
             AppError::NoSessions => "not_logged_in",
             AppError::NotConnected { .. } => "session_not_connected",
             AppError::NoContext { .. } => "no_context_token",

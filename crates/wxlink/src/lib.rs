@@ -5,7 +5,7 @@
 //! - [`store`]: the durable store (sessions, cursors, context tokens, messages, consumers).
 //! - [`backend`]: upstream messages ↔ stored messages.
 //! - [`poller`]: background long polling, one poller per account across processes.
-//! - [`inbox`], [`send`], [`download`], [`login`]: what frontends call.
+//! - [`inbox`], [`send`], [`download`], [`login`], [`contacts`]: what frontends call.
 //! - [`transfer`]: byte progress of uploads and downloads, for whoever draws it.
 //! - [`views`]: the JSON shapes we emit.
 //! - [`mcp`]: the MCP server (tools, resources, stdio transport).
@@ -14,6 +14,7 @@
 pub mod app;
 pub mod backend;
 pub mod cli;
+pub mod contacts;
 pub mod download;
 pub mod error;
 pub mod inbox;

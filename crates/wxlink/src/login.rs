@@ -40,3 +40,82 @@ pub fn default_name(app: &App) -> AppResult<String> {
         .default_session()?
         .unwrap_or_else(|| "default".to_string()))
 }
+
+/// What a Wechaty login reports while it waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WechatyLoginProgress {
+    /// The account is not logged in on the puppet service: scan this QR code (its content).
+    Qr(String),
+    /// The QR code was scanned; confirm on the phone.
+    Scanned,
+}
+
+/// Logs a Wechaty session in: connects to the puppet service at `endpoint` with `token` (a
+/// refused token fails at once), then waits up to `timeout` for the account to be logged in —
+/// at once when it already is, else after the QR codes reported to `progress` are scanned —
+/// and saves the session under `name` (the endpoint as its base URL; a re-login keeps the name
+/// and history).
+pub async fn login_wechaty(
+    app: &App,
+    name: &str,
+    endpoint: &str,
+    token: &str,
+    timeout: std::time::Duration,
+    mut progress: impl FnMut(WechatyLoginProgress),
+) -> AppResult<SessionRecord> {
+    use wechaty::{PuppetEvent, ScanStatus};
+    let config = crate::app::wechaty_config(endpoint, token)?;
+    let client = wechaty::Client::connect(config).await?;
+    let mut events = client.events()?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last_qr = None;
+    let outcome = loop {
+        let event = match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => {
+                break Err(crate::error::AppError::Login(format!(
+                    "the Wechaty account was not logged in within {} s",
+                    timeout.as_secs()
+                )))
+            }
+            Ok(None) => {
+                break Err(crate::error::AppError::Login(
+                    "the Wechaty event stream ended".into(),
+                ))
+            }
+            Ok(Some(e)) => e,
+        };
+        match event {
+            PuppetEvent::Login { contact_id } => break Ok(contact_id),
+            PuppetEvent::Scan { status, qrcode, .. } => match status {
+                ScanStatus::Scanned => progress(WechatyLoginProgress::Scanned),
+                _ => {
+                    if let Some(qr) = qrcode.filter(|q| !q.is_empty()) {
+                        if last_qr.as_ref() != Some(&qr) {
+                            last_qr = Some(qr.clone());
+                            progress(WechatyLoginProgress::Qr(qr));
+                        }
+                    }
+                }
+            },
+            PuppetEvent::Disconnected {
+                error,
+                reconnect_in: None,
+            } => break Err(error.into()),
+            _ => {}
+        }
+    };
+    events.shutdown().await;
+    let contact_id = outcome?;
+    let record = app.store().save_login(
+        name,
+        &LoginRecord {
+            backend: crate::backend::wechaty::BACKEND.into(),
+            bot_id: contact_id.clone(),
+            user_id: Some(contact_id),
+            token: token.to_string(),
+            base_url: Some(endpoint.to_string()),
+        },
+    )?;
+    app.emit(AppEvent::SessionsChanged);
+    Ok(record)
+}

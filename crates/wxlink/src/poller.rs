@@ -15,6 +15,9 @@
 //! - Network errors, 5xx and malformed bodies back off (2 s, then 30 s after three in a row);
 //!   `-14` marks the session expired, emits an event and ends the task until the next login.
 //! - `msg/notifystart` is sent when polling starts, `msg/notifystop` on clean shutdown.
+//! - Wechaty sessions get a listener instead: it holds the puppet service's one event stream
+//!   (under the same kind of lock), stores each message it announces, and expires the session
+//!   when the account logs out or the token is refused.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -62,15 +65,19 @@ impl Pollers {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct TaskKey {
     name: String,
+    backend: String,
     token: String,
+    endpoint: Option<String>,
 }
 
 fn wanted(s: &SessionRecord) -> Option<TaskKey> {
-    (s.status == SessionStatus::Connected && s.backend == "ilink" && s.bot_id.is_some())
-        .then_some(())?;
+    let known = s.backend == "ilink" || s.backend == backend::wechaty::BACKEND;
+    (s.status == SessionStatus::Connected && known && s.bot_id.is_some()).then_some(())?;
     Some(TaskKey {
         name: s.name.clone(),
+        backend: s.backend.clone(),
         token: s.token.clone()?,
+        endpoint: s.base_url.clone(),
     })
 }
 
@@ -84,9 +91,13 @@ async fn supervise(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
                 for s in &sessions {
                     if let Some(key) = wanted(s) {
                         if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(key) {
-                            let task =
-                                poll_session(app.clone(), slot.key().clone(), shutdown.clone());
-                            slot.insert(tokio::spawn(task));
+                            let (app, key) = (app.clone(), slot.key().clone());
+                            let task = if key.backend == backend::wechaty::BACKEND {
+                                tokio::spawn(listen_wechaty(app, key, shutdown.clone()))
+                            } else {
+                                tokio::spawn(poll_session(app, key, shutdown.clone()))
+                            };
+                            slot.insert(task);
                         }
                     }
                 }
@@ -342,6 +353,125 @@ impl Commit {
             )),
         }
     }
+}
+
+/// A Wechaty session's task: holds the service's one event stream (it reconnects by itself),
+/// stores every message it announces, and marks the session expired when the account logs out
+/// or the token is refused.
+async fn listen_wechaty(app: Arc<App>, key: TaskKey, mut shutdown: watch::Receiver<bool>) {
+    let session = match app.store().session(&key.name) {
+        Ok(Some(s)) if wanted(&s).as_ref() == Some(&key) => s,
+        _ => return,
+    };
+    // The service serves one event stream at a time: one listener per endpoint and account
+    // across processes.
+    let lock_name = format!(
+        "wechaty-{}-{}",
+        session.bot_id.as_deref().unwrap_or_default(),
+        short_hash(key.endpoint.as_deref().unwrap_or_default())
+    );
+    let Some(_lock) = acquire_lock(&app, &key, &lock_name, &mut shutdown).await else {
+        return;
+    };
+    let client = match app.wechaty_for(&session) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(session = %key.name, error = %e, "cannot listen");
+            return;
+        }
+    };
+    let mut events = match client.events() {
+        Ok(ev) => ev,
+        Err(e) => {
+            tracing::warn!(session = %key.name, error = %e, "cannot open the event stream");
+            return;
+        }
+    };
+    tracing::info!(session = %key.name, "listening to the Wechaty event stream");
+    let mut self_id = session.bot_id.clone();
+    loop {
+        let event = tokio::select! {
+            biased;
+            _ = shutdown.changed() => break,
+            ev = events.recv() => ev,
+        };
+        let Some(event) = event else { break };
+        match event {
+            wechaty::PuppetEvent::Message { message_id } => {
+                store_wechaty_message(&app, &client, &key.name, self_id.as_deref(), &message_id)
+                    .await;
+            }
+            wechaty::PuppetEvent::Login { contact_id } => self_id = Some(contact_id),
+            wechaty::PuppetEvent::Logout { data, .. } => {
+                tracing::warn!(session = %key.name, reason = ?data, "the Wechaty account logged out");
+                expire(&app, &key.name);
+                break;
+            }
+            wechaty::PuppetEvent::Disconnected {
+                error,
+                reconnect_in: None,
+            } => {
+                tracing::warn!(session = %key.name, error = %error, "the Wechaty event stream gave up");
+                if error.is_fatal() {
+                    expire(&app, &key.name);
+                }
+                break;
+            }
+            wechaty::PuppetEvent::Disconnected {
+                error,
+                reconnect_in,
+            } => {
+                tracing::info!(session = %key.name, error = %error, retry_in = ?reconnect_in, "Wechaty event stream lost; reconnecting");
+            }
+            _ => {}
+        }
+        if !still_wanted(&app, &key) {
+            break;
+        }
+    }
+    events.shutdown().await;
+    tracing::info!(session = %key.name, "stopped listening");
+}
+
+/// Fetches one announced message and stores it (a failure is logged: the service does not
+/// announce a message twice, so there is nothing to retry from).
+async fn store_wechaty_message(
+    app: &Arc<App>,
+    client: &wechaty::Client,
+    session: &str,
+    self_id: Option<&str>,
+    message_id: &str,
+) {
+    let payload = match client.message(message_id).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(session, message_id, error = %e, "cannot fetch the message");
+            return;
+        }
+    };
+    let row = backend::wechaty::message(session, self_id, &payload, now_ms());
+    let (app, session) = (app.clone(), session.to_string());
+    let stored = tokio::task::spawn_blocking(move || {
+        let ids = app
+            .store()
+            .ingest(&session, std::slice::from_ref(&row), "")?;
+        if !ids.is_empty() && row.direction == crate::store::Direction::In {
+            app.emit(AppEvent::Inbound { session, ids });
+        }
+        StoreResult::Ok(())
+    })
+    .await;
+    match stored {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(message_id, error = %e, "cannot store the message"),
+        Err(e) => tracing::warn!(message_id, error = %e, "the store task failed"),
+    }
+}
+
+/// A short stable hash of a string, for file names.
+fn short_hash(s: &str) -> String {
+    let digest = ilink::crypto::md5_hex(s.as_bytes());
+    digest.chars().take(8).collect()
 }
 
 fn expire(app: &App, name: &str) {

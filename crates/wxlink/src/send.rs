@@ -14,7 +14,9 @@ use serde::Serialize;
 use crate::app::{App, AppEvent};
 use crate::backend;
 use crate::error::{AppError, AppResult};
-use crate::store::{ContextRecord, SessionStatus, SEND_QUOTA_PER_TOKEN};
+use crate::store::{
+    ContextRecord, HistoryQuery, SessionRecord, SessionStatus, SEND_QUOTA_PER_TOKEN,
+};
 use crate::timefmt::now_ms;
 use crate::transfer::{TransferObserver, Unobserved};
 
@@ -69,8 +71,10 @@ pub struct SendReport {
     pub to: String,
     /// Items sent, in order.
     pub sent: Vec<SentItem>,
-    /// Sends left on the recipient's context token.
-    pub quota_left: u32,
+    /// Sends left on the recipient's context token (iLink); `None` for Wechaty sessions,
+    /// which have no such quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_left: Option<u32>,
     /// Why the rest did not go out, when something failed midway.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -157,6 +161,167 @@ fn prepare(req: &SendRequest) -> AppResult<Vec<Part>> {
     Ok(parts)
 }
 
+/// The Wechaty session to send through, when the recipient is reached that way: the session
+/// named, or else the Wechaty session the recipient last talked in — or, for an id that is not
+/// an iLink user id (`…@im.wechat`) and has no iLink context token, the default Wechaty session.
+fn wechaty_route(app: &App, req: &SendRequest) -> AppResult<Option<SessionRecord>> {
+    let to = req.to.trim();
+    if let Some(name) = &req.session {
+        let session = app.resolve_session(Some(name))?;
+        return Ok((session.backend == backend::wechaty::BACKEND).then_some(session));
+    }
+    let sessions = app.store().sessions()?;
+    if !sessions
+        .iter()
+        .any(|s| s.backend == backend::wechaty::BACKEND)
+    {
+        return Ok(None);
+    }
+    if !app.store().contexts_for_user(to)?.is_empty() {
+        return Ok(None);
+    }
+    let last = app.store().history(&HistoryQuery {
+        user: Some(to.to_string()),
+        limit: 1,
+        ..Default::default()
+    })?;
+    if let Some(m) = last.messages.first() {
+        if let Some(s) = sessions
+            .iter()
+            .find(|s| s.name == m.message.session && s.backend == backend::wechaty::BACKEND)
+        {
+            return Ok(Some(s.clone()));
+        }
+    }
+    if to.ends_with("@im.wechat") {
+        return Ok(None);
+    }
+    match app.wechaty_session(None, "") {
+        Ok((s, _)) => Ok(Some(s)),
+        Err(AppError::NoWechatySession) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sends `parts` to `to` (a contact or room id) through a Wechaty session, recording each
+/// item. As with iLink, a failure after the first item is reported in the result.
+async fn send_wechaty(
+    app: &App,
+    session: &SessionRecord,
+    to: &str,
+    parts: Vec<Part>,
+    observer: &dyn TransferObserver,
+) -> AppResult<SendReport> {
+    let client = app.wechaty_for(session)?;
+    let mut report = SendReport {
+        success: true,
+        session: session.name.clone(),
+        to: to.to_string(),
+        sent: Vec::new(),
+        quota_left: None,
+        error: None,
+    };
+    for part in parts {
+        let sent = match &part.media {
+            None => {
+                let text = part.text.clone().unwrap_or_default();
+                send_wechaty_item(app, session, &client, to, WechatyItem::Text(&text)).await
+            }
+            Some((kind, data, name, path)) => {
+                let progress = observer.start(&format!("Uploading {name}"));
+                let total = data.len() as u64;
+                let item = WechatyItem::File {
+                    kind: if *kind == MediaKind::Image {
+                        "image"
+                    } else {
+                        "file"
+                    },
+                    name,
+                    data,
+                };
+                let result = send_wechaty_item(app, session, &client, to, item).await;
+                progress.report(ilink::Transfer {
+                    done: if result.is_ok() { total } else { 0 },
+                    total: Some(total),
+                });
+                result.map(|mut item| {
+                    item.kind = part.kind.to_string();
+                    item.path = Some(path.display().to_string());
+                    item.size = Some(total);
+                    item
+                })
+            }
+        };
+        match sent {
+            Ok(item) => report.sent.push(item),
+            Err(e) => return finish_with_error(report, e),
+        }
+    }
+    Ok(report)
+}
+
+/// One item for [`send_wechaty_item`].
+pub enum WechatyItem<'a> {
+    /// A text.
+    Text(&'a str),
+    /// A file: `image` or `file`, its display name and bytes.
+    File {
+        /// `image` or `file`.
+        kind: &'static str,
+        /// Display name.
+        name: &'a str,
+        /// Content.
+        data: &'a [u8],
+    },
+}
+
+/// Sends one item to a contact or room through a Wechaty session and records it in the store
+/// (a failed send is recorded as failed, then returned as the error).
+pub async fn send_wechaty_item(
+    app: &App,
+    session: &SessionRecord,
+    client: &wechaty::Client,
+    to: &str,
+    item: WechatyItem<'_>,
+) -> AppResult<SentItem> {
+    let (result, sent) = match &item {
+        WechatyItem::Text(text) => (
+            client.send_text(to, text).await,
+            backend::wechaty::Sent::Text(text),
+        ),
+        WechatyItem::File { kind, name, data } => (
+            client.send_file(to, name, data.to_vec()).await,
+            backend::wechaty::Sent::File {
+                kind,
+                name,
+                size: data.len() as u64,
+            },
+        ),
+    };
+    let (upstream_id, error) = match &result {
+        Ok(id) => (id.clone(), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let row = backend::wechaty::outbound(
+        &session.name,
+        session.bot_id.as_deref(),
+        to,
+        &sent,
+        upstream_id.as_deref(),
+        now_ms(),
+        error,
+    );
+    let id = app.store().record_outbound(&row)?;
+    result?;
+    Ok(SentItem {
+        kind: row.kind.clone(),
+        id: id.to_string(),
+        message_id: upstream_id,
+        path: None,
+        size: None,
+    })
+}
+
 /// The session and context token to send with.
 fn route(app: &App, req: &SendRequest) -> AppResult<ContextRecord> {
     let to = req.to.trim();
@@ -215,6 +380,9 @@ pub async fn send_observed(
     observer: &dyn TransferObserver,
 ) -> AppResult<SendReport> {
     let parts = prepare(req)?;
+    if let Some(session) = wechaty_route(app, req)? {
+        return send_wechaty(app, &session, req.to.trim(), parts, observer).await;
+    }
     let ctx = route(app, req)?;
     let needed = parts.len() as u32;
     let left = SEND_QUOTA_PER_TOKEN.saturating_sub(ctx.send_count);
@@ -234,7 +402,7 @@ pub async fn send_observed(
         session: ctx.session.clone(),
         to: ctx.user_id.clone(),
         sent: Vec::new(),
-        quota_left: left,
+        quota_left: Some(left),
         error: None,
     };
     for part in parts {
@@ -252,7 +420,7 @@ pub async fn send_observed(
             };
             return finish_with_error(report, e);
         };
-        report.quota_left = SEND_QUOTA_PER_TOKEN.saturating_sub(count);
+        report.quota_left = Some(SEND_QUOTA_PER_TOKEN.saturating_sub(count));
         match send_part(app, &bot, &session, &ctx, &part, observer).await {
             Ok(item) => report.sent.push(item),
             Err(e) => {
@@ -263,7 +431,9 @@ pub async fn send_observed(
                     let _ = app
                         .store()
                         .refund_send(&ctx.session, &ctx.user_id, &ctx.token);
-                    report.quota_left = (report.quota_left + 1).min(SEND_QUOTA_PER_TOKEN);
+                    report.quota_left = report
+                        .quota_left
+                        .map(|left| (left + 1).min(SEND_QUOTA_PER_TOKEN));
                 }
                 if let AppError::Upstream(u) = &e {
                     if u.is_session_expired() {

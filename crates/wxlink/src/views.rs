@@ -18,12 +18,14 @@ use crate::timefmt::iso;
 ///
 /// `type` is `text`, `image`, `voice`, `file`, `video`, `mixed` (several kinds) or `unknown`;
 /// `text` gathers the searchable text (text items, voice transcripts, file names, quotes);
-/// `error` appears on failed sends and unreadable upstream messages.
+/// `error` appears on failed sends and unreadable upstream messages. Messages of a group chat
+/// (Wechaty rooms) add `room_id` (the same as `user`: reply there) and `speaker` (who wrote;
+/// also in `from`).
 pub fn message(m: &StoredMessage) -> Value {
     let msg = &m.message;
     let bot = msg.bot_id.clone().unwrap_or_default();
     let (from, to) = match msg.direction {
-        Direction::In => (msg.peer.clone(), bot.clone()),
+        Direction::In => (msg.speaker.clone().unwrap_or(msg.peer.clone()), bot.clone()),
         Direction::Out => (bot.clone(), msg.peer.clone()),
     };
     let mut v = json!({
@@ -44,6 +46,10 @@ pub fn message(m: &StoredMessage) -> Value {
     });
     if let Some(e) = &msg.error {
         v["error"] = json!(e);
+    }
+    if let Some(speaker) = &msg.speaker {
+        v["room_id"] = json!(msg.peer);
+        v["speaker"] = json!(speaker);
     }
     v
 }

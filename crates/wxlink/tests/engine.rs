@@ -251,7 +251,7 @@ async fn sends_every_kind_and_refuses_what_would_fail() {
     };
     let report = wxlink::send::send(&env.app, &req).await.unwrap();
     assert!(report.success);
-    assert_eq!(report.quota_left, 5);
+    assert_eq!(report.quota_left, Some(5));
     let kinds: Vec<_> = report.sent.iter().map(|s| s.kind.as_str()).collect();
     assert_eq!(kinds, ["text", "image", "voice", "file", "video"]);
     let sent = env.fake.sent();

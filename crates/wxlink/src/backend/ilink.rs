@@ -45,6 +45,7 @@ pub fn inbound(session: &str, received: &Received, now_ms: i64) -> Option<NewMes
         client_id: msg.client_id.clone(),
         status: "received".into(),
         error: None,
+        speaker: None,
     })
 }
 
@@ -83,6 +84,7 @@ fn unreadable(session: &str, raw: &Value, reason: &str, now_ms: i64) -> NewMessa
         client_id: None,
         status: "received".into(),
         error: Some(format!("unreadable upstream message: {reason}")),
+        speaker: None,
     }
 }
 
@@ -251,6 +253,7 @@ pub fn outbound(
         client_id: Some(client_id.to_string()),
         status: if error.is_some() { "failed" } else { "sent" }.into(),
         error,
+        speaker: None,
     }
 }
 

@@ -1,4 +1,6 @@
 //! Upstream backends: how each one's messages become stored messages and how sends go out.
-//! Only iLink exists so far (`ilink`); Wechaty joins it behind a common trait.
+//! - [`ilink`]: iLink Bot API messages (one-to-one chats with users who wrote to the bot).
+//! - [`wechaty`]: Wechaty Puppet Service messages (contacts and group chats).
 
 pub mod ilink;
+pub mod wechaty;

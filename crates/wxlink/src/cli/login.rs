@@ -27,6 +27,21 @@ pub struct LoginArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 480)]
     pub timeout: u64,
+    /// Log in through a Wechaty Puppet Service instead of iLink (contacts and group chats).
+    #[arg(long, requires_all = ["endpoint", "token"])]
+    pub wechaty: bool,
+    /// The puppet service: HOST:PORT (plaintext) or https://HOST:PORT (TLS; a private CA in
+    /// WXLINK_WECHATY_CA).
+    #[arg(long, env = "WXLINK_WECHATY_ENDPOINT", requires = "wechaty")]
+    pub endpoint: Option<String>,
+    /// The puppet service's token (sent as `authorization: Wechaty <token>`).
+    #[arg(
+        long,
+        env = "WXLINK_WECHATY_TOKEN",
+        hide_env_values = true,
+        requires = "wechaty"
+    )]
+    pub token: Option<String>,
 }
 
 /// Runs the command.
@@ -50,6 +65,9 @@ pub async fn run(app: &App, args: LoginArgs, out: &Output) -> AppResult<()> {
             }
             return Ok(());
         }
+    }
+    if let (true, Some(endpoint), Some(token)) = (args.wechaty, &args.endpoint, &args.token) {
+        return run_wechaty(app, &name, endpoint, token, args.timeout, out).await;
     }
     let options = LoginOptions {
         local_tokens: login::local_tokens(app)?,
@@ -122,6 +140,70 @@ pub async fn run(app: &App, args: LoginArgs, out: &Output) -> AppResult<()> {
     }
 }
 
+/// `wxlink login --wechaty`: the puppet service's QR codes drawn as they come, until the
+/// account is logged in.
+async fn run_wechaty(
+    app: &App,
+    name: &str,
+    endpoint: &str,
+    token: &str,
+    timeout: u64,
+    out: &Output,
+) -> AppResult<()> {
+    let spinner = spinner(out, "Connecting to the Wechaty Puppet Service…");
+    let shown = spinner.clone();
+    let record = login::login_wechaty(
+        app,
+        name,
+        endpoint,
+        token,
+        Duration::from_secs(timeout),
+        |progress| match progress {
+            login::WechatyLoginProgress::Qr(content) => {
+                shown.suspend(|| draw_qr(&content, out));
+                shown.set_message("Waiting for the QR code to be scanned…");
+            }
+            login::WechatyLoginProgress::Scanned => {
+                shown.set_message("Scanned. Confirm the login on your phone…")
+            }
+        },
+    )
+    .await;
+    spinner.finish_and_clear();
+    let record = record?;
+    if out.json {
+        out.print_json(
+            &json!({"success": true, "session": record.name, "backend": "wechaty",
+            "bot_id": record.bot_id, "endpoint": endpoint}),
+        );
+    } else {
+        out.line(&format!(
+            "Logged in: session {:?}, Wechaty account {} at {endpoint}.",
+            record.name,
+            record.bot_id.as_deref().unwrap_or("?"),
+        ));
+    }
+    Ok(())
+}
+
+/// Draws a QR code's content on stderr (the picture unless `--json`, and the text).
+fn draw_qr(content: &str, out: &Output) {
+    let mut err = std::io::stderr().lock();
+    if !out.json {
+        if let Ok(code) = qrcode::QrCode::new(content.as_bytes()) {
+            let art = code
+                .render::<qrcode::render::unicode::Dense1x2>()
+                .quiet_zone(true)
+                .build();
+            let _ = writeln!(err, "\n{art}");
+        }
+    }
+    let _ = writeln!(
+        err,
+        "Scan with WeChat, or open this link on the phone:\n  {content}\n"
+    );
+}
+
 /// Draws the QR on stderr (stdout stays clean for `--json`) with its URL.
 fn show_qr(qr: &QrCode, out: &Output, renewed: Option<QrRenewal>) {
     let mut err = std::io::stderr().lock();
@@ -134,20 +216,8 @@ fn show_qr(qr: &QrCode, out: &Output, renewed: Option<QrRenewal>) {
         }
         None => {}
     }
-    if !out.json {
-        if let Ok(code) = qrcode::QrCode::new(qr.content.as_bytes()) {
-            let art = code
-                .render::<qrcode::render::unicode::Dense1x2>()
-                .quiet_zone(true)
-                .build();
-            let _ = writeln!(err, "\n{art}");
-        }
-    }
-    let _ = writeln!(
-        err,
-        "Scan with WeChat, or open this link on the phone:\n  {}\n",
-        qr.content
-    );
+    drop(err);
+    draw_qr(&qr.content, out);
 }
 
 fn spinner(out: &Output, msg: &str) -> ProgressBar {

@@ -75,10 +75,11 @@ pub async fn run(app: &App, args: SendArgs, out: &Output) -> AppResult<()> {
         if let Some(e) = &report.error {
             eprintln!("wxlink: stopped before the rest: {e}");
         }
-        out.line(&format!(
-            "{} of 10 messages left on this user's context token.",
-            report.quota_left
-        ));
+        if let Some(left) = report.quota_left {
+            out.line(&format!(
+                "{left} of 10 messages left on this user's context token."
+            ));
+        }
     }
     if report.success {
         Ok(())

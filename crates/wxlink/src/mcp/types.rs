@@ -310,8 +310,10 @@ pub struct SendOut {
     pub to: String,
     /// Items sent, in order (text first).
     pub sent: Vec<SentItemOut>,
-    /// Replies left on the recipient's context token (10 per message they send).
-    pub quota_left: u32,
+    /// Replies left on the recipient's context token (10 per message they send); absent for
+    /// Wechaty sessions, which have no such quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_left: Option<u32>,
     /// Why the rest did not go out, when something failed midway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -497,6 +499,7 @@ mod tests {
                 client_id: None,
                 status: "received".into(),
                 error: error.map(str::to_string),
+                speaker: None,
             },
         }
     }

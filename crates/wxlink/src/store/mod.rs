@@ -182,7 +182,7 @@ pub struct NewMessage {
     /// Key that identifies the message upstream, for de-duplication: the upstream id, or a
     /// fallback (client id, seq, content hash) when there is none. Unique per session.
     pub dedupe_key: String,
-    /// The user on the other side.
+    /// The other side: the user of a one-to-one chat, or the room of a group chat.
     pub peer: String,
     /// The bot account id.
     pub bot_id: Option<String>,
@@ -205,6 +205,8 @@ pub struct NewMessage {
     pub status: String,
     /// Why a send failed.
     pub error: Option<String>,
+    /// In a group chat (`peer` is the room): who wrote it. `None` in one-to-one chats.
+    pub speaker: Option<String>,
 }
 
 /// A stored message.

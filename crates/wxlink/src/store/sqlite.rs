@@ -176,13 +176,16 @@ CREATE TABLE consumers (
 
 /// The migrations, oldest first: script `i` takes the database from `user_version` `i` to
 /// `i + 1`. Append only; never edit a released script.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+
+/// Schema version 2: who spoke in a group chat (Wechaty rooms), kept with the message body.
+const SCHEMA_V2: &str = "ALTER TABLE message_bodies ADD COLUMN speaker TEXT;";
 
 /// Columns of `messages m` and `message_bodies b`, in the order [`message_from_row`] reads
 /// them; use with [`MESSAGE_FROM`].
 const MESSAGE_COLUMNS: &str = "m.id, m.session, m.direction, m.upstream_id, m.dedupe_key, m.peer, \
      m.bot_id, m.kind, m.text, b.items, b.raw, b.context_token, m.created_at, m.stored_at, \
-     b.client_id, m.status, b.error";
+     b.client_id, m.status, b.error, b.speaker";
 
 /// The tables [`MESSAGE_COLUMNS`] come from.
 const MESSAGE_FROM: &str = "messages m LEFT JOIN message_bodies b ON b.id = m.id";
@@ -212,7 +215,7 @@ const SQL_INDEX_DAYS: &str = "INSERT INTO message_days (day, min_id, max_id) \
                                      max_id = max(max_id, excluded.max_id)";
 
 const SQL_INSERT_BODY: &str = "INSERT INTO message_bodies (id, items, raw, context_token, \
-     client_id, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+     client_id, error, speaker) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 /// A different token replaces the stored one only if it is not older (and resets the send
 /// count); the same token again only moves `received_at` forward.
@@ -646,6 +649,7 @@ fn message_from_row(row: &Row<'_>) -> StoreResult<StoredMessage> {
             client_id: row.get(14)?,
             status: row.get(15)?,
             error: row.get(16)?,
+            speaker: row.get(17)?,
         },
     })
 }
@@ -705,6 +709,7 @@ impl<'c> MessageInserts<'c> {
             message.context_token,
             message.client_id,
             message.error,
+            message.speaker,
         ])?;
         self.inserted = Some(match self.inserted {
             None => IdRange { lo: id, hi: id },
@@ -1559,6 +1564,7 @@ mod tests {
             client_id: None,
             status: "received".into(),
             error: None,
+            speaker: None,
         }
     }
 
