@@ -24,7 +24,7 @@ fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
 #[tokio::test]
 async fn token_rejected() {
     let peer = Peer::start();
-    let mut config = peer.config();
+    let mut config = common::config(&peer);
     config.token = "insecure_not-the-token".into();
     match Client::connect(config.clone()).await {
         Err(Error::Unauthenticated { message }) => {
@@ -53,7 +53,7 @@ async fn token_rejected() {
     );
 
     // an empty token never leaves the process
-    let mut config = peer.config();
+    let mut config = common::config(&peer);
     config.token = " ".into();
     assert!(matches!(
         Client::connect(config).await,
@@ -105,7 +105,9 @@ async fn unreachable_service_is_unavailable_and_retried() {
 #[tokio::test]
 async fn event_stream_login_ready_and_injected_message() {
     let peer = Peer::start();
-    let client = Client::connect(peer.config()).await.expect("connect");
+    let client = Client::connect(common::config(&peer))
+        .await
+        .expect("connect");
     assert!(!client.version().await.expect("version").is_empty());
     let mut events = client.events().expect("events");
     assert!(matches!(
@@ -147,7 +149,9 @@ async fn event_stream_login_ready_and_injected_message() {
     assert_eq!(myself.name, "小助手Bot");
 
     // the service refuses a second stream (from another client): transient, retried
-    let other = Client::connect(peer.config()).await.expect("second client");
+    let other = Client::connect(common::config(&peer))
+        .await
+        .expect("second client");
     let mut second = other.events().expect("events of the second client");
     let error = wait_for(&mut second, 20, |e| match e {
         PuppetEvent::Disconnected {
@@ -213,7 +217,9 @@ async fn event_stream_login_ready_and_injected_message() {
 #[tokio::test]
 async fn contacts_and_payloads_with_chinese_names() {
     let peer = Peer::start();
-    let client = Client::connect(peer.config()).await.expect("connect");
+    let client = Client::connect(common::config(&peer))
+        .await
+        .expect("connect");
     let _events = logged_in(&client).await;
 
     let contacts = client.contacts().await.expect("contacts");
@@ -272,7 +278,9 @@ async fn contacts_and_payloads_with_chinese_names() {
 #[tokio::test]
 async fn find_contacts_by_nickname_and_alias() {
     let peer = Peer::start();
-    let client = Client::connect(peer.config()).await.expect("connect");
+    let client = Client::connect(common::config(&peer))
+        .await
+        .expect("connect");
     let _events = logged_in(&client).await;
     use ContactField::*;
     use MatchMode::*;
@@ -353,7 +361,9 @@ async fn find_contacts_by_nickname_and_alias() {
 #[tokio::test]
 async fn rooms_by_topic_and_members() {
     let peer = Peer::start();
-    let client = Client::connect(peer.config()).await.expect("connect");
+    let client = Client::connect(common::config(&peer))
+        .await
+        .expect("connect");
     let _events = logged_in(&client).await;
 
     let rooms = client.rooms().await.expect("rooms");
@@ -430,7 +440,9 @@ async fn rooms_by_topic_and_members() {
 #[tokio::test]
 async fn group_and_file_messages() {
     let peer = Peer::start();
-    let client = Client::connect(peer.config()).await.expect("connect");
+    let client = Client::connect(common::config(&peer))
+        .await
+        .expect("connect");
     let mut events = logged_in(&client).await;
 
     // a group message mentioning the bot
@@ -506,7 +518,9 @@ async fn group_and_file_messages() {
 #[tokio::test]
 async fn send_text_to_contact_and_room() {
     let peer = Peer::start();
-    let client = Client::connect(peer.config()).await.expect("connect");
+    let client = Client::connect(common::config(&peer))
+        .await
+        .expect("connect");
     let _events = logged_in(&client).await;
     peer.post("/reset-log", json!({})).await;
 
@@ -553,7 +567,9 @@ async fn send_text_to_contact_and_room() {
 #[tokio::test]
 async fn send_files_inline_and_uploaded() {
     let peer = Peer::start();
-    let client = Client::connect(peer.config()).await.expect("connect");
+    let client = Client::connect(common::config(&peer))
+        .await
+        .expect("connect");
     let _events = logged_in(&client).await;
     peer.post("/reset-log", json!({})).await;
 
@@ -606,7 +622,9 @@ async fn send_files_inline_and_uploaded() {
 #[tokio::test]
 async fn reconnects_after_the_grpc_side_restarts() {
     let peer = Peer::start();
-    let client = Client::connect(peer.config()).await.expect("connect");
+    let client = Client::connect(common::config(&peer))
+        .await
+        .expect("connect");
     let mut events = logged_in(&client).await;
     client.contacts().await.expect("fill the cache");
     assert!(client.cache_stats().contacts > 0);
@@ -685,7 +703,9 @@ async fn reconnects_after_the_grpc_side_restarts() {
 #[tokio::test]
 async fn cache_is_invalidated_by_dirty_events() {
     let peer = Peer::start();
-    let client = Client::connect(peer.config()).await.expect("connect");
+    let client = Client::connect(common::config(&peer))
+        .await
+        .expect("connect");
     let mut events = logged_in(&client).await;
 
     let lisi = client.contact("wxid_lisi").await.expect("李四");
@@ -845,7 +865,9 @@ async fn cache_is_invalidated_by_dirty_events() {
 #[tokio::test]
 async fn many_contacts() {
     let peer = Peer::start();
-    let client = Client::connect(peer.config()).await.expect("connect");
+    let client = Client::connect(common::config(&peer))
+        .await
+        .expect("connect");
     let _events = logged_in(&client).await;
     let added = peer
         .post(
@@ -881,7 +903,7 @@ async fn builtin_insecure_certificate_is_reported() {
     let peer = Peer::start_with(&[("WECHATY_PEER_TLS", "1")]);
     let ca = peer.get_text("/tls/ca.pem").await;
     assert!(ca.contains("BEGIN CERTIFICATE"));
-    let config = peer.config().with_tls(TlsConfig::Tls {
+    let config = common::config(&peer).with_tls(TlsConfig::Tls {
         ca_pem: Some(ca),
         server_name: wechaty::token_server_name(&peer.token),
     });
@@ -895,7 +917,7 @@ async fn builtin_insecure_certificate_is_reported() {
         other => panic!("expected InsecureBuiltinCertificate, got {other:?}"),
     }
     // a plaintext client against a TLS server does not get through either
-    let err = Client::connect(peer.config())
+    let err = Client::connect(common::config(&peer))
         .await
         .expect_err("plaintext vs TLS");
     eprintln!("plaintext client, TLS server: {err}");
@@ -938,7 +960,7 @@ async fn tls_with_a_proper_certificate() {
         ca_pem: Some(ca.pem()),
         server_name: Some("puppet.wxlink.test".into()),
     };
-    let client = Client::connect(peer.config().with_tls(tls))
+    let client = Client::connect(common::config(&peer).with_tls(tls))
         .await
         .expect("TLS connect");
     let _events = logged_in(&client).await;
@@ -952,7 +974,7 @@ async fn tls_with_a_proper_certificate() {
         ca_pem: Some(ca.pem()),
         server_name: Some("other.example".into()),
     };
-    match Client::connect(peer.config().with_tls(tls)).await {
+    match Client::connect(common::config(&peer).with_tls(tls)).await {
         Err(e @ Error::Tls { .. }) => {
             eprintln!("{e}");
             assert!(e.is_fatal())
@@ -965,7 +987,7 @@ async fn tls_with_a_proper_certificate() {
         server_name: Some("puppet.wxlink.test".into()),
     };
     assert!(matches!(
-        Client::connect(peer.config().with_tls(tls)).await,
+        Client::connect(common::config(&peer).with_tls(tls)).await,
         Err(Error::Tls { .. })
     ));
 }

@@ -1,0 +1,300 @@
+//! The engine with a Wechaty session, against the project's real Wechaty Puppet Service test
+//! peer (`tests/wechaty-peer`, started per test over loopback gRPC): login (and a refused
+//! token), one-to-one and group messages reaching the inbox and history, sends routed to the
+//! Wechaty backend, file transfer both ways, lookups by nickname, alias and topic, a peer
+//! restart, and logout expiring the session.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::json;
+use wechaty_peer::Peer;
+use wxlink::app::{App, AppOptions};
+use wxlink::contacts::{self, Matching};
+use wxlink::error::AppError;
+use wxlink::poller::Pollers;
+use wxlink::send::SendRequest;
+use wxlink::store::{Direction, HistoryQuery, LoginRecord, SessionStatus, StoredMessage};
+use wxlink::{download, inbox, login, views};
+
+fn open_app(dir: &std::path::Path) -> Arc<App> {
+    App::open(AppOptions {
+        data_dir: Some(dir.to_path_buf()),
+        // Nothing here talks to iLink; a closed port makes any mistake fail fast.
+        ilink_base: Some("http://127.0.0.1:9/".parse().unwrap()),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+async fn log_in(app: &App, peer: &Peer) {
+    let record = login::login_wechaty(
+        app,
+        "wc",
+        &peer.endpoint(),
+        &peer.token,
+        Duration::from_secs(30),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(record.backend, "wechaty");
+    assert_eq!(record.bot_id.as_deref(), Some("wxid_bot"));
+}
+
+/// Waits until the session's listener holds the event stream: probes with messages from Bob
+/// until one comes through, and reads them all.
+async fn wait_listening(app: &App, peer: &Peer) {
+    for _ in 0..60 {
+        peer.post("/inject", json!({"from": "wxid_bob", "text": "probe"}))
+            .await;
+        let got = inbox::recv(app, "default", Duration::from_millis(500))
+            .await
+            .unwrap();
+        if !got.is_empty() {
+            // Probes sent before the stream was up are lost upstream; later ones may trail.
+            while !inbox::recv(app, "default", Duration::from_millis(300))
+                .await
+                .unwrap()
+                .is_empty()
+            {}
+            return;
+        }
+    }
+    panic!("the Wechaty listener never delivered a message");
+}
+
+/// Receives exactly the next message (probes excluded).
+async fn next_message(app: &App) -> StoredMessage {
+    let got = inbox::recv(app, "default", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    got.into_iter().next().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wechaty_session_receives_sends_and_finds() {
+    let peer = Peer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = open_app(dir.path());
+
+    // A refused token fails clearly and saves nothing.
+    let err = login::login_wechaty(
+        &app,
+        "wc",
+        &peer.endpoint(),
+        "wrong-token",
+        Duration::from_secs(10),
+        |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), "token_rejected", "{err}");
+    assert!(app.store().session("wc").unwrap().is_none());
+
+    log_in(&app, &peer).await;
+    let pollers = Pollers::start(app.clone());
+    wait_listening(&app, &peer).await;
+
+    // One-to-one.
+    peer.post(
+        "/inject",
+        json!({"from": "wxid_alice", "text": "你好 wxlink"}),
+    )
+    .await;
+    let m = next_message(&app).await;
+    assert_eq!(m.message.direction, Direction::In);
+    assert_eq!(m.message.peer, "wxid_alice");
+    assert_eq!(m.message.speaker, None);
+    assert_eq!(m.message.text.as_deref(), Some("你好 wxlink"));
+
+    // A group message: stored under the room, with who said it.
+    peer.post(
+        "/inject",
+        json!({"from": "wxid_zhangsan", "room": "r_team@chatroom", "text": "明天下午开会"}),
+    )
+    .await;
+    let m = next_message(&app).await;
+    assert_eq!(m.message.peer, "r_team@chatroom");
+    assert_eq!(m.message.speaker.as_deref(), Some("wxid_zhangsan"));
+    let view = views::message(&m);
+    assert_eq!(view["room_id"], "r_team@chatroom");
+    assert_eq!(view["from"], "wxid_zhangsan");
+    let found = app
+        .store()
+        .history(&HistoryQuery {
+            text: Some("下午开会".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(found.total, 1, "the group message is searchable");
+
+    // Sends go through the Wechaty session: to the room, and a file to Alice.
+    let report = wxlink::send::send(
+        &app,
+        &SendRequest {
+            to: "r_team@chatroom".into(),
+            text: Some("收到".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.session, "wc");
+    assert_eq!(report.quota_left, None, "Wechaty has no reply quota");
+    let pdf = dir.path().join("季度报告.pdf");
+    std::fs::write(&pdf, b"%PDF-1.7 quarterly").unwrap();
+    let report = wxlink::send::send(
+        &app,
+        &SendRequest {
+            to: "wxid_alice".into(),
+            files: vec![(pdf.clone(), None)],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(report.success);
+    let sent = peer.get("/sent").await;
+    let sent = sent.as_array().cloned().unwrap_or_default();
+    assert!(
+        sent.iter()
+            .any(|s| s["conversationId"] == "r_team@chatroom" && s["text"] == "收到"),
+        "{sent:?}"
+    );
+    let file = sent
+        .iter()
+        .find(|s| s["conversationId"] == "wxid_alice" && s["filename"] == "季度报告.pdf")
+        .unwrap_or_else(|| panic!("file not sent: {sent:?}"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(file["fileBase64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(bytes, b"%PDF-1.7 quarterly");
+    let out = app
+        .store()
+        .history(&HistoryQuery {
+            direction: Some(Direction::Out),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    let peers: Vec<_> = out
+        .messages
+        .iter()
+        .map(|m| m.message.peer.as_str())
+        .collect();
+    assert!(peers.contains(&"r_team@chatroom") && peers.contains(&"wxid_alice"));
+
+    // An inbound file downloads from the puppet service.
+    let content = b"inbound attachment".to_vec();
+    peer.post(
+        "/inject",
+        json!({"from": "wxid_lisi", "file": {"name": "notes.txt",
+            "base64": base64::engine::general_purpose::STANDARD.encode(&content)}}),
+    )
+    .await;
+    let m = next_message(&app).await;
+    assert_eq!(m.message.kind, "file");
+    let files = download::download(&app, &m.id.to_string(), Some(&dir.path().join("dl")))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&files[0].path).unwrap(), content);
+    assert!(files[0].path.ends_with("notes.txt"));
+
+    // Lookups: duplicate nicknames, remarks, fuzzy, duplicate topics, members, ids.
+    let (_, wangwu) = contacts::find_contacts(&app, None, "王五", Matching::Exact)
+        .await
+        .unwrap();
+    assert_eq!(wangwu.len(), 2);
+    let (_, laozhang) = contacts::find_contacts(&app, None, "老张", Matching::Exact)
+        .await
+        .unwrap();
+    assert_eq!(ids(&laozhang, |c| &c.id), ["wxid_zhangsan"]);
+    let (_, alice) = contacts::find_contacts(&app, None, "alice", Matching::Fuzzy)
+        .await
+        .unwrap();
+    assert_eq!(ids(&alice, |c| &c.id), ["wxid_alice"]);
+    let (_, none) = contacts::find_contacts(&app, None, "alice", Matching::Exact)
+        .await
+        .unwrap();
+    assert!(
+        none.is_empty(),
+        "exact matching is case-sensitive and whole"
+    );
+    let (_, books) = contacts::find_rooms(&app, None, "读书会", Matching::Exact)
+        .await
+        .unwrap();
+    assert_eq!(books.len(), 2);
+    let (_, members) = contacts::room_members(&app, None, "r_team@chatroom")
+        .await
+        .unwrap();
+    assert_eq!(members.len(), 4);
+    assert!(members
+        .iter()
+        .any(|m| m.id == "wxid_zhangsan" && m.room_alias.as_deref() == Some("张工")));
+    assert!(matches!(
+        contacts::contact_by_id(&app, None, "wxid_nobody").await,
+        Err(AppError::NotFound { .. })
+    ));
+
+    // The peer's gRPC side restarts: the listener reconnects and messages flow again.
+    peer.post("/grpc/restart", json!({"downMs": 500})).await;
+    wait_listening(&app, &peer).await;
+    peer.post(
+        "/inject",
+        json!({"from": "wxid_alice", "text": "after restart"}),
+    )
+    .await;
+    assert_eq!(
+        next_message(&app).await.message.text.as_deref(),
+        Some("after restart")
+    );
+
+    // The account logs out upstream: the session expires.
+    peer.post("/logout", json!({})).await;
+    let mut status = None;
+    for _ in 0..100 {
+        status = app.store().session("wc").unwrap().map(|s| s.status);
+        if status == Some(SessionStatus::Expired) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, Some(SessionStatus::Expired));
+    pollers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_lookups_on_an_ilink_session_say_ilink_has_no_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open_app(dir.path());
+    app.store()
+        .save_login(
+            "il",
+            &LoginRecord {
+                backend: "ilink".into(),
+                bot_id: "b@im.bot".into(),
+                user_id: None,
+                token: "t".into(),
+                base_url: None,
+            },
+        )
+        .unwrap();
+    let err = contacts::find_rooms(&app, Some("il"), "项目组", Matching::Exact)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::NeedsWechaty { .. }), "{err}");
+    assert!(err.to_string().contains("iLink does not carry group chats"));
+    // Without a name, there is no Wechaty session at all.
+    let err = contacts::find_contacts(&app, None, "张三", Matching::Exact)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::NoWechatySession), "{err}");
+}
+
+fn ids<T>(items: &[T], id: impl Fn(&T) -> &String) -> Vec<String> {
+    items.iter().map(|i| id(i).clone()).collect()
+}
