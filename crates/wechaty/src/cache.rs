@@ -137,6 +137,25 @@ impl Cache {
         self.store(t, |s| s.contact_ids = Some(ids.to_vec()))
     }
 
+    /// The listed contacts that `keep` accepts, in list order, read under one lock without
+    /// copying the others — when the list and every payload on it are cached; else `None`.
+    pub(crate) fn contacts_matching(
+        &self,
+        keep: impl Fn(&Contact) -> bool,
+    ) -> Option<Vec<Contact>> {
+        self.read(|s| {
+            let ids = s.contact_ids.as_ref()?;
+            let mut out = Vec::new();
+            for id in ids {
+                let c = s.contacts.get(id)?;
+                if keep(c) {
+                    out.push(c.clone());
+                }
+            }
+            Some(out)
+        })
+    }
+
     pub(crate) fn room(&self, id: &str) -> Option<Room> {
         self.read(|s| s.rooms.get(id).cloned())
     }

@@ -434,6 +434,13 @@ impl Client {
         mode: MatchMode,
     ) -> Result<Vec<Contact>> {
         require("the search text", query)?;
+        if let Some(found) = self
+            .inner
+            .cache
+            .contacts_matching(|c| find::contact_matches(c, query, by, mode))
+        {
+            return Ok(found);
+        }
         let all = self.contacts().await?;
         Ok(all
             .into_iter()
