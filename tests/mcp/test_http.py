@@ -7,6 +7,8 @@ WeChat.
   injected message, ``send``.
 - Legacy HTTP+SSE on ``/sse`` (``mcp.client.sse.sse_client``): the same.
 - ``/health`` without a token, 401 without one on ``/mcp``, a clean exit on SIGTERM.
+- The official client refused without the right token (Streamable HTTP and SSE); 403 for a
+  foreign ``Origin`` and 421 for a rebound ``Host``.
 
 Run through ``run.sh`` (it creates the venv and builds the binary).
 """
@@ -191,3 +193,71 @@ def test_legacy_sse(server: HttpServer, fake: FakeControl):
 
     run(body())
     assert sent_texts(fake) == ["hi (sse)"]
+
+
+def _chain(e: BaseException) -> str:
+    """Every message in an exception, its causes and (for groups) its members."""
+    out = [repr(e)]
+    for sub in getattr(e, "exceptions", ()) or ():
+        out.append(_chain(sub))
+    if e.__cause__ is not None:
+        out.append(_chain(e.__cause__))
+    if e.__context__ is not None and e.__context__ is not e.__cause__:
+        out.append(_chain(e.__context__))
+    return " | ".join(out)
+
+
+def test_the_official_client_is_refused_without_the_right_token(server: HttpServer):
+    async def connect_streamable(headers: dict[str, str]) -> None:
+        async with httpx2.AsyncClient(headers=headers, timeout=10) as http:
+            transport = streamable_http_client(f"{server.url}/mcp", http_client=http)
+            async with Client(transport, mode="legacy") as c:
+                await c.list_tools()
+
+    async def connect_sse(headers: dict[str, str]) -> None:
+        async with Client(sse_client(f"{server.url}/sse", headers=headers), mode="legacy") as c:
+            await c.list_tools()
+
+    for attempt, headers in [
+        (connect_streamable, {"Authorization": "Bearer wrong"}),
+        (connect_streamable, {}),
+        (connect_sse, {"Authorization": "Bearer wrong"}),
+        (connect_sse, {}),
+    ]:
+        # The client surfaces the 401 as an error response (mcp 2.3 keeps no status code).
+        with pytest.raises(BaseException) as caught:
+            run(attempt(headers))
+        chain = _chain(caught.value)
+        assert "MCPError" in chain or "401" in chain, chain
+        # The same connection with the right token works: the token was the only difference.
+        run(attempt(AUTH))
+
+
+def test_dns_rebinding_and_cross_origin_requests_are_refused(server: HttpServer):
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    accept = {"Accept": "application/json, text/event-stream"}
+    port = server.url.rsplit(":", 1)[1]
+    # A page on another origin that the browser lets post to localhost: 403.
+    r = httpx2.post(f"{server.url}/mcp", json=ping, headers={**AUTH, **accept, "Origin": "http://evil.example"})
+    assert r.status_code == 403, r.text
+    # A rebound DNS name pointing at 127.0.0.1: the Host header gives it away, 421.
+    r = httpx2.post(f"{server.url}/mcp", json=ping, headers={**AUTH, **accept, "Host": f"evil.example:{port}"})
+    assert r.status_code == 421, r.text
+    # The same checks guard the legacy SSE endpoints.
+    r = httpx2.get(f"{server.url}/sse", headers={**AUTH, "Origin": "http://evil.example"})
+    assert r.status_code == 403, r.text
+    r = httpx2.post(f"{server.url}/messages?sessionId=x", json=ping)
+    assert r.status_code == 401, r.text
+    # A loopback origin with the token is fine.
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "origin-test", "version": "1"},
+        },
+    }
+    r = httpx2.post(f"{server.url}/mcp", json=init, headers={**AUTH, **accept, "Origin": f"http://127.0.0.1:{port}"})
+    assert r.status_code == 200, r.text
