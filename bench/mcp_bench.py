@@ -1,0 +1,500 @@
+"""The MCP servers side by side: `wxlink mcp` vs WeiLink 0.6.2's `weilink mcp`, each logged in
+to the same fake iLink server (`wxlink sandbox`), in one run. Run by bench/mcp.sh, which builds
+wxlink and the load generator and sets up WeiLink's venv (this script runs in it).
+
+Usage: python bench/mcp_bench.py WXLINK_BIN MCP_LOAD_BIN [--runs N] [--sends-wx N]
+       [--sends-wl N] [--recvs N] [--secs S]
+
+What it measures (every figure for both servers, then the ratios):
+1. stdio: process start -> answer to the first `tools/list` (initialize, initialized, tools/list),
+   wall time as the client sees it, over N fresh processes. WeiLink's `mcp` command checks PyPI
+   for a newer version before serving (even with --no-banner); it is measured twice: with the
+   check failing at once (a dead HTTPS proxy, as offline) and as shipped (pypi.org answered).
+2. `send` tool latency over stdio (a text to the user who wrote last). Both are logged in and
+   hold a fresh context token: before every 10 sends (the per-token quota) a new inbound message
+   is injected and drained with `recv`, outside the timed section. WeiLink's send always runs an
+   auto-recv that waits 1 s on its queue, hence the draining: with a message queued its send
+   would return at once and swallow that message.
+3. `recv` latency over stdio: a `recv(timeout=10)` call is in flight, then a message is POSTed to
+   /__fake/inbound; the time from just before that POST to the `recv` answer that holds it.
+4. `tools/call` throughput on Streamable HTTP, the read-only `sessions` tool, 1 and 16 concurrent
+   clients, each with its own session (the Rust load generator, crates/wxlink/examples/mcp_load.rs).
+5. RSS (VmRSS from /proc) of the stdio server after start-up, one `tools/list` and 1 s idle; and
+   of the HTTP server after the load runs.
+It also reports every stdout line of the stdio servers that is not JSON-RPC.
+
+The clients speak raw JSON-RPC (one message per line on the pipes, no SDK) so that their own
+cost stays small and equal for both servers. Both servers run as users run them: WeiLink with its
+admin panel (on a free port instead of 8080) and its default INFO logging, wxlink with defaults;
+stderr goes to files. Nothing here is tuned per server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import selectors
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "interop"))
+from fakectl import FakeControl  # noqa: E402
+from weilink_smoke import point_weilink_at  # noqa: E402
+
+PROTOCOL = "2025-06-18"
+PER_TOKEN = 10  # sends allowed per context token (iLink's quota)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> float:
+    """Waits until something accepts connections on the port; returns the seconds waited."""
+    start = time.perf_counter()
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return time.perf_counter() - start
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError(f"nothing listens on port {port} after {timeout:.0f} s")
+        time.sleep(0.02)
+
+
+def rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def cpu_secs(pid: int) -> float:
+    """User + system CPU time of a running process."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_secs() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(int(len(s) * p), len(s) - 1)]
+
+
+def stop(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(grace)
+
+
+class Stdio:
+    """One MCP server process over stdio, spoken to with raw JSON-RPC lines."""
+
+    def __init__(self, argv: list[str], env: dict, stderr_path: Path) -> None:
+        self.started = time.perf_counter()
+        with open(stderr_path, "ab") as err:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=err, env=env)
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.proc.stdout, selectors.EVENT_READ)
+        self.buf = b""
+        self.junk: list[str] = []  # stdout lines that are not JSON-RPC
+        self.next_id = 1
+
+    def _line(self, deadline: float) -> bytes | None:
+        """The next stdout line, or None at EOF."""
+        while b"\n" not in self.buf:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise TimeoutError("no answer from the server")
+            if not self.sel.select(left):
+                continue
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                rest, self.buf = self.buf, b""
+                return rest or None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line
+
+    def _message(self, deadline: float) -> dict | None:
+        while True:
+            line = self._line(deadline)
+            if line is None:
+                return None
+            try:
+                msg = json.loads(line)
+                if isinstance(msg, dict) and msg.get("jsonrpc") == "2.0":
+                    return msg
+            except ValueError:
+                pass
+            self.junk.append(line.decode(errors="replace"))
+
+    def send(self, msg: dict) -> None:
+        self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def start(self, method: str, params: dict) -> int:
+        rid, self.next_id = self.next_id, self.next_id + 1
+        self.send({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
+        return rid
+
+    def wait(self, rid: int, timeout: float = 30.0) -> dict:
+        deadline = time.perf_counter() + timeout
+        while True:
+            msg = self._message(deadline)
+            if msg is None:
+                raise EOFError(f"server closed stdout (exit code {self.proc.poll()})")
+            if msg.get("id") == rid and ("result" in msg or "error" in msg):
+                if "error" in msg:
+                    raise RuntimeError(f"JSON-RPC error: {msg['error']}")
+                return msg["result"]
+
+    def request(self, method: str, params: dict | None = None, timeout: float = 30.0) -> dict:
+        return self.wait(self.start(method, params or {}), timeout)
+
+    def initialize(self) -> dict:
+        result = self.request("initialize", {
+            "protocolVersion": PROTOCOL, "capabilities": {},
+            "clientInfo": {"name": "wxlink-bench", "version": "0"}})
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return result
+
+    def call(self, tool: str, args: dict, timeout: float = 30.0) -> dict:
+        return self.request("tools/call", {"name": tool, "arguments": args}, timeout)
+
+    def close(self) -> None:
+        """Closes stdin (how MCP clients stop a stdio server) and reads what is left on stdout
+        for up to 1 s, then SIGTERM. (WeiLink only exits once its long poll in flight ends, up
+        to the fake's 25 s hold; wxlink exits within milliseconds.)"""
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        with contextlib.suppress(TimeoutError, OSError):
+            deadline = time.perf_counter() + 1
+            while self._message(deadline) is not None:
+                pass
+        stop(self.proc)
+        self.sel.close()
+        self.proc.stdout.close()
+
+
+def payload(result: dict):
+    """A tool result's data: structured content if any, else the JSON of its first text item."""
+    if result.get("structuredContent") is not None:
+        return result["structuredContent"]
+    for item in result.get("content", []):
+        if item.get("type") == "text":
+            try:
+                return json.loads(item["text"])
+            except ValueError:
+                return item["text"]
+    return None
+
+
+def messages_of(result: dict) -> list[dict]:
+    data = payload(result)
+    if isinstance(data, dict):
+        if "error" in data:
+            raise RuntimeError(f"recv failed: {data['error']}")
+        data = data.get("messages", [])
+    return data if isinstance(data, list) else []
+
+
+def sender(msg: dict) -> str:
+    return msg.get("user") or msg.get("from_user") or msg.get("from")
+
+
+class Server:
+    """How to start one implementation, and what it is logged in as."""
+
+    def __init__(self, name: str, bot_id: str, stdio_argv, http_argv, env: dict, logs: Path):
+        self.name, self.bot_id = name, bot_id
+        self.stdio_argv, self.http_argv, self.env, self.logs = stdio_argv, http_argv, env, logs
+
+    def stdio(self, env: dict | None = None) -> Stdio:
+        return Stdio(self.stdio_argv(), env or self.env, self.logs / f"{self.name}-stdio.stderr")
+
+
+def start_once(server: Server, env: dict | None = None):
+    """stdio start -> first tools/list answer (ms); stdout junk seen; tool count."""
+    s = server.stdio(env)
+    try:
+        s.initialize()
+        tools = len(s.request("tools/list")["tools"])
+        ms = (time.perf_counter() - s.started) * 1000
+    finally:
+        s.close()
+    return ms, s.junk, tools
+
+
+def idle_rss(server: Server) -> float:
+    s = server.stdio()
+    try:
+        s.initialize()
+        s.request("tools/list")
+        time.sleep(1.0)
+        return rss_mb(s.proc.pid)
+    finally:
+        s.close()
+
+
+def drain_until(s: Stdio, marker: str, timeout: float = 30.0) -> dict:
+    """Calls `recv` until the message with this text came back (and nothing is left queued)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        for m in messages_of(s.call("recv", {"timeout": 5})):
+            if m.get("text") == marker:
+                return m
+    raise TimeoutError(f"recv never returned {marker!r}")
+
+
+def bench_send(s: Stdio, fake: FakeControl, server: Server, count: int, warm: int) -> list[float]:
+    lat, done = [], 0
+    while done < warm + count:
+        marker = f"token {uuid.uuid4().hex[:8]}"
+        fake.inject(bot_id=server.bot_id, text=marker)  # a new context token, not timed
+        user = sender(drain_until(s, marker))
+        for _ in range(min(PER_TOKEN, warm + count - done)):
+            t = time.perf_counter()
+            result = s.call("send", {"to": user, "text": f"bench {done}"})
+            dt = (time.perf_counter() - t) * 1000
+            data = payload(result)
+            if result.get("isError") or not isinstance(data, dict) or not data.get("success"):
+                raise RuntimeError(f"{server.name}: send {done} failed: {result}")
+            if done >= warm:
+                lat.append(dt)
+            done += 1
+    return lat
+
+
+def bench_recv(s: Stdio, fake: FakeControl, server: Server, count: int):
+    """Latencies (ms) from the POST to the answer, and of the POST alone."""
+    lat, post = [], []
+    for i in range(count):
+        marker = f"latency {i} {uuid.uuid4().hex[:8]}"
+        rid = s.start("tools/call", {"name": "recv", "arguments": {"timeout": 10}})
+        time.sleep(0.1)  # the recv call is waiting in the server
+        t = time.perf_counter()
+        fake.inject(bot_id=server.bot_id, text=marker)
+        posted = time.perf_counter()
+        got = messages_of(s.wait(rid))
+        dt = (time.perf_counter() - t) * 1000
+        if not any(m.get("text") == marker for m in got):
+            raise RuntimeError(f"{server.name}: recv answered without the message: {got}")
+        lat.append(dt)
+        post.append((posted - t) * 1000)
+    return lat, post
+
+
+def bench_http(server: Server, load_bin: str, secs: float) -> tuple[list[dict], float]:
+    port = free_port()
+    with open(server.logs / f"{server.name}-http.stderr", "ab") as err:
+        proc = subprocess.Popen(server.http_argv(port), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err, env=server.env)
+    try:
+        wait_port(port, proc)
+        url = f"http://127.0.0.1:{port}/mcp"
+        rows = []
+        for clients in (1, 16):
+            server_cpu, load_cpu = cpu_secs(proc.pid), children_cpu_secs()
+            out = subprocess.run([load_bin, url, str(clients), str(secs), "sessions", "{}"],
+                                 check=True, stdout=subprocess.PIPE, text=True).stdout
+            row = json.loads(out)
+            # CPU used while the load ran (warm-up included), as % of one core.
+            wall = row["secs"] + min(secs / 5, 1.0)
+            row["server_cpu"] = (cpu_secs(proc.pid) - server_cpu) / wall * 100
+            row["load_cpu"] = (children_cpu_secs() - load_cpu) / wall * 100
+            rows.append(row)
+        return rows, rss_mb(proc.pid)
+    finally:
+        stop(proc)
+
+
+def login_weilink(fake: FakeControl, home: Path) -> str:
+    point_weilink_at(fake.api_base)
+    from weilink import WeiLink
+
+    wl = WeiLink(base_path=home)
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        info = wl.login()  # draws the QR on stdout; the sandbox confirms it by itself
+    wl.close()
+    return info.bot_id
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("wxlink")
+    ap.add_argument("mcp_load")
+    ap.add_argument("--runs", type=int, default=10, help="stdio start-ups per server")
+    ap.add_argument("--sends-wx", type=int, default=200, help="timed wxlink sends")
+    ap.add_argument("--sends-wl", type=int, default=20, help="timed WeiLink sends (~1 s each)")
+    ap.add_argument("--recvs", type=int, default=30, help="recv latency samples per server")
+    ap.add_argument("--secs", type=float, default=5.0, help="seconds per HTTP load run")
+    a = ap.parse_args()
+    began = time.perf_counter()
+    weilink_bin = str(Path(sys.executable).parent / "weilink")
+    base_env = dict(os.environ)
+    for var in ("NO_PROXY", "no_proxy"):
+        base_env[var] = ",".join(filter(None, [base_env.get(var), "127.0.0.1", "localhost"]))
+    # WeiLink's PyPI check fails at once through a "proxy" on a port nothing listens on.
+    offline = dict(base_env, HTTPS_PROXY=f"http://127.0.0.1:{free_port()}")
+    offline["https_proxy"] = offline["HTTPS_PROXY"]
+
+    with tempfile.TemporaryDirectory(prefix="wxlink-mcp-bench-") as tmp:
+        tmp = Path(tmp)
+        with open(tmp / "sandbox.stderr", "wb") as err:
+            sb = subprocess.Popen([a.wxlink, "sandbox", "--port", "0", "--json",
+                                   "--auto-confirm"], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            info = json.loads(sb.stdout.readline())
+            fake = FakeControl(info["base_url"], info["cdn_url"], info["control_url"])
+            fake.config(qr_hold_ms=10, record_requests=False)
+
+            wx_home, wl_home = tmp / "wxlink", tmp / "weilink"
+            wx_global = [a.wxlink, "-d", str(wx_home), "--ilink-base", fake.base_url,
+                         "--cdn-base", fake.cdn_url]
+            login = subprocess.run([*wx_global, "--json", "login"], env=base_env, check=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60)
+            wx_bot = json.loads(login.stdout)["bot_id"]
+            wl_home.mkdir()
+            wl_bot = login_weilink(fake, wl_home)
+            version = subprocess.run([a.wxlink, "--version"], check=True, stdout=subprocess.PIPE,
+                                     text=True).stdout.split()[-1]
+
+            wx = Server("wxlink", wx_bot, lambda: [*wx_global, "mcp"],
+                        lambda port: [*wx_global, "mcp", "-t", "http", "-p", str(port),
+                                      "--no-banner"], base_env, tmp)
+            wl = Server("weilink", wl_bot,
+                        lambda: [weilink_bin, "mcp", "-d", str(wl_home),
+                                 "--admin-port", str(free_port())],
+                        lambda port: [weilink_bin, "mcp", "-t", "http", "-p", str(port),
+                                      "-d", str(wl_home), "--admin-port", str(free_port())],
+                        offline, tmp)
+            print(f"fake iLink at {fake.base_url} ({os.cpu_count()} cores, load average "
+                  f"{os.getloadavg()[0]:.1f}); wxlink {version}, "
+                  f"WeiLink 0.6.2 (mcp 1.30.0, toolregistry 0.11.2)", flush=True)
+
+            # 1 + 5: start-up and idle memory.
+            # Interleaved, so that other load on the machine hits all three alike.
+            start_wx, start_wl, start_wl_pypi, junk_wx, junk_wl = [], [], [], [], []
+            for _ in range(a.runs):
+                ms, junk, tools_wx = start_once(wx)
+                start_wx.append(ms)
+                junk_wx.append(junk)
+                ms, junk, tools_wl = start_once(wl, offline)
+                start_wl.append(ms)
+                junk_wl.append(junk)
+                start_wl_pypi.append(start_once(wl, base_env)[0])
+            rss_wx, rss_wl = idle_rss(wx), idle_rss(wl)
+
+            # 2 + 3: send and recv over stdio, one long-lived server each.
+            results = {}
+            for srv, sends, warm in ((wx, a.sends_wx, PER_TOKEN), (wl, a.sends_wl, 1)):
+                s = srv.stdio()
+                try:
+                    s.initialize()
+                    s.request("tools/list")
+                    send = bench_send(s, fake, srv, sends, warm)
+                    recv = bench_recv(s, fake, srv, a.recvs)
+                finally:
+                    s.close()
+                results[srv.name] = (send, recv)
+
+            # 4: Streamable HTTP throughput (+ RSS after it).
+            http_wx, http_rss_wx = bench_http(wx, a.mcp_load, a.secs)
+            http_wl, http_rss_wl = bench_http(wl, a.mcp_load, a.secs)
+        finally:
+            stop(sb)
+
+    med = statistics.median
+    print(f"\n1. stdio: process start -> first tools/list answer ({a.runs} runs each)")
+    print(f"   {'server':<52}{'p50 ms':>9}{'p90 ms':>9}{'tools':>7}")
+    rows1 = [("wxlink mcp", start_wx, tools_wx),
+             ("weilink mcp (PyPI version check fails at once)", start_wl, tools_wl),
+             ("weilink mcp (PyPI version check answered)", start_wl_pypi, tools_wl)]
+    for name, t, n in rows1:
+        print(f"   {name:<52}{med(t):>9.1f}{pct(t, 0.9):>9.1f}{n:>7}")
+
+    wx_send, (wx_recv, wx_post) = results["wxlink"]
+    wl_send, (wl_recv, wl_post) = results["weilink"]
+    print("\n2. send tool over stdio (fresh context token every 10 sends, injected untimed)")
+    print(f"   {'server':<52}{'sends':>9}{'p50 ms':>9}{'p99 ms':>9}")
+    for name, lat in (("wxlink", wx_send), ("weilink", wl_send)):
+        print(f"   {name:<52}{len(lat):>9}{med(lat):>9.2f}{pct(lat, 0.99):>9.2f}")
+
+    print("\n3. POST /__fake/inbound -> recv tool answers with the message (stdio)")
+    print(f"   {'server':<52}{'samples':>9}{'p50 ms':>9}{'p99 ms':>9}")
+    for name, lat in (("wxlink", wx_recv), ("weilink", wl_recv)):
+        print(f"   {name:<52}{len(lat):>9}{med(lat):>9.2f}{pct(lat, 0.99):>9.2f}")
+
+    print(f"   (the POST itself, Python urllib on a new connection: "
+          f"p50 {med(wx_post):.2f} ms / {med(wl_post):.2f} ms)")
+
+    print(f"\n4. tools/call `sessions` on Streamable HTTP ({a.secs:g} s per run)")
+    print(f"   {'server':<22}{'clients':>8}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'errors':>8}{'server CPU':>12}{'load CPU':>10}")
+    for name, rows in (("wxlink", http_wx), ("weilink", http_wl)):
+        for r in rows:
+            print(f"   {name:<22}{r['clients']:>8}{r['calls_per_sec']:>10.0f}"
+                  f"{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}"
+                  f"{r['server_cpu']:>11.0f}%{r['load_cpu']:>9.0f}%")
+    print("   (CPU: % of one core, of the server and of the load generator)")
+
+    print("\n5. RSS (VmRSS)")
+    print(f"   {'server':<52}{'idle MB':>9}{'HTTP MB':>9}")
+    print(f"   {'wxlink':<52}{rss_wx:>9.1f}{http_rss_wx:>9.1f}")
+    print(f"   {'weilink':<52}{rss_wl:>9.1f}{http_rss_wl:>9.1f}")
+    print("   (idle: stdio server after start-up, one tools/list and 1 s; "
+          "HTTP: after the load runs)")
+
+    print(f"\nstdout lines that are not JSON-RPC (stdio, {a.runs} processes each):")
+    for name, junk in (("wxlink", junk_wx), ("weilink", junk_wl)):
+        lines = [line for run in junk for line in run]
+        first = next((run for run in junk if run), [])
+        print(f"   {name}: {len(lines)}" + (f", e.g. {first[:4]!r}" if first else ""))
+
+    print("\nratios (WeiLink / wxlink):")
+    print(f"   stdio start to tools/list: {med(start_wl) / med(start_wx):.0f}x "
+          f"({med(start_wl_pypi) / med(start_wx):.0f}x with the PyPI check answered)")
+    print(f"   send p50: {med(wl_send) / med(wx_send):.0f}x; "
+          f"recv p50: {med(wl_recv) / med(wx_recv):.1f}x")
+    for i, clients in enumerate((1, 16)):
+        r = http_wx[i]["calls_per_sec"] / http_wl[i]["calls_per_sec"]
+        print(f"   HTTP calls/s, {clients} client{'s' * (clients > 1)}: {r:.1f}x")
+    print(f"   idle RSS: {rss_wl / rss_wx:.1f}x; HTTP RSS: {http_rss_wl / http_rss_wx:.1f}x")
+
+    print("\naims for wxlink:")
+    aims = [("send p50 < 2 ms", med(wx_send) < 2.0, f"{med(wx_send):.2f} ms"),
+            ("HTTP tools/call >= 5000 calls/s (16 clients)",
+             http_wx[1]["calls_per_sec"] >= 5000, f"{http_wx[1]['calls_per_sec']:.0f}/s"),
+            ("nothing but JSON-RPC on stdout", not any(junk_wx),
+             f"{sum(map(len, junk_wx))} other lines")]
+    for name, ok, got in aims:
+        print(f"   {'met   ' if ok else 'MISSED'} {name}: {got}")
+    print(f"\nbench time: {time.perf_counter() - began:.0f} s "
+          f"(load average at the end {os.getloadavg()[0]:.1f})")
+
+
+if __name__ == "__main__":
+    main()
