@@ -365,11 +365,9 @@ async fn listen_wechaty(app: Arc<App>, key: TaskKey, mut shutdown: watch::Receiv
     };
     // The service serves one event stream at a time: one listener per endpoint and account
     // across processes.
-    let lock_name = format!(
-        "wechaty-{}-{}",
-        session.bot_id.as_deref().unwrap_or_default(),
-        short_hash(key.endpoint.as_deref().unwrap_or_default())
-    );
+    let Some(lock_name) = lock_name(&session) else {
+        return;
+    };
     let Some(_lock) = acquire_lock(&app, &key, &lock_name, &mut shutdown).await else {
         return;
     };
@@ -468,6 +466,18 @@ async fn store_wechaty_message(
     }
 }
 
+/// The name of the lock that one process holds while it polls (iLink: per bot account) or
+/// listens to (Wechaty: per account and endpoint) a session; `None` before a login.
+pub fn lock_name(session: &SessionRecord) -> Option<String> {
+    let bot_id = session.bot_id.as_deref()?;
+    if session.backend == backend::wechaty::BACKEND {
+        let endpoint = session.base_url.as_deref().unwrap_or_default();
+        Some(format!("wechaty-{bot_id}-{}", short_hash(endpoint)))
+    } else {
+        Some(bot_id.to_string())
+    }
+}
+
 /// A short stable hash of a string, for file names.
 fn short_hash(s: &str) -> String {
     let digest = ilink::crypto::md5_hex(s.as_bytes());
@@ -486,8 +496,8 @@ fn expire(app: &App, name: &str) {
 
 /// Whether some process (this one included) is polling the bot account right now, judged by
 /// its poll lock; `None` when the lock file cannot be checked.
-pub fn is_polled(app: &App, bot_id: &str) -> Option<bool> {
-    let path = app.data().poll_lock(bot_id).ok()?;
+pub fn is_polled(app: &App, session: &SessionRecord) -> Option<bool> {
+    let path = app.data().poll_lock(&lock_name(session)?).ok()?;
     if !path.exists() {
         return Some(false);
     }

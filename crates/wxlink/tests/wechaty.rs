@@ -97,6 +97,12 @@ async fn a_wechaty_session_receives_sends_and_finds() {
     log_in(&app, &peer).await;
     let pollers = Pollers::start(app.clone());
     wait_listening(&app, &peer).await;
+    let session = app.store().session("wc").unwrap().unwrap();
+    assert_eq!(
+        wxlink::poller::is_polled(&app, &session),
+        Some(true),
+        "`sessions` shows the listener"
+    );
 
     // One-to-one.
     peer.post(

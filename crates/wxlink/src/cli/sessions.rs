@@ -69,11 +69,11 @@ pub fn run(app: &App, args: SessionsArgs, out: &Output) -> AppResult<()> {
 /// `wxlink status`: every session with its state.
 pub fn status(app: &App, out: &Output) -> AppResult<()> {
     let sessions = app.store().sessions()?;
-    let polled = |bot: &Option<String>| bot.as_deref().and_then(|b| is_polled(app, b));
+    let polled = |s: &crate::store::SessionRecord| is_polled(app, s);
     if out.json {
         let list: Vec<_> = sessions
             .iter()
-            .map(|s| views::session(s, polled(&s.bot_id)))
+            .map(|s| views::session(s, polled(s)))
             .collect();
         out.print_json(&json!(list));
         return Ok(());
@@ -86,6 +86,7 @@ pub fn status(app: &App, out: &Output) -> AppResult<()> {
     let mut t = out.table(&[
         "",
         "session",
+        "backend",
         "status",
         "polling",
         "last message",
@@ -96,8 +97,9 @@ pub fn status(app: &App, out: &Output) -> AppResult<()> {
         t.add_row(vec![
             if s.is_default { "*" } else { "" }.to_string(),
             s.name.clone(),
+            s.backend.clone(),
             s.status.as_str().replace('_', " "),
-            match polled(&s.bot_id) {
+            match polled(s) {
                 Some(true) => "yes",
                 Some(false) => "no",
                 None => "?",

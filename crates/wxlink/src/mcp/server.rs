@@ -623,7 +623,7 @@ impl WxlinkMcp {
             .sessions()?
             .iter()
             .map(|s| {
-                let polling = s.bot_id.as_deref().and_then(|b| is_polled(&self.app, b));
+                let polling = is_polled(&self.app, s);
                 SessionOut::from_record(s, polling)
             })
             .collect::<AppResult<Vec<_>>>()?;
