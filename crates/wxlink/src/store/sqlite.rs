@@ -1649,6 +1649,51 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_database_upgrades_and_keeps_its_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wxlink.db");
+        {
+            // What wxlink 0.1 with schema 1 wrote: a session and a message.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO sessions (name, backend, status, is_default, created_at, updated_at) \
+                 VALUES ('old', 'ilink', 'connected', 1, 1, 1);
+                 INSERT INTO messages (session, direction, dedupe_key, peer, kind, text, \
+                 created_at, stored_at, status) VALUES ('old', 1, 'k1', 'u@im.wechat', 'text', \
+                 'kept across the upgrade', 5, 5, 'received');
+                 INSERT INTO message_bodies (id, items) VALUES (last_insert_rowid(), '[]');",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SqliteStore::SCHEMA_VERSION);
+        let old = store.message("1").unwrap().unwrap();
+        assert_eq!(old.message.text.as_deref(), Some("kept across the upgrade"));
+        assert_eq!(old.message.speaker, None);
+        // New rows keep a speaker.
+        let mut group = inbound("old", "k2", "room@chatroom", "in a group", 6);
+        group.speaker = Some("wxid_zhangsan".into());
+        store.ingest("old", &[group], "").unwrap();
+        let page = store
+            .history(&HistoryQuery {
+                text: Some("group".into()),
+                limit: 5,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            page.messages[0].message.speaker.as_deref(),
+            Some("wxid_zhangsan")
+        );
+    }
+
+    #[test]
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wxlink.db");
