@@ -304,3 +304,83 @@ async fn group_lookups_on_an_ilink_session_say_ilink_has_no_groups() {
 fn ids<T>(items: &[T], id: impl Fn(&T) -> &String) -> Vec<String> {
     items.iter().map(|i| id(i).clone()).collect()
 }
+
+/// Runs the `wxlink` binary with `--json` on a data directory; returns (exit code, JSON).
+fn wxlink_json(dir: &std::path::Path, args: &[&str]) -> (i32, serde_json::Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wxlink"))
+        .arg("-d")
+        .arg(dir)
+        .arg("--json")
+        .args(args)
+        .env_remove("WXLINK_WECHATY_ENDPOINT")
+        .env_remove("WXLINK_WECHATY_TOKEN")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "{args:?}: not JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_logs_in_finds_and_sends_through_wechaty() {
+    let peer = Peer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let endpoint = peer.endpoint();
+
+    let (code, v) = wxlink_json(
+        data,
+        &[
+            "login",
+            "wc",
+            "--wechaty",
+            "--endpoint",
+            &endpoint,
+            "--token",
+            "nope",
+        ],
+    );
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["error"]["kind"], "token_rejected", "{v}");
+
+    let (code, v) = wxlink_json(
+        data,
+        &[
+            "login",
+            "wc",
+            "--wechaty",
+            "--endpoint",
+            &endpoint,
+            "--token",
+            &peer.token,
+        ],
+    );
+    assert_eq!((code, &v["bot_id"]), (0, &json!("wxid_bot")), "{v}");
+    let (_, v) = wxlink_json(data, &["sessions"]);
+    assert_eq!(v[0]["backend"], "wechaty", "{v}");
+
+    let (code, v) = wxlink_json(data, &["contacts", "王五"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["contacts"].as_array().map(Vec::len), Some(2), "{v}");
+    let (_, v) = wxlink_json(data, &["contacts", "读书会", "--rooms"]);
+    assert_eq!(v["rooms"].as_array().map(Vec::len), Some(2), "{v}");
+    let (_, v) = wxlink_json(data, &["contacts", "hiking", "--rooms", "--fuzzy"]);
+    assert_eq!(v["rooms"][0]["id"], "r_hiking@chatroom", "{v}");
+
+    let (code, v) = wxlink_json(data, &["send", "r_hiking@chatroom", "--text", "周六见"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["session"], "wc");
+    assert!(v.get("quota_left").is_none(), "no iLink quota here: {v}");
+    let sent = peer.get("/sent").await;
+    assert!(
+        sent.as_array().is_some_and(|s| s
+            .iter()
+            .any(|m| m["conversationId"] == "r_hiking@chatroom" && m["text"] == "周六见")),
+        "{sent}"
+    );
+}

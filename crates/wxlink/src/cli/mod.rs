@@ -1,6 +1,7 @@
 //! The command line: global options, the subcommand tree, logging set-up, error reporting and
 //! exit codes. Each subcommand lives in its own module; shared output helpers in `output`.
 
+mod contacts;
 mod download;
 mod history;
 mod login;
@@ -81,12 +82,14 @@ pub enum Command {
     Sessions(sessions::SessionsArgs),
     /// Receive new messages (waits up to --timeout for the first one).
     Recv(recv::RecvArgs),
-    /// Send text and media to a user who has written to the bot.
+    /// Send text and media to a user who wrote to the bot (iLink), or a contact or room (Wechaty).
     Send(send::SendArgs),
     /// Download the media of a stored message.
     Download(download::DownloadArgs),
     /// Search stored messages.
     History(history::HistoryArgs),
+    /// Find contacts by nickname or remark, or rooms by topic (Wechaty); iLink users by id.
+    Contacts(contacts::ContactsArgs),
     /// Keep every logged-in account polled in the foreground, storing messages, until stopped.
     Poll,
     /// Run a fake WeChat iLink server to try wxlink without a WeChat account.
@@ -154,6 +157,7 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
         Command::Send(args) => send::run(&app, args, out).await,
         Command::Download(args) => download::run(&app, args, out).await,
         Command::History(args) => history::run(&app, args, out),
+        Command::Contacts(args) => contacts::run(&app, args, out).await,
         Command::Poll => poll::run(app, out).await,
         Command::Mcp(args) => mcp::run(app, args).await,
         Command::Sandbox(_) => Ok(()),
