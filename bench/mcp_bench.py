@@ -452,14 +452,16 @@ def main() -> None:
           f"p50 {med(wx_post):.2f} ms / {med(wl_post):.2f} ms)")
 
     print(f"\n4. tools/call `sessions` on Streamable HTTP ({a.secs:g} s per run)")
-    print(f"   {'server':<22}{'clients':>8}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'errors':>8}{'server CPU':>12}{'load CPU':>10}")
+    print(f"   {'server':<12}{'clients':>8}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'errors':>8}{'server CPU':>12}{'per call':>10}{'load CPU':>10}")
     for name, rows in (("wxlink", http_wx), ("weilink", http_wl)):
         for r in rows:
-            print(f"   {name:<22}{r['clients']:>8}{r['calls_per_sec']:>10.0f}"
+            per_call = r["server_cpu"] / 100 / r["calls_per_sec"] * 1e6
+            print(f"   {name:<12}{r['clients']:>8}{r['calls_per_sec']:>10.0f}"
                   f"{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}"
-                  f"{r['server_cpu']:>11.0f}%{r['load_cpu']:>9.0f}%")
-    print("   (CPU: % of one core, of the server and of the load generator)")
+                  f"{r['server_cpu']:>11.0f}%{per_call:>8.0f}us{r['load_cpu']:>9.0f}%")
+    print("   (CPU: % of one core used by the server and by the load generator; per call: the")
+    print("   server's CPU time per call, which depends less on other load on the machine)")
 
     print("\n5. RSS (VmRSS)")
     print(f"   {'server':<52}{'idle MB':>9}{'HTTP MB':>9}")
