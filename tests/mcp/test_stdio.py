@@ -40,8 +40,19 @@ TOOLS = {
     "set_default",
     "typing",
     "contacts",
+    # Wechaty-MCP-SSE's tools (same names and arguments) and getRoomMembers: test_wechaty.py.
+    "findFriend",
+    "findRoomByTopic",
+    "sendMessageToFriend",
+    "sendMessageToFriendByNickname",
+    "sendMessageToRoom",
+    "sendMessageToRoomByTopic",
+    "sendMessageToFriendByWxId",
+    "sendMessageToRoomByWxId",
+    "getRoomMembers",
 }
-# WeiLink's nine tools (same names, parameters and defaults) plus typing and contacts.
+# WeiLink's nine tools (same names, parameters and defaults) plus typing and contacts, and the
+# Wechaty tools.
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

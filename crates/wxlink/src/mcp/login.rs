@@ -193,6 +193,7 @@ pub async fn step(
                         qr_url: Some(pending.flow.qr().content.clone()),
                         bot_id: None,
                         user_id: None,
+                        backend: Some("ilink".into()),
                     },
                     qr_png: None,
                 });
@@ -213,6 +214,7 @@ pub async fn step(
                         qr_url: Some(qr.content.clone()),
                         bot_id: None,
                         user_id: None,
+                        backend: Some("ilink".into()),
                     },
                     qr_png: qr::png(&qr.content),
                 });
@@ -230,6 +232,7 @@ pub async fn step(
                         qr_url: None,
                         bot_id: None,
                         user_id: None,
+                        backend: Some("ilink".into()),
                     },
                     qr_png: None,
                 });
@@ -250,6 +253,7 @@ pub async fn step(
                         qr_url: None,
                         bot_id: record.bot_id,
                         user_id: record.user_id,
+                        backend: Some("ilink".into()),
                     },
                     qr_png: None,
                 });
@@ -273,6 +277,7 @@ pub async fn step(
             qr_url: Some(pending.flow.qr().content.clone()),
             bot_id: None,
             user_id: None,
+            backend: Some("ilink".into()),
         },
         qr_png: None,
     })
@@ -301,6 +306,7 @@ async fn start(
                     qr_url: None,
                     bot_id: existing.bot_id,
                     user_id: existing.user_id,
+                    backend: Some("ilink".into()),
                 },
                 qr_png: None,
             });
@@ -329,6 +335,7 @@ async fn start(
             qr_url: Some(url),
             bot_id: None,
             user_id: None,
+            backend: Some("ilink".into()),
         },
     })
 }

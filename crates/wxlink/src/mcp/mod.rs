@@ -11,6 +11,9 @@
 //! - [`types`]: parameters and results (their docs are the schemas' descriptions).
 //! - [`params`]: WeiLink's argument spellings, and errors worded for agents.
 //! - [`login`]: the stateful QR login behind the `login` tool.
+//! - [`wechaty`], [`wechaty_types`]: Wechaty-MCP-SSE's tools (`findFriend`, `findRoomByTopic`,
+//!   `sendMessageToFriend…`, `sendMessageToRoom…`) and `getRoomMembers`, with its texts.
+//! - [`wechaty_login`]: the `login` tool's Wechaty backend (the puppet's QR across calls).
 //! - [`resources`]: resource URIs, contents and change detection.
 //! - [`qr`]: the login QR code as PNG.
 //! - `conformance` (feature `conformance-fixtures` only): the official conformance suite's
@@ -31,5 +34,8 @@ pub mod server;
 pub mod sse;
 pub mod stdio;
 pub mod types;
+pub mod wechaty;
+pub mod wechaty_login;
+pub mod wechaty_types;
 
 pub use server::{Shared, WxlinkMcp, INSTRUCTIONS};

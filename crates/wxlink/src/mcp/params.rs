@@ -167,6 +167,17 @@ pub fn error_message(e: &AppError) -> String {
              force=true)",
             status.as_str().replace('_', " ")
         ),
+        AppError::NeedsWechaty { session, what } => format!(
+            "session {session:?} is an iLink session, and {what}. Group chats and contacts by \
+             name need a Wechaty session: log one in with the `login` tool \
+             (backend=\"wechaty\", endpoint=\"HOST:PORT\" of a Wechaty Puppet Service, \
+             token=\"...\")"
+        ),
+        AppError::NoWechatySession => {
+            "no Wechaty session: log one in with the `login` tool (backend=\"wechaty\", \
+             endpoint=\"HOST:PORT\" of a Wechaty Puppet Service, token=\"...\")"
+                .into()
+        }
         AppError::NothingToSend => {
             "nothing to send: give text, image_path, file_path, video_path or voice_path".into()
         }
@@ -267,6 +278,22 @@ mod tests {
         );
         let m = error_message(&AppError::UnknownSession("x".into()));
         assert!(m.contains("`sessions` tool"), "{m}");
+        let m = error_message(&AppError::NeedsWechaty {
+            session: "default".into(),
+            what: "iLink does not carry group chats".into(),
+        });
+        assert!(
+            m.contains("iLink does not carry group chats")
+                && m.contains("backend=\"wechaty\"")
+                && !m.contains("wxlink login")
+                && m.ends_with("[needs_wechaty]"),
+            "{m}"
+        );
+        let m = error_message(&AppError::NoWechatySession);
+        assert!(
+            m.contains("`login` tool") && m.ends_with("[no_wechaty_session]"),
+            "{m}"
+        );
         let m = error_message(&AppError::FileNotFound("/nope".into()));
         assert!(m.contains("file not found: /nope"), "{m}");
         let m = error_message(&AppError::NoContext {

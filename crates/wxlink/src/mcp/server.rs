@@ -1,11 +1,13 @@
-//! [`WxlinkMcp`]: the MCP server handler — thirteen tools (WeiLink's nine with the same names,
-//! parameters and defaults, plus `typing` and `contacts`), the inbox and conversation
+//! [`WxlinkMcp`]: the MCP server handler — WeiLink's nine tools with the same names, parameters
+//! and defaults, plus `typing` and `contacts`, and Wechaty-MCP-SSE's tools (in
+//! [`super::wechaty`], a second `#[tool_router]` merged here); the inbox and conversation
 //! resources with subscriptions, and the instructions an agent reads first.
 //!
-//! Every tool answers structured JSON (`structuredContent`, with the same JSON as text) that
-//! matches its `outputSchema`; failures are tool errors (`isError: true`) whose text says what
-//! to do next. One value serves one client connection; [`Shared`] holds what every client of
-//! the process shares (the pending QR login, typing tickets).
+//! Every tool here answers structured JSON (`structuredContent`, with the same JSON as text)
+//! that matches its `outputSchema` (the Wechaty tools keep Wechaty-MCP-SSE's texts instead);
+//! failures are tool errors (`isError: true`) whose text says what to do next. One value serves
+//! one client connection; [`Shared`] holds what every client of the process shares (the pending
+//! QR logins, iLink and Wechaty, and typing tickets).
 //!
 //! Utilities: `logging/setLevel` (before 2026-07-28, which removed it), `completion/complete` for
 //! the conversation template's `user_id`; no prompts (`prompts/*` is "method not found"); an
@@ -42,6 +44,7 @@ use super::params::{self, given, local_path, wait};
 use super::qr;
 use super::resources::{self, ChangeSignal, Subscriptions, Target};
 use super::types::*;
+use super::wechaty_login::{self, WechatyLoginSlot};
 use crate::app::{App, AppEvent};
 use crate::error::{AppError, AppResult};
 use crate::poller::is_polled;
@@ -73,6 +76,14 @@ replies left. Texts longer than 16 KiB must be split. `typing` shows \"typing…
 4. Look back: `history` searches every stored message (Chinese words inside sentences work); \
 the resources wxlink://inbox and wxlink://conversation/{user_id} show recent messages and can \
 be subscribed to.
+5. Contacts by name and group chats need a Wechaty session (a Wechaty Puppet Service; iLink \
+carries no group chats): `login` with backend=\"wechaty\", endpoint and token. Then \
+findFriend(nickname) and findRoomByTopic(topic) look people and groups up (nickname or remark; \
+fuzzy=true matches parts of names), sendMessageToFriend(nickname, message) and \
+sendMessageToRoom(topic, message) send by name — when several match, nothing is sent and the \
+numbered candidates come back: call again with `index`, or use sendMessageToFriendByWxId / \
+sendMessageToRoomByWxId — and getRoomMembers lists a group. file_path sends a file. Group \
+messages in recv and history carry room_id (answer there) and speaker (who wrote).
 Errors explain what to do next (log in, wait for the user to write, fix a path).";
 
 /// How long a typing ticket (`getconfig`) is reused.
@@ -86,6 +97,7 @@ const PEER_CHECK: Duration = Duration::from_secs(2);
 #[derive(Debug, Default)]
 pub struct Shared {
     login: LoginSlot,
+    wechaty_login: WechatyLoginSlot,
     typing_tickets: StdMutex<HashMap<(String, String), (String, Instant)>>,
 }
 
@@ -112,7 +124,7 @@ struct LegacySubscriptions {
 /// The MCP server for one client connection.
 #[derive(Clone)]
 pub struct WxlinkMcp {
-    app: Arc<App>,
+    pub(super) app: Arc<App>,
     shared: Arc<Shared>,
     legacy: Arc<StdMutex<LegacySubscriptions>>,
     /// The level of `logging/setLevel` (sessions before 2026-07-28), `None` until set.
@@ -191,7 +203,7 @@ impl WxlinkMcp {
     /// connections of the process.
     pub fn new(app: Arc<App>, shared: Arc<Shared>) -> WxlinkMcp {
         #[allow(unused_mut)]
-        let mut tool_router = Self::tool_router();
+        let mut tool_router = Self::tool_router() + Self::wechaty_router();
         // `wxlink mcp --conformance-fixtures`: the suite's fixture tools next to the real ones.
         #[cfg(feature = "conformance-fixtures")]
         if super::conformance::active().is_some() {
@@ -360,7 +372,11 @@ impl WxlinkMcp {
                        then `confirmed` (logged in; messages start arriving), `expired` (a new QR \
                        code to show), `need_verifycode` (call again with `verify_code`, the number \
                        the phone shows) or `already_bound`. A connected session answers \
-                       `already_logged_in` unless `force` is true.",
+                       `already_logged_in` unless `force` is true. backend=\"wechaty\" with \
+                       `endpoint` (HOST:PORT of a Wechaty Puppet Service) and `token` logs in \
+                       through Wechaty instead (contacts by name and group chats); the same \
+                       statuses apply, and `confirmed` comes at once when the service's account \
+                       is already logged in.",
         output_schema = schema_for_output::<LoginOut>(),
         annotations(
             title = "Log in to WeChat",
@@ -375,14 +391,30 @@ impl WxlinkMcp {
         Parameters(p): Parameters<LoginParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let step = mcp_login::step(
-            &self.app,
-            &self.shared.login,
-            &p,
-            Progress::of(&ctx),
-            ctx.ct.clone(),
-        )
-        .await;
+        let pending = wechaty_login::is_pending(&self.shared.wechaty_login);
+        let step = match wechaty_login::wants_wechaty(&p, pending) {
+            Err(e) => Err(e),
+            Ok(true) => {
+                wechaty_login::step(
+                    &self.app,
+                    &self.shared.wechaty_login,
+                    &p,
+                    Progress::of(&ctx),
+                    ctx.ct.clone(),
+                )
+                .await
+            }
+            Ok(false) => {
+                mcp_login::step(
+                    &self.app,
+                    &self.shared.login,
+                    &p,
+                    Progress::of(&ctx),
+                    ctx.ct.clone(),
+                )
+                .await
+            }
+        };
         match step {
             Ok(step) => {
                 let mut result = structured(&step.out, false)?;
@@ -484,10 +516,14 @@ impl WxlinkMcp {
     #[tool(
         name = "contacts",
         title = "List contacts",
-        description = "List the users each session can answer (everyone who has written to the bot), \
-                       most recent first: when they last wrote, how many replies are left on their \
-                       context token (10 per message they send) and whether the token is stale \
-                       (older than 24 hours).",
+        description = "List the users each iLink session can answer (everyone who has written to \
+                       the bot), most recent first: when they last wrote, how many replies are \
+                       left on their context token (10 per message they send) and whether the \
+                       token is stale (older than 24 hours). With `query`: only iLink users whose \
+                       id contains it, plus the contacts of Wechaty sessions whose nickname or \
+                       remark contains it (`wechaty`, at most 100). Without a query, Wechaty \
+                       sessions are only counted in `notes` (they can hold thousands of \
+                       contacts): search them with `query`, findFriend or findRoomByTopic.",
         annotations(
             title = "List contacts",
             read_only_hint = true,
@@ -496,8 +532,11 @@ impl WxlinkMcp {
             open_world_hint = false
         )
     )]
-    async fn contacts(&self) -> Result<Json<ContactsOut>, String> {
-        self.do_contacts().map(Json).map_err(fail)
+    async fn contacts(
+        &self,
+        Parameters(p): Parameters<ContactsParams>,
+    ) -> Result<Json<ContactsOut>, String> {
+        self.do_contacts(&p).await.map(Json).map_err(fail)
     }
 }
 
@@ -772,13 +811,24 @@ impl WxlinkMcp {
         })
     }
 
-    fn do_contacts(&self) -> AppResult<ContactsOut> {
+    async fn do_contacts(&self, p: &ContactsParams) -> AppResult<ContactsOut> {
         let store = self.app.store();
         let sessions = store.sessions()?;
+        let only = given(&p.session);
+        if let Some(name) = &only {
+            self.app.resolve_session(Some(name))?;
+        }
+        let query = given(&p.query);
+        let lower = query.as_deref().map(str::to_lowercase);
         let now = now_ms();
         let contacts = store
-            .contexts(None)?
+            .contexts(only.as_deref())?
             .into_iter()
+            .filter(|c| {
+                lower
+                    .as_deref()
+                    .is_none_or(|q| c.user_id.to_lowercase().contains(q))
+            })
             .map(|c| ContactOut {
                 connected: sessions
                     .iter()
@@ -790,7 +840,18 @@ impl WxlinkMcp {
                 session: c.session,
             })
             .collect();
-        Ok(ContactsOut { contacts })
+        let wechaty_sessions: Vec<&crate::store::SessionRecord> = sessions
+            .iter()
+            .filter(|s| s.backend == crate::backend::wechaty::BACKEND)
+            .filter(|s| only.as_deref().is_none_or(|n| n == s.name))
+            .collect();
+        let (wechaty, notes) =
+            super::wechaty::wechaty_contacts(&self.app, &wechaty_sessions, query.as_deref()).await;
+        Ok(ContactsOut {
+            contacts,
+            wechaty,
+            notes,
+        })
     }
 
     fn legacy(&self) -> MutexGuard<'_, LegacySubscriptions> {

@@ -140,6 +140,17 @@ pub struct LoginParams {
     /// The number the phone shows when the status is `need_verifycode`.
     #[serde(default)]
     pub verify_code: String,
+    /// "ilink" (WeChat's official bot API; the default) or "wechaty" (a Wechaty Puppet
+    /// Service: contacts and group chats; needs `endpoint` and `token`). Empty: continue a
+    /// pending Wechaty login if there is one, else iLink.
+    #[serde(default)]
+    pub backend: String,
+    /// Wechaty: the puppet service, HOST:PORT (plaintext) or https://HOST:PORT (TLS).
+    #[serde(default)]
+    pub endpoint: String,
+    /// Wechaty: the puppet service's token (e.g. insecure_<uuid>, puppet_padlocal_<hex>).
+    #[serde(default)]
+    pub token: String,
 }
 
 /// Parameters of `logout`.
@@ -164,6 +175,19 @@ pub struct RenameParams {
 pub struct SetDefaultParams {
     /// The session that becomes the default.
     pub session_name: String,
+}
+
+/// Parameters of `contacts`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub struct ContactsParams {
+    /// Search: iLink users whose id contains it, and Wechaty contacts whose nickname or remark
+    /// (备注) contains it (any case). Empty: every iLink user, and for Wechaty sessions only
+    /// how many contacts and rooms they have (search them with `query`).
+    #[serde(default)]
+    pub query: String,
+    /// Only this session.
+    #[serde(default)]
+    pub session: String,
 }
 
 /// Parameters of `typing`.
@@ -405,6 +429,9 @@ pub struct LoginOut {
     /// The WeChat user who logged in (confirmed, already_logged_in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    /// "ilink" or "wechaty".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
 }
 
 /// Result of `logout`.
@@ -466,11 +493,36 @@ pub struct ContactOut {
     pub stale: bool,
 }
 
+/// A contact of a Wechaty session that matched `query`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct WechatyContactOut {
+    /// The Wechaty session.
+    pub session: String,
+    /// The contact id: pass it to sendMessageToFriendByWxId (or `send` as `to`).
+    pub wxid: String,
+    /// The nickname.
+    pub name: String,
+    /// The remark (备注) the bot's account gave them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// personal, official (an official account), corporation or unknown.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether they are the bot's friend.
+    pub friend: bool,
+}
+
 /// Result of `contacts`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ContactsOut {
-    /// Users, most recently active first (one row per user and session).
+    /// iLink users, most recently active first (one row per user and session).
     pub contacts: Vec<ContactOut>,
+    /// Wechaty contacts matching `query` (empty without a query), sorted by session and id.
+    #[serde(default)]
+    pub wechaty: Vec<WechatyContactOut>,
+    /// About Wechaty sessions: their size without a query, a cut list, a session not connected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[cfg(test)]
