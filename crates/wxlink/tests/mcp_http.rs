@@ -195,7 +195,9 @@ fn health_needs_no_token_and_reports_state() {
     let health = reply.json();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
-    assert!(health["uptime"].is_u64(), "{health}");
+    // Seconds with a fraction, as Wechaty-MCP-SSE's process.uptime().
+    assert!(health["uptime"].is_f64(), "{health}");
+    assert_eq!(health["logged_in"], false, "{health}");
     assert!(
         health["timestamp"].as_str().unwrap().ends_with('Z'),
         "{health}"

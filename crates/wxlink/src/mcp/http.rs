@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `/mcp` | Streamable HTTP (rmcp's [`StreamableHttpService`]): sessions (`Mcp-Session-Id`) for 2025-03-26 … 2025-11-25 clients, stateless 2026-07-28 requests |
 //! | `GET /sse`, `POST /messages?sessionId=…` | legacy HTTP+SSE (2024-11-05), see [`super::sse`] |
-//! | `GET /health` | `{status, version, uptime, timestamp, connections, sessions}`, no token needed |
+//! | `GET /health` | Wechaty-MCP-SSE's `{status, version, uptime, timestamp, connections}` plus the login state: `logged_in` and `sessions` (`{name, backend, status, connected}`); no token needed |
 //!
 //! Every MCP connection gets its own [`WxlinkMcp`] but they all share one [`Shared`] (so a QR
 //! login started by one client can be finished by another) and the same store. The pollers run
@@ -408,6 +408,7 @@ async fn health_route(State(health): State<Arc<Health>>) -> Json<Value> {
             .map(|s| {
                 json!({
                     "name": s.name,
+                    "backend": s.backend,
                     "status": s.status.as_str(),
                     "connected": s.status == SessionStatus::Connected,
                 })
@@ -419,12 +420,15 @@ async fn health_route(State(health): State<Arc<Health>>) -> Json<Value> {
         }
     };
     let mcp = health.mcp.sessions.read().await.len();
+    let logged_in = sessions.iter().any(|s| s["connected"] == json!(true));
+    // `uptime` in seconds with a fraction, as Node's process.uptime().
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
-        "uptime": health.started.elapsed().as_secs(),
+        "uptime": health.started.elapsed().as_secs_f64(),
         "timestamp": iso(now_ms()),
         "connections": health.sse.len() + mcp,
+        "logged_in": logged_in,
         "sessions": sessions,
     }))
 }

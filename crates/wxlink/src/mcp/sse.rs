@@ -8,7 +8,17 @@
 //!   **202 Accepted** (the response arrives on the SSE stream); 400 without a session id or with a
 //!   body that is not JSON-RPC, 404 for an unknown (or closed) session.
 //! - When the client goes away (axum drops the SSE body) or the server shuts down, the session is
-//!   removed and its handler cancelled, which also ends any tool call still waiting.
+//!   removed and its handler cancelled, which also ends any tool call still waiting. On shutdown
+//!   (SIGTERM, Ctrl-C) every open stream first gets Wechaty-MCP-SSE's last event,
+//!   `event: server_shutdown` with `data: {"reason":"Server is shutting down"}`, then ends.
+//!
+//! This is what Wechaty-MCP-SSE (the TypeScript SDK's `SSEServerTransport`) serves, so clients
+//! configured for its `http://host:port/sse` work unchanged: the `endpoint` event's data is a
+//! relative `/messages?sessionId=…`, a POST is answered `202 Accepted` with the body `Accepted`,
+//! and an unknown session gets its JSON error (`{"error": "处理消息失败", "message":
+//! "没有活跃的SSE连接"}`, here with status 404 rather than its 500). Unlike it, each SSE
+//! connection is its own MCP session (it shared one server, so only the newest client was
+//! served reliably), and keep-alive comments go out.
 //!
 //! The request's HTTP parts reach the handler as an extension, as with `/mcp`. Authentication,
 //! Host and Origin checks are the caller's middleware ([`super::http`]).
@@ -42,6 +52,10 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 const MAX_BODY: usize = 4 * 1024 * 1024;
 /// Messages buffered per direction and session.
 const CHANNEL: usize = 64;
+/// The last event of every open stream when the server shuts down (Wechaty-MCP-SSE's).
+pub const SHUTDOWN_EVENT: &str = "server_shutdown";
+/// Its data.
+pub const SHUTDOWN_REASON: &str = "Server is shutting down";
 
 /// The open legacy SSE sessions of one server.
 #[derive(Debug)]
@@ -146,9 +160,21 @@ async fn open(State(sessions): State<Arc<SseSessions>>) -> Response {
             }
         }
     });
+    // After the stream is cut: the shutdown notice, if the whole server is stopping (not when
+    // only this session ended).
+    let server = sessions.cancel.clone();
+    let farewell = stream::once(async move {
+        server.is_cancelled().then(|| {
+            Event::default()
+                .event(SHUTDOWN_EVENT)
+                .data(serde_json::json!({ "reason": SHUTDOWN_REASON }).to_string())
+        })
+    })
+    .filter_map(|event| async move { event });
     let events = stream::once(async move { endpoint })
         .chain(messages)
         .take_until(cancel.cancelled_owned())
+        .chain(farewell)
         .map(move |event| {
             let _keep = &guard;
             Ok::<_, Infallible>(event)
@@ -179,7 +205,7 @@ async fn message(
         return (StatusCode::BAD_REQUEST, "missing sessionId").into_response();
     };
     let Some(sender) = sessions.senders().get(&id).cloned() else {
-        return (StatusCode::NOT_FOUND, "unknown or closed session").into_response();
+        return no_session();
     };
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -204,7 +230,21 @@ async fn message(
     };
     msg.insert_extension(parts);
     if sender.send(msg).await.is_err() {
-        return (StatusCode::NOT_FOUND, "session closed").into_response();
+        return no_session();
     }
-    StatusCode::ACCEPTED.into_response()
+    (StatusCode::ACCEPTED, "Accepted").into_response()
+}
+
+/// Wechaty-MCP-SSE's answer to a POST for a session that is not open ("failed to process the
+/// message: no active SSE connection"), with an English hint.
+fn no_session() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({
+            "error": "处理消息失败",
+            "message": "没有活跃的SSE连接",
+            "detail": "unknown or closed session: open GET /sse again and use its endpoint",
+        })),
+    )
+        .into_response()
 }
