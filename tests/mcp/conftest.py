@@ -6,6 +6,9 @@ over stdio, and ``wxlink sandbox`` (the fake iLink server) plays WeChat.
 - ``fake`` (per test): the sandbox reset, with fast switches and QR auto-confirm off.
 - ``wx`` (per test): a ``Wxlink`` launcher for ``wxlink mcp`` on a fresh data directory
   pointed at the sandbox (``-d DIR --ilink-base URL --cdn-base URL``).
+- ``wechaty_peer`` (session) / ``peer`` (per test, logs cleared): the project's Wechaty Puppet
+  Service test peer, ``node tests/wechaty-peer/server.mjs`` on free ports, as a ``WechatyPeer``
+  (its control API); ``start_peer`` starts extra peers with their own environment.
 
 Environment: ``WXLINK_BIN`` (default ``<repo>/target/debug/wxlink``; run.sh sets it).
 """
@@ -16,8 +19,11 @@ import asyncio
 import json
 import os
 import selectors
+import shutil
 import signal
 import subprocess
+import urllib.error
+import urllib.request
 import sys
 import time
 from contextlib import asynccontextmanager
@@ -193,3 +199,142 @@ def pytest_runtest_makereport(item, call):
 def run(coro):
     """Runs one async test body."""
     return asyncio.run(coro)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Wechaty Puppet Service test peer (tests/wechaty-peer)
+# ---------------------------------------------------------------------------------------------
+
+PEER_DIR = HERE.parent / "wechaty-peer"
+PEER_STARTUP_TIMEOUT_S = 60.0
+
+
+class PeerError(Exception):
+    """The peer's control API answered an HTTP error."""
+
+
+class WechatyPeer:
+    """``node tests/wechaty-peer/server.mjs`` and its control API (see its README)."""
+
+    def __init__(self, log_path: Path, env: dict[str, str] | None = None) -> None:
+        if not (PEER_DIR / "node_modules").is_dir():
+            pytest.fail(
+                f"the Wechaty test peer is not installed ({PEER_DIR / 'node_modules'} is missing): "
+                "run `npm ci --prefix tests/wechaty-peer` (scripts/test.sh does)",
+                pytrace=False,
+            )
+        node = shutil.which("node")
+        if node is None:
+            pytest.fail("`node` (>= 18) is not on PATH: the Wechaty test peer needs it", pytrace=False)
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        full_env = {
+            **os.environ,
+            # The peer exits when our end of its stdin closes, so no peer outlives the run.
+            "WECHATY_PEER_EXIT_WITH_STDIN": "1",
+            "WECHATY_PEER_GRPC_PORT": "0",
+            "WECHATY_PEER_CONTROL_PORT": "0",
+            **(env or {}),
+        }
+        self.proc = subprocess.Popen(
+            [node, str(PEER_DIR / "server.mjs")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=full_env,
+        )
+        try:
+            info = json.loads(_read_json_line(self.proc, PEER_STARTUP_TIMEOUT_S))
+            assert info.get("ready") is True, info
+        except Exception as e:  # noqa: BLE001 - one clear failure
+            self.stop()
+            pytest.fail(f"the Wechaty test peer did not start: {e!r}\nstderr:\n{self.stderr()[-3000:]}")
+        self.grpc: str = info["grpc"]
+        self.control: str = info["control"].rstrip("/")
+        self.token: str = info["token"]
+        self.pid: int = info["pid"]
+
+    def stderr(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.control + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(req, timeout=15) as resp:
+                payload = resp.read()
+        except urllib.error.HTTPError as e:
+            raise PeerError(f"{method} {path} -> HTTP {e.code}: {e.read()!r}") from None
+        return json.loads(payload) if payload else None
+
+    def get(self, path: str) -> Any:
+        return self._call("GET", path)
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self._call("POST", path, {} if body is None else body)
+
+    def health(self) -> dict:
+        return self.get("/health")
+
+    def sent(self) -> list[dict]:
+        return self.get("/sent")
+
+    def reset_log(self) -> None:
+        self.post("/reset-log")
+
+    def inject(self, **spec: Any) -> dict:
+        return self.post("/inject", spec)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                if self.proc.stdin:
+                    self.proc.stdin.close()
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(timeout=5)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def start_peer(tmp_path_factory: pytest.TempPathFactory):
+    """Starts peers (``start_peer(**env)``); all are stopped at the end of the run."""
+    peers: list[WechatyPeer] = []
+
+    def start(**env: str) -> WechatyPeer:
+        log = tmp_path_factory.mktemp("wechaty-peer") / "peer.stderr"
+        peer = WechatyPeer(log, env)
+        peers.append(peer)
+        return peer
+
+    yield start
+    for peer in peers:
+        peer.stop()
+
+
+@pytest.fixture(scope="session")
+def wechaty_peer(start_peer) -> WechatyPeer:
+    """One peer for the run (the puppet logs in 200 ms after the first Start and stays so)."""
+    return start_peer()
+
+
+@pytest.fixture
+def peer(wechaty_peer: WechatyPeer) -> WechatyPeer:
+    """The shared peer, with its sent/received logs cleared and its gRPC side up."""
+    if not wechaty_peer.health().get("grpcUp"):
+        wechaty_peer.post("/grpc/start")
+    wechaty_peer.reset_log()
+    return wechaty_peer
