@@ -148,7 +148,7 @@ pub struct LoginParams {
     /// Wechaty: the puppet service, HOST:PORT (plaintext) or https://HOST:PORT (TLS).
     #[serde(default)]
     pub endpoint: String,
-    /// Wechaty: the puppet service's token (e.g. insecure_<uuid>, puppet_padlocal_<hex>).
+    /// Wechaty: the puppet service's token (e.g. `insecure_<uuid>`, `puppet_padlocal_<hex>`).
     #[serde(default)]
     pub token: String,
 }
