@@ -118,11 +118,18 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_level);
     let out = Output::new(cli.json);
-    // One thread is plenty for a CLI (everything is I/O-bound) and keeps start-up small.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // One thread is plenty for a CLI and for a stdio server (one client, I/O-bound) and keeps
+    // start-up small; an HTTP server with many clients gets a thread per core.
+    let serves_many = matches!(
+        &cli.command,
+        Command::Mcp(args) if args.transport != mcp::Transport::Stdio
+    );
+    let mut builder = if serves_many {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             out.error(&AppError::Invalid(format!(

@@ -37,7 +37,8 @@ use std::time::Duration;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{
-    params, params_from_iter, Connection, OptionalExtension, Row, Statement, TransactionBehavior,
+    params, params_from_iter, CachedStatement, Connection, OptionalExtension, Row,
+    TransactionBehavior,
 };
 use serde_json::Value;
 
@@ -53,6 +54,9 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// Page cache per connection, KiB (allocated only as pages are used). Bigger than SQLite's
 /// 2 MiB default: ingest is ~25% faster at a million messages.
 const CACHE_KIB: i64 = 32 * 1024;
+
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
 
 /// Longest session name, in characters.
 const MAX_NAME_CHARS: usize = 64;
@@ -310,6 +314,8 @@ impl SqliteStore {
         // Statement journals and the rare temporary b-tree stay in memory.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+        // Statements are parsed once and reused (history builds a handful of shapes).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         register_functions(&conn)?;
         migrate(&mut conn)?;
         Ok(SqliteStore {
@@ -580,7 +586,7 @@ fn require_session(conn: &Connection, name: &str) -> StoreResult<()> {
 
 fn load_session(conn: &Connection, name: &str) -> StoreResult<Option<SessionRecord>> {
     let sql = format!("{SESSION_SELECT} WHERE s.name = ?1");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query_and_then([name], session_from_row)?;
     rows.next().transpose()
 }
@@ -662,8 +668,8 @@ fn message_from_row(row: &Row<'_>) -> StoreResult<StoredMessage> {
 /// [`finish`]: MessageInserts::finish
 struct MessageInserts<'c> {
     conn: &'c Connection,
-    message: Statement<'c>,
-    body: Statement<'c>,
+    message: CachedStatement<'c>,
+    body: CachedStatement<'c>,
     inserted: Option<IdRange>,
 }
 
@@ -671,8 +677,8 @@ impl<'c> MessageInserts<'c> {
     fn prepare(conn: &'c Connection) -> StoreResult<Self> {
         Ok(MessageInserts {
             conn,
-            message: conn.prepare(SQL_INSERT_MESSAGE)?,
-            body: conn.prepare(SQL_INSERT_BODY)?,
+            message: conn.prepare_cached(SQL_INSERT_MESSAGE)?,
+            body: conn.prepare_cached(SQL_INSERT_BODY)?,
             inserted: None,
         })
     }
@@ -1091,10 +1097,10 @@ fn run_history(
         params.push(i64::from(query.limit).into());
         params.push(i64::from(query.offset).into());
         let ids: Vec<i64> = conn
-            .prepare(&plan.ids_sql)?
+            .prepare_cached(&plan.ids_sql)?
             .query_map(params_from_iter(params.iter()), |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        let mut load = conn.prepare(&format!(
+        let mut load = conn.prepare_cached(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id = ?1"
         ))?;
         messages.reserve(ids.len());
@@ -1126,7 +1132,7 @@ impl Store for SqliteStore {
     fn sessions(&self) -> StoreResult<Vec<SessionRecord>> {
         let conn = self.lock();
         let sql = format!("{SESSION_SELECT} ORDER BY s.is_default DESC, s.name");
-        let mut stmt = conn.prepare(&sql)?;
+        let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_and_then([], session_from_row)?;
         rows.collect()
     }
@@ -1298,7 +1304,7 @@ impl Store for SqliteStore {
         let mut inserted = Vec::with_capacity(batch.len());
         {
             let mut insert = MessageInserts::prepare(&tx)?;
-            let mut upsert_context = tx.prepare(SQL_UPSERT_CONTEXT)?;
+            let mut upsert_context = tx.prepare_cached(SQL_UPSERT_CONTEXT)?;
             for message in batch {
                 if let Some(id) = insert.insert(session, message, stored_at)? {
                     inserted.push(id);
@@ -1326,7 +1332,7 @@ impl Store for SqliteStore {
     fn contexts_for_user(&self, user_id: &str) -> StoreResult<Vec<ContextRecord>> {
         let conn = self.lock();
         let sql = format!("{CONTEXT_SELECT} WHERE user_id = ?1 ORDER BY received_at DESC, session");
-        let mut stmt = conn.prepare(&sql)?;
+        let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_and_then([user_id], context_from_row)?;
         rows.collect()
     }
@@ -1337,7 +1343,7 @@ impl Store for SqliteStore {
             "{CONTEXT_SELECT} WHERE ?1 IS NULL OR session = ?1 \
              ORDER BY received_at DESC, session, user_id"
         );
-        let mut stmt = conn.prepare(&sql)?;
+        let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_and_then([session], context_from_row)?;
         rows.collect()
     }
@@ -1410,7 +1416,7 @@ impl Store for SqliteStore {
                 "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.upstream_id = ?1 \
                  ORDER BY m.direction, m.id DESC LIMIT 1"
             );
-            let mut stmt = conn.prepare(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query_and_then([upstream.to_string()], message_from_row)?;
             if let Some(found) = rows.next().transpose()? {
                 return Ok(Some(found));
@@ -1420,7 +1426,7 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id = ?1");
-        let mut stmt = conn.prepare(&sql)?;
+        let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query_and_then([ours], message_from_row)?;
         rows.next().transpose()
     }
@@ -1478,7 +1484,7 @@ impl Store for SqliteStore {
             "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} \
              WHERE m.direction = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3"
         );
-        let mut stmt = conn.prepare(&sql)?;
+        let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_and_then(
             params![Direction::In.code(), last, i64::from(limit)],
             message_from_row,
