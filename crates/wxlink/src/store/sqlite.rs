@@ -31,7 +31,8 @@
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::functions::FunctionFlags;
@@ -277,6 +278,62 @@ const CONTAINS_FN: &str = "wxlink_contains";
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Dropped with the store, which ends the checkpoint thread (if any).
+    _checkpointer: Option<Checkpointer>,
+}
+
+/// Writes the WAL back into the database from a thread of its own, once a second, so that the
+/// fsyncs of a checkpoint never stall a send or a `recv` (SQLite's automatic checkpoint runs
+/// inside whichever commit crosses the threshold). Passive: it never blocks writers or readers.
+#[derive(Debug)]
+struct Checkpointer {
+    stop: std::sync::mpsc::Sender<()>,
+    /// Checkpoints done so far.
+    done: Arc<AtomicU64>,
+}
+
+impl Checkpointer {
+    /// Every how often the WAL is checkpointed.
+    const EVERY: Duration = Duration::from_secs(1);
+
+    fn start(path: &Path) -> StoreResult<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let done = Arc::new(AtomicU64::new(0));
+        let counter = done.clone();
+        let spawned = std::thread::Builder::new()
+            .name("wxlink-checkpoint".into())
+            .spawn(move || loop {
+                // A message or a dropped sender: the store is gone; checkpoint once more and end.
+                let last = !matches!(
+                    stopped.recv_timeout(Self::EVERY),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                );
+                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    Ok(()) => {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => tracing::debug!(error = %e, "WAL checkpoint failed; retrying later"),
+                }
+                if last {
+                    return;
+                }
+            });
+        if let Err(e) = spawned {
+            return Err(StoreError::Io {
+                path: path.display().to_string(),
+                source: e,
+            });
+        }
+        Ok(Checkpointer { stop, done })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+    }
 }
 
 impl SqliteStore {
@@ -288,18 +345,24 @@ impl SqliteStore {
     /// The file is created with mode 0600 (an existing one is set to 0600, and so are its
     /// `-wal`/`-shm` files); a missing parent directory is created with mode 0700. The
     /// connection runs in WAL mode with `synchronous=NORMAL`, a 5 s busy timeout and foreign
-    /// keys on. Fails with [`StoreError::TooNew`] when a newer wxlink wrote the file.
+    /// keys on; a background thread checkpoints the WAL. Fails with [`StoreError::TooNew`]
+    /// when a newer wxlink wrote the file.
     pub fn open(path: &Path) -> StoreResult<Self> {
         prepare_file(path)?;
         let conn = Connection::open(path)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
+        let mut store = Self::init(conn)?;
+        if mode.eq_ignore_ascii_case("wal") {
+            // Checkpoints move to a thread of their own (see `Checkpointer`).
+            store.lock().pragma_update(None, "wal_autocheckpoint", 0)?;
+            store._checkpointer = Some(Checkpointer::start(path)?);
+        } else {
             tracing::warn!(
                 mode,
                 "SQLite refused WAL mode; concurrent access will be slower"
             );
         }
-        Self::init(conn)
+        Ok(store)
     }
 
     /// An empty, private in-memory database (for tests and throwaway runs).
@@ -320,7 +383,15 @@ impl SqliteStore {
         migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            _checkpointer: None,
         })
+    }
+
+    /// How many background WAL checkpoints ran (0 for an in-memory store).
+    pub fn checkpoints(&self) -> u64 {
+        self._checkpointer
+            .as_ref()
+            .map_or(0, |c| c.done.load(Ordering::Relaxed))
     }
 
     /// The connection; a poisoned lock is taken over (see the module docs).
@@ -1697,6 +1768,57 @@ mod tests {
             page.messages[0].message.speaker.as_deref(),
             Some("wxid_zhangsan")
         );
+    }
+
+    #[test]
+    fn the_wal_is_checkpointed_in_the_background_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wxlink.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .save_login(
+                "s",
+                &LoginRecord {
+                    backend: "ilink".into(),
+                    bot_id: "b".into(),
+                    user_id: None,
+                    token: "t".into(),
+                    base_url: None,
+                },
+            )
+            .unwrap();
+        let wal = dir.path().join("wxlink.db-wal");
+        let wal_size = || fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        let wait_for_checkpoint = || {
+            let before = store.checkpoints();
+            for _ in 0..100 {
+                if store.checkpoints() > before {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            panic!("no background checkpoint within 5 s");
+        };
+        let mut sizes = Vec::new();
+        for round in 0..3 {
+            let batch: Vec<_> = (0..300)
+                .map(|i| {
+                    let text = format!("round {round} message {i} {}", "x".repeat(2_000));
+                    inbound("s", &format!("{round}-{i}"), "u@im.wechat", &text, 1)
+                })
+                .collect();
+            store.ingest("s", &batch, "").unwrap();
+            sizes.push(wal_size());
+            wait_for_checkpoint();
+        }
+        // Without checkpoints (autocheckpoint is off on the writer) the WAL would hold all three
+        // rounds; checkpointed, each round reuses it from the start.
+        assert!(sizes[0] > 500_000, "a round fills the WAL: {sizes:?}");
+        assert!(
+            sizes[2] < sizes[0] * 3 / 2,
+            "the WAL keeps growing: {sizes:?}"
+        );
+        assert_eq!(store.message("900").unwrap().map(|m| m.id), Some(900));
     }
 
     #[test]
