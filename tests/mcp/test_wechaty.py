@@ -696,6 +696,45 @@ def test_group_tools_on_an_ilink_session(server: Server, fake: FakeControl):
     run(body())
 
 
+def test_ilink_and_wechaty_sessions_side_by_side(server: Server, peer: WechatyPeer, fake: FakeControl):
+    async def body():
+        async with server.client() as c:
+            await login_wechaty(c, peer)  # "wechaty", the first session: the default one
+            # A bare iLink login does not take the Wechaty session's name.
+            fake.qr_script("scaned", {"status": "confirmed", "user_id": ILINK_USER})
+            first = await call(c, "login", {})
+            assert (first["status"], first["session"], first["backend"]) == ("pending", "default", "ilink")
+            out = await call(c, "login", {"timeout": 10})
+            for _ in range(10):
+                if out["status"] == "confirmed":
+                    break
+                out = await call(c, "login", {"timeout": 10})
+            assert (out["status"], out["session"]) == ("confirmed", "default"), out
+            sessions = {s["name"]: s["backend"] for s in (await call(c, "sessions"))["sessions"]}
+            assert sessions == {"wechaty": "wechaty", "default": "ilink"}
+            # Naming the Wechaty session continues on the Wechaty side.
+            again = await call(c, "login", {"session_name": "wechaty"})
+            assert (again["status"], again["backend"]) == ("already_logged_in", "wechaty"), again
+            err = await call_error(c, "login", {"session_name": "wechaty", "backend": "ilink"})
+            assert "is a wechaty session" in err[0], err
+            # Group tools on the iLink session, named: what iLink cannot do.
+            err = await call_error(c, "findRoomByTopic", {"topic": "项目组", "session": "default"})
+            assert "iLink does not carry group chats" in err[0], err
+            # Unnamed, they use the Wechaty session.
+            out = await call(c, "findRoomByTopic", {"topic": "项目组"})
+            assert out["session"] == "wechaty" and out["results"][0]["wxid"] == "r_team@chatroom"
+            # `send` reaches a Wechaty room id and an iLink user alike.
+            fake.inject(from_user_id=ILINK_USER, text="hi from iLink")
+            await recv_until(c, lambda m: m["text"] == "hi from iLink")
+            r1 = await call(c, "send", {"to": "r_team@chatroom", "text": "to the room"})
+            r2 = await call(c, "send", {"to": ILINK_USER, "text": "to the iLink user"})
+            assert (r1["session"], r2["session"]) == ("wechaty", "default")
+        assert sent_to(peer) == [("r_team@chatroom", "to the room")]
+        assert [s["text"] for s in fake.sent()] == ["to the iLink user"]
+
+    run(body())
+
+
 # ---------------------------------------------------------------------------------------------
 # compatibility endpoints
 # ---------------------------------------------------------------------------------------------
@@ -756,3 +795,4 @@ def test_server_shutdown_event_on_sigterm(fake: FakeControl, tmp_path: Path):
     assert len(events) == 2, events
     for name, data in events:
         assert json.loads(data) == {"reason": "Server is shutting down"}
+

@@ -391,8 +391,8 @@ impl WxlinkMcp {
         Parameters(p): Parameters<LoginParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let pending = wechaty_login::is_pending(&self.shared.wechaty_login);
-        let step = match wechaty_login::wants_wechaty(&p, pending) {
+        let hint = wechaty_login::hinted(&self.app, &self.shared.wechaty_login, &p);
+        let step = match wechaty_login::wants_wechaty(&p, hint) {
             Err(e) => Err(e),
             Ok(true) => {
                 wechaty_login::step(

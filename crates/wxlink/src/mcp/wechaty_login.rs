@@ -366,15 +366,21 @@ fn default_name(app: &App, sessions: &[SessionRecord], endpoint: &str) -> AppRes
     Ok(name)
 }
 
-/// Whether a Wechaty login is pending (a bare `login` call then continues it).
-pub fn is_pending(slot: &WechatyLoginSlot) -> bool {
-    slot.try_lock().map_or(true, |g| g.is_some())
+/// Whether a `login` call without `backend` continues on the Wechaty side: a Wechaty login is
+/// pending, or `session_name` names a Wechaty session.
+pub fn hinted(app: &App, slot: &WechatyLoginSlot, p: &LoginParams) -> bool {
+    let pending = slot.try_lock().map_or(true, |g| g.is_some());
+    let named_wechaty = given(&p.session_name)
+        .and_then(|name| app.store().session(&name).ok().flatten())
+        .is_some_and(|s| s.backend == BACKEND);
+    pending || named_wechaty
 }
 
 /// Whether a `login` call is for the Wechaty backend: `backend="wechaty"`, or no backend but
-/// an `endpoint` or `token`, or no backend while a Wechaty login is pending. `backend="ilink"`
-/// with an endpoint or token, or an unknown backend, is an error.
-pub fn wants_wechaty(p: &LoginParams, wechaty_pending: bool) -> AppResult<bool> {
+/// an `endpoint` or `token`, or no backend while a Wechaty login is pending or with the
+/// `session_name` of a Wechaty session (`wechaty_hint`). `backend="ilink"` with an endpoint or
+/// token, or an unknown backend, is an error.
+pub fn wants_wechaty(p: &LoginParams, wechaty_hint: bool) -> AppResult<bool> {
     let wechaty_args = given(&p.endpoint).is_some() || given(&p.token).is_some();
     match p.backend.trim().to_ascii_lowercase().as_str() {
         "wechaty" => Ok(true),
@@ -383,7 +389,7 @@ pub fn wants_wechaty(p: &LoginParams, wechaty_pending: bool) -> AppResult<bool> 
                 .into(),
         )),
         "ilink" => Ok(false),
-        "" => Ok(wechaty_args || wechaty_pending),
+        "" => Ok(wechaty_args || wechaty_hint),
         other => Err(AppError::Invalid(format!(
             "unknown backend {other:?}: use \"ilink\" (the default) or \"wechaty\""
         ))),
@@ -404,6 +410,7 @@ mod tests {
     #[test]
     fn backend_choice() {
         assert!(!wants_wechaty(&params("", "", ""), false).unwrap());
+        // A pending Wechaty login, or a Wechaty session named.
         assert!(wants_wechaty(&params("", "", ""), true).unwrap());
         assert!(wants_wechaty(&params("Wechaty", "", ""), false).unwrap());
         assert!(wants_wechaty(&params("", "127.0.0.1:1", ""), false).unwrap());
