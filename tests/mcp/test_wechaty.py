@@ -796,3 +796,25 @@ def test_server_shutdown_event_on_sigterm(fake: FakeControl, tmp_path: Path):
     for name, data in events:
         assert json.loads(data) == {"reason": "Server is shutting down"}
 
+
+def test_sigterm_right_after_the_banner_is_a_clean_exit(tmp_path: Path):
+    # The signal handlers are in place before the address is announced (they were not: a
+    # SIGTERM sent as soon as the banner appeared killed the process, every time).
+    for i in range(5):
+        proc = subprocess.Popen(
+            [wxlink_bin(), "-d", str(tmp_path / f"d{i}"), "mcp", "-t", "sse", "-p", "0"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stderr is not None
+        seen = b""
+        deadline = time.monotonic() + 20
+        while b"listening on" not in seen:
+            assert time.monotonic() < deadline, seen
+            chunk = proc.stderr.read1(4096)
+            assert chunk, f"wxlink mcp exited early: {seen!r}"
+            seen += chunk
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0, seen
+        proc.stderr.close()

@@ -168,6 +168,15 @@ pub async fn serve(app: Arc<App>, options: HttpOptions) -> AppResult<()> {
         .with_state(health)
         .merge(protected);
 
+    // Take over SIGTERM / Ctrl-C before the banner tells anyone the address: a signal that came
+    // between the banner and the first poll of the shutdown future would kill the process
+    // without the clean shutdown (a race seen under load).
+    let shutdown = crate::cli::shutdown_signal();
+    tokio::pin!(shutdown);
+    if futures_util::poll!(&mut shutdown).is_ready() {
+        return Ok(());
+    }
+
     let base = format!("http://{}", display_addr(&options.host, local));
     if options.banner {
         let auth = if guard.token.is_some() {
@@ -215,7 +224,7 @@ pub async fn serve(app: Arc<App>, options: HttpOptions) -> AppResult<()> {
     let mut task = tokio::spawn(async move { server.await });
     let finished = tokio::select! {
         r = &mut task => Some(r),
-        _ = crate::cli::shutdown_signal() => None,
+        _ = &mut shutdown => None,
     };
     cancel.cancel();
     let result = match finished {
