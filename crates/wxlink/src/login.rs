@@ -41,6 +41,60 @@ pub fn default_name(app: &App) -> AppResult<String> {
         .unwrap_or_else(|| "default".to_string()))
 }
 
+/// `base`, or `base-2`, `base-3`, … whichever no session has.
+fn free_name(sessions: &[SessionRecord], base: &str) -> String {
+    let taken = |n: &str| sessions.iter().any(|s| s.name == n);
+    let mut name = base.to_string();
+    let mut n = 2;
+    while taken(&name) {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    name
+}
+
+/// The session an unnamed iLink login uses: the default session when it is an iLink one (or
+/// there is none yet), else the first iLink session, else `default` (`default-2`, … when a
+/// session of another backend has that name) — never a Wechaty session.
+pub fn default_ilink_name(app: &App) -> AppResult<String> {
+    let sessions = app.store().sessions()?;
+    let default = default_name(app)?;
+    let other_backend = sessions
+        .iter()
+        .any(|s| s.name == default && s.backend != "ilink");
+    if !other_backend {
+        return Ok(default);
+    }
+    if let Some(s) = sessions.iter().find(|s| s.backend == "ilink") {
+        return Ok(s.name.clone());
+    }
+    Ok(free_name(&sessions, "default"))
+}
+
+/// The session an unnamed Wechaty login uses: the default session if it is a Wechaty one, else
+/// the Wechaty session already on `endpoint`, else the first Wechaty session, else `wechaty`
+/// (`wechaty-2`, … if an iLink session has that name) — never an iLink session.
+pub fn default_wechaty_name(app: &App, endpoint: &str) -> AppResult<String> {
+    let sessions = app.store().sessions()?;
+    let wechaty: Vec<&SessionRecord> = sessions
+        .iter()
+        .filter(|s| s.backend == crate::backend::wechaty::BACKEND)
+        .collect();
+    if let Some(default) = app.store().default_session()? {
+        if wechaty.iter().any(|s| s.name == default) {
+            return Ok(default);
+        }
+    }
+    if let Some(s) = wechaty
+        .iter()
+        .find(|s| s.base_url.as_deref() == Some(endpoint))
+        .or_else(|| wechaty.first())
+    {
+        return Ok(s.name.clone());
+    }
+    Ok(free_name(&sessions, "wechaty"))
+}
+
 /// What a Wechaty login reports while it waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WechatyLoginProgress {
@@ -66,6 +120,17 @@ pub async fn login_wechaty(
     use wechaty::{PuppetEvent, ScanStatus};
     let config = crate::app::wechaty_config(endpoint, token)?;
     let client = wechaty::Client::connect(config).await?;
+    // A logged-in session of this name holds the service's one event stream (here or in
+    // another process): a forced re-login retires it first, so its listener lets go.
+    if let Some(existing) = app.store().session(name)? {
+        if existing.backend == crate::backend::wechaty::BACKEND
+            && existing.status == crate::store::SessionStatus::Connected
+        {
+            app.store()
+                .set_status(name, crate::store::SessionStatus::Expired)?;
+            app.emit(AppEvent::SessionsChanged);
+        }
+    }
     let mut events = client.events()?;
     let deadline = tokio::time::Instant::now() + timeout;
     let mut last_qr = None;

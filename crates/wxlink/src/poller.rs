@@ -7,7 +7,7 @@
 //! - Each task first takes the account's poll lock (an OS file lock: released by the kernel
 //!   when its process dies, even by SIGKILL). Without it, the task waits and retries; other
 //!   processes then read what the lock holder stores.
-//! - Each batch and the new cursor are committed in one transaction ([`Store::ingest`]) on a
+//! - Each batch and the new cursor are committed in one transaction ([`Store::ingest`](crate::store::Store::ingest)) on a
 //!   blocking thread while the next batch is fetched (fetch and storage overlap). Commits
 //!   happen in order; a failed commit drops the batch fetched meanwhile and polling resumes
 //!   from the last committed cursor, so nothing is skipped. A crash replays from the last
@@ -387,10 +387,20 @@ async fn listen_wechaty(app: Arc<App>, key: TaskKey, mut shutdown: watch::Receiv
     };
     tracing::info!(session = %key.name, "listening to the Wechaty event stream");
     let mut self_id = session.bot_id.clone();
+    // A logout, re-login or rename elsewhere must free the stream promptly even when no event
+    // comes: check the session every second.
+    let mut check = tokio::time::interval(Duration::from_secs(1));
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let event = tokio::select! {
             biased;
             _ = shutdown.changed() => break,
+            _ = check.tick() => {
+                if still_wanted(&app, &key) {
+                    continue;
+                }
+                break;
+            }
             ev = events.recv() => ev,
         };
         let Some(event) = event else { break };

@@ -259,6 +259,13 @@ async fn a_wechaty_session_receives_sends_and_finds() {
         Some("after restart")
     );
 
+    // A forced re-login while the listener holds the service's one event stream: the listener
+    // lets go, the login completes, and listening resumes.
+    tokio::time::timeout(Duration::from_secs(30), log_in(&app, &peer))
+        .await
+        .expect("a re-login does not wait for the listener's stream");
+    wait_listening(&app, &peer).await;
+
     // The account logs out upstream: the session expires.
     peer.post("/logout", json!({})).await;
     let mut status = None;
@@ -348,21 +355,55 @@ async fn the_cli_logs_in_finds_and_sends_through_wechaty() {
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["error"]["kind"], "token_rejected", "{v}");
 
-    let (code, v) = wxlink_json(
-        data,
-        &[
-            "login",
-            "wc",
-            "--wechaty",
-            "--endpoint",
-            &endpoint,
-            "--token",
-            &peer.token,
-        ],
+    // An iLink session is the default: an unnamed Wechaty login must not take its name.
+    open_app(data)
+        .store()
+        .save_login(
+            "default",
+            &LoginRecord {
+                backend: "ilink".into(),
+                bot_id: "b@im.bot".into(),
+                user_id: None,
+                token: "t".into(),
+                base_url: None,
+            },
+        )
+        .unwrap();
+    let login = |name: Option<&str>| {
+        let mut args = vec!["login"];
+        args.extend(name);
+        args.extend(["--wechaty", "--endpoint", &endpoint, "--token", &peer.token]);
+        wxlink_json(data, &args)
+    };
+    let (code, v) = login(Some("default"));
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("ilink session"),
+        "{v}"
     );
+    let (code, v) = login(None);
     assert_eq!((code, &v["bot_id"]), (0, &json!("wxid_bot")), "{v}");
+    assert_eq!(v["session"], "wechaty", "{v}");
     let (_, v) = wxlink_json(data, &["sessions"]);
-    assert_eq!(v[0]["backend"], "wechaty", "{v}");
+    let backends: Vec<_> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or("").to_string(),
+                s["backend"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        backends.contains(&("default".into(), "ilink".into()))
+            && backends.contains(&("wechaty".into(), "wechaty".into())),
+        "{v}"
+    );
 
     let (code, v) = wxlink_json(data, &["contacts", "王五"]);
     assert_eq!(code, 0);
@@ -374,7 +415,7 @@ async fn the_cli_logs_in_finds_and_sends_through_wechaty() {
 
     let (code, v) = wxlink_json(data, &["send", "r_hiking@chatroom", "--text", "周六见"]);
     assert_eq!(code, 0, "{v}");
-    assert_eq!(v["session"], "wc");
+    assert_eq!(v["session"], "wechaty");
     assert!(v.get("quota_left").is_none(), "no iLink quota here: {v}");
     let sent = peer.get("/sent").await;
     assert!(

@@ -46,11 +46,19 @@ pub struct LoginArgs {
 
 /// Runs the command.
 pub async fn run(app: &App, args: LoginArgs, out: &Output) -> AppResult<()> {
-    let name = match args.name {
-        Some(n) => n,
-        None => login::default_name(app)?,
+    let name = match (args.name, &args.endpoint) {
+        (Some(n), _) => n,
+        (None, Some(endpoint)) if args.wechaty => login::default_wechaty_name(app, endpoint)?,
+        (None, _) => login::default_ilink_name(app)?,
     };
     if let Some(existing) = app.store().session(&name)? {
+        let wanted = if args.wechaty { "wechaty" } else { "ilink" };
+        if existing.backend != wanted {
+            return Err(AppError::Invalid(format!(
+                "session {name:?} is a {} session; log the {wanted} account in under another name",
+                existing.backend
+            )));
+        }
         if existing.status == SessionStatus::Connected && !args.force {
             if out.json {
                 out.print_json(

@@ -286,32 +286,6 @@ pub async fn step(
 /// The backend name of iLink sessions.
 const ILINK: &str = "ilink";
 
-/// The session a bare iLink `login` means: the default session when it is an iLink one (or
-/// does not exist yet), else the first iLink session, else `default` (`default-2`, … when a
-/// session of another backend has that name) — never a Wechaty session.
-fn ilink_default_name(app: &App) -> AppResult<String> {
-    let sessions = app.store().sessions()?;
-    let default = login::default_name(app)?;
-    let is_other = |name: &str| {
-        sessions
-            .iter()
-            .any(|s| s.name == name && s.backend != ILINK)
-    };
-    if !is_other(&default) {
-        return Ok(default);
-    }
-    if let Some(s) = sessions.iter().find(|s| s.backend == ILINK) {
-        return Ok(s.name.clone());
-    }
-    let mut name = "default".to_string();
-    let mut n = 2;
-    while sessions.iter().any(|s| s.name == name) {
-        name = format!("default-{n}");
-        n += 1;
-    }
-    Ok(name)
-}
-
 /// Starts a login (no other one pending), or says the session is already logged in.
 async fn start(
     app: &App,
@@ -320,7 +294,7 @@ async fn start(
 ) -> AppResult<LoginStep> {
     let name = match given(&p.session_name) {
         Some(n) => n,
-        None => ilink_default_name(app)?,
+        None => login::default_ilink_name(app)?,
     };
     if let Some(existing) = app.store().session(&name)? {
         if existing.backend != ILINK {

@@ -274,7 +274,7 @@ fn start(
     };
     let name = match named {
         Some(n) => n,
-        None => default_name(app, &sessions, &endpoint)?,
+        None => login::default_wechaty_name(app, &endpoint)?,
     };
     if let Some(s) = existing(&name) {
         if s.backend != BACKEND {
@@ -337,33 +337,6 @@ fn start(
         started: Instant::now(),
     });
     Ok(None)
-}
-
-/// The session an unnamed Wechaty login uses: the default session if it is a Wechaty one, else
-/// the Wechaty session already on this endpoint, else the first Wechaty session, else
-/// `wechaty` (`wechaty-2`, … if an iLink session has that name).
-fn default_name(app: &App, sessions: &[SessionRecord], endpoint: &str) -> AppResult<String> {
-    let wechaty: Vec<&SessionRecord> = sessions.iter().filter(|s| s.backend == BACKEND).collect();
-    if let Some(default) = app.store().default_session()? {
-        if wechaty.iter().any(|s| s.name == default) {
-            return Ok(default);
-        }
-    }
-    if let Some(s) = wechaty
-        .iter()
-        .find(|s| s.base_url.as_deref() == Some(endpoint))
-        .or_else(|| wechaty.first())
-    {
-        return Ok(s.name.clone());
-    }
-    let taken = |n: &str| sessions.iter().any(|s| s.name == n);
-    let mut name = DEFAULT_NAME.to_string();
-    let mut n = 2;
-    while taken(&name) {
-        name = format!("{DEFAULT_NAME}-{n}");
-        n += 1;
-    }
-    Ok(name)
 }
 
 /// Whether a `login` call without `backend` continues on the Wechaty side: a Wechaty login is
