@@ -189,6 +189,73 @@ def wx(fake: FakeControl, tmp_path: Path, request: pytest.FixtureRequest):
         sys.stderr.write(f"\n--- wxlink mcp stderr ---\n{server.stderr()[-4000:]}\n")
 
 
+class McpServerProcess:
+    """``wxlink mcp -t TRANSPORT -p 0 [--token T]`` on one data directory with the iLink side
+    pointed at the sandbox: waits for its ``listening on`` line (``url``), stops with SIGTERM
+    and returns the exit code."""
+
+    def __init__(
+        self,
+        fake: FakeControl,
+        data_dir: Path,
+        stderr_path: Path,
+        transport: str = "http",
+        token: str | None = None,
+    ) -> None:
+        self.transport = transport
+        self.stderr_path = stderr_path
+        argv = [
+            wxlink_bin(),
+            "-d",
+            str(data_dir),
+            "--ilink-base",
+            fake.base_url,
+            "--cdn-base",
+            fake.cdn_url,
+            "--log-level",
+            "info",
+            "mcp",
+            "-t",
+            transport,
+            "-p",
+            "0",
+        ]
+        if token is not None:
+            argv += ["--token", token]
+        self._errlog = open(stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errlog
+        )
+        self.url = self._wait_for_url()
+
+    def _wait_for_url(self) -> str:
+        import re
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            m = re.search(r"listening on (http://\S+)", self.stderr())
+            if m:
+                return m.group(1)
+            if self.proc.poll() is not None:
+                raise AssertionError(f"wxlink mcp exited ({self.proc.returncode}): {self.stderr()}")
+            time.sleep(0.05)
+        raise AssertionError(f"no `listening on` line: {self.stderr()}")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._errlog.close()
+        return self.proc.returncode
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

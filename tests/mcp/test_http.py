@@ -16,10 +16,6 @@ Run through ``run.sh`` (it creates the venv and builds the binary).
 from __future__ import annotations
 
 import json
-import re
-import signal
-import subprocess
-import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -30,66 +26,18 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import FakeControl, run, wxlink_bin
+from conftest import FakeControl, McpServerProcess, run
 
 USER = "o9cq80httptest000000000@im.wechat"
 TOKEN = "e2e-bearer-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-class HttpServer:
+class HttpServer(McpServerProcess):
     """``wxlink mcp -t http -p 0 --token …`` on one data directory, pointed at the sandbox."""
 
     def __init__(self, fake: FakeControl, data_dir: Path, stderr_path: Path) -> None:
-        self.stderr_path = stderr_path
-        argv = [
-            wxlink_bin(),
-            "-d",
-            str(data_dir),
-            "--ilink-base",
-            fake.base_url,
-            "--cdn-base",
-            fake.cdn_url,
-            "--log-level",
-            "info",
-            "mcp",
-            "-t",
-            "http",
-            "-p",
-            "0",
-            "--token",
-            TOKEN,
-        ]
-        self._errlog = open(stderr_path, "wb")
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errlog
-        )
-        self.url = self._wait_for_url()
-
-    def _wait_for_url(self) -> str:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            m = re.search(r"listening on (http://\S+)", self.stderr())
-            if m:
-                return m.group(1)
-            if self.proc.poll() is not None:
-                raise AssertionError(f"wxlink mcp exited ({self.proc.returncode}): {self.stderr()}")
-            time.sleep(0.05)
-        raise AssertionError(f"no `listening on` line: {self.stderr()}")
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._errlog.close()
-        return self.proc.returncode
+        super().__init__(fake, data_dir, stderr_path, transport="http", token=TOKEN)
 
     @asynccontextmanager
     async def streamable(self, mode: str = "auto") -> AsyncIterator[Client]:

@@ -34,7 +34,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import FakeControl, WechatyPeer, run, wxlink_bin
+from conftest import FakeControl, McpServerProcess, WechatyPeer, run, wxlink_bin
 
 WECHATY_TOOLS = {
     "findFriend",
@@ -52,59 +52,12 @@ ILINK_USER = "o9cq80wechatytest0000000@im.wechat"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-class Server:
+class Server(McpServerProcess):
     """``wxlink mcp -t sse|http -p 0`` (no token: loopback, like Wechaty-MCP-SSE) on one data
     directory; the iLink side points at the sandbox."""
 
     def __init__(self, fake: FakeControl, data_dir: Path, stderr_path: Path, transport: str) -> None:
-        self.transport = transport
-        self.stderr_path = stderr_path
-        argv = [
-            wxlink_bin(),
-            "-d",
-            str(data_dir),
-            "--ilink-base",
-            fake.base_url,
-            "--cdn-base",
-            fake.cdn_url,
-            "--log-level",
-            "info",
-            "mcp",
-            "-t",
-            transport,
-            "-p",
-            "0",
-        ]
-        self._errlog = open(stderr_path, "wb")
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._errlog
-        )
-        self.url = self._wait_for_url()
-
-    def _wait_for_url(self) -> str:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            m = re.search(r"listening on (http://\S+)", self.stderr())
-            if m:
-                return m.group(1)
-            if self.proc.poll() is not None:
-                raise AssertionError(f"wxlink mcp exited ({self.proc.returncode}): {self.stderr()}")
-            time.sleep(0.05)
-        raise AssertionError(f"no `listening on` line: {self.stderr()}")
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._errlog.close()
-        return self.proc.returncode
+        super().__init__(fake, data_dir, stderr_path, transport=transport)
 
     @asynccontextmanager
     async def client(self) -> AsyncIterator[Client]:
