@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -27,87 +23,26 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from fakectl import FAST_CONFIG, OWNER, FakeControl, seed_session  # noqa: E402
+from fakectl import FAST_CONFIG, OWNER, FakeControl, SandboxError, seed_session, start_sandbox, stop_process  # noqa: E402
 from weilink_smoke import point_weilink_at  # noqa: E402
 
 DEFAULT_BIN = str(Path(__file__).resolve().parents[2] / "target" / "debug" / "wxlink")
 STARTUP_TIMEOUT_S = 20.0
 
 
-def _read_json_line(proc: subprocess.Popen, timeout: float) -> str:
-    """Reads the sandbox's first stdout line without blocking forever."""
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    buf = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while b"\n" not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"no JSON line from the sandbox within {timeout:.0f} s")
-            if not sel.select(timeout=left):
-                continue
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                raise EOFError(f"sandbox closed stdout (exit code {proc.poll()})")
-            buf += chunk
-    finally:
-        sel.close()
-    return buf.split(b"\n", 1)[0].decode()
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-    if proc.stdout:
-        proc.stdout.close()
-
-
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory):
-    binary = os.environ.get("WXLINK_BIN", DEFAULT_BIN)
-    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-        # Stop the whole run once, with one clear message, instead of erroring every test.
-        pytest.exit(
-            f"wxlink binary not found or not executable: {binary!r}. "
-            "Build it with `cargo build -p wxlink` (from the repository root) or set WXLINK_BIN.",
-            returncode=pytest.ExitCode.TESTS_FAILED,
-        )
     log_path = tmp_path_factory.mktemp("sandbox") / "sandbox.stderr"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [binary, "sandbox", "--port", "0", "--json", "--hold-ms", "1000"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=log,
-        )
     try:
-        try:
-            line = _read_json_line(proc, STARTUP_TIMEOUT_S)
-            info = json.loads(line)
-            ctl = FakeControl(info["base_url"], info["cdn_url"], info["control_url"])
-            health = ctl.health()
-        except Exception as e:  # noqa: BLE001 - turned into one clear failure
-            _stop(proc)
-            stderr = log_path.read_text(errors="replace")[-2000:]
-            pytest.exit(
-                f"wxlink sandbox did not start: {e!r}\nstderr:\n{stderr}",
-                returncode=pytest.ExitCode.TESTS_FAILED,
-            )
-        assert health["ok"] is True, health
-        assert info["base_url"].startswith("http://127.0.0.1:"), info
-        assert info["control_url"] == info["base_url"] + "__fake/", info
-        ctl.startup_config = ctl.config()
+        proc, ctl = start_sandbox(os.environ.get("WXLINK_BIN", DEFAULT_BIN), log_path, STARTUP_TIMEOUT_S)
+    except SandboxError as e:
+        # Stop the whole run once, with one clear message, instead of erroring every test.
+        pytest.exit(str(e), returncode=pytest.ExitCode.TESTS_FAILED)
+    try:
         point_weilink_at(ctl.api_base)
         yield ctl
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @pytest.fixture

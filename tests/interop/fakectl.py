@@ -9,6 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import selectors
+import signal
+import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -192,3 +196,80 @@ def recv_all(wl: Any, count: int, timeout: float = 10.0) -> list:
     while len(got) < count and time.monotonic() < deadline:
         got.extend(wl.recv(timeout=2))
     return got
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the sandbox (shared by the interop and MCP suites' ``sandbox`` fixtures)
+# ---------------------------------------------------------------------------------------------
+
+
+class SandboxError(Exception):
+    """``wxlink sandbox`` could not be started; the message says why (with its stderr)."""
+
+
+def read_json_line(proc: subprocess.Popen, timeout: float) -> str:
+    """Reads a child process's first stdout line without blocking forever."""
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    buf = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no line on stdout within {timeout:.0f} s")
+            if not sel.select(timeout=left):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                raise EOFError(f"the process closed stdout (exit code {proc.poll()})")
+            buf += chunk
+    finally:
+        sel.close()
+    return buf.split(b"\n", 1)[0].decode()
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 5 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    if proc.stdout:
+        proc.stdout.close()
+
+
+def start_sandbox(binary: str, log_path: Path, timeout: float = 20.0) -> tuple[subprocess.Popen, FakeControl]:
+    """Runs ``wxlink sandbox --port 0 --json`` (stderr to ``log_path``), reads its one JSON line
+    and checks its health; returns the process and a ``FakeControl`` whose ``startup_config``
+    holds the switches it started with. Raises ``SandboxError`` with a clear message."""
+    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        raise SandboxError(
+            f"wxlink binary not found or not executable: {binary!r}. "
+            "Build it with `cargo build -p wxlink` (from the repository root) or set WXLINK_BIN."
+        )
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [binary, "sandbox", "--port", "0", "--json", "--hold-ms", "1000"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
+    try:
+        info = json.loads(read_json_line(proc, timeout))
+        ctl = FakeControl(info["base_url"], info["cdn_url"], info["control_url"])
+        health = ctl.health()
+        if health.get("ok") is not True:
+            raise SandboxError(f"unhealthy: {health}")
+        if not info["base_url"].startswith("http://127.0.0.1:") or info["control_url"] != info["base_url"] + "__fake/":
+            raise SandboxError(f"unexpected URLs: {info}")
+    except Exception as e:  # noqa: BLE001 - turned into one clear failure
+        stop_process(proc)
+        stderr = log_path.read_text(errors="replace")[-2000:]
+        raise SandboxError(f"wxlink sandbox did not start: {e!r}\nstderr:\n{stderr}") from e
+    ctl.startup_config = ctl.config()
+    return proc, ctl

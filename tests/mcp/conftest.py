@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import selectors
 import shutil
 import signal
 import subprocess
@@ -38,7 +37,7 @@ for p in (HERE, INTEROP):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from fakectl import FakeControl  # noqa: E402
+from fakectl import FakeControl, SandboxError, read_json_line, start_sandbox, stop_process  # noqa: E402
 from mcp import Client, StdioServerParameters  # noqa: E402
 
 DEFAULT_BIN = str(Path(__file__).resolve().parents[2] / "target" / "debug" / "wxlink")
@@ -58,75 +57,18 @@ def wxlink_bin() -> str:
     return os.environ.get("WXLINK_BIN", DEFAULT_BIN)
 
 
-def _read_json_line(proc: subprocess.Popen, timeout: float) -> str:
-    """Reads the sandbox's first stdout line without blocking forever."""
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    buf = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while b"\n" not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"no JSON line from the sandbox within {timeout:.0f} s")
-            if not sel.select(timeout=left):
-                continue
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                raise EOFError(f"sandbox closed stdout (exit code {proc.poll()})")
-            buf += chunk
-    finally:
-        sel.close()
-    return buf.split(b"\n", 1)[0].decode()
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-    if proc.stdout:
-        proc.stdout.close()
-
-
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory):
-    binary = wxlink_bin()
-    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-        pytest.exit(
-            f"wxlink binary not found or not executable: {binary!r}. "
-            "Build it with `cargo build -p wxlink` (from the repository root) or set WXLINK_BIN.",
-            returncode=pytest.ExitCode.TESTS_FAILED,
-        )
     log_path = tmp_path_factory.mktemp("sandbox") / "sandbox.stderr"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [binary, "sandbox", "--port", "0", "--json", "--hold-ms", "1000"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=log,
-        )
     try:
-        try:
-            info = json.loads(_read_json_line(proc, STARTUP_TIMEOUT_S))
-            ctl = FakeControl(info["base_url"], info["cdn_url"], info["control_url"])
-            health = ctl.health()
-        except Exception as e:  # noqa: BLE001 - turned into one clear failure
-            _stop(proc)
-            stderr = log_path.read_text(errors="replace")[-2000:]
-            pytest.exit(
-                f"wxlink sandbox did not start: {e!r}\nstderr:\n{stderr}",
-                returncode=pytest.ExitCode.TESTS_FAILED,
-            )
-        assert health["ok"] is True, health
-        ctl.startup_config = ctl.config()
+        proc, ctl = start_sandbox(os.environ.get("WXLINK_BIN", DEFAULT_BIN), log_path, STARTUP_TIMEOUT_S)
+    except SandboxError as e:
+        # Stop the whole run once, with one clear message, instead of erroring every test.
+        pytest.exit(str(e), returncode=pytest.ExitCode.TESTS_FAILED)
+    try:
         yield ctl
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @pytest.fixture
@@ -311,7 +253,7 @@ class WechatyPeer:
             env=full_env,
         )
         try:
-            info = json.loads(_read_json_line(self.proc, PEER_STARTUP_TIMEOUT_S))
+            info = json.loads(read_json_line(self.proc, PEER_STARTUP_TIMEOUT_S))
             assert info.get("ready") is True, info
         except Exception as e:  # noqa: BLE001 - one clear failure
             self.stop()
