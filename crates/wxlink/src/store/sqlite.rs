@@ -297,27 +297,51 @@ impl Checkpointer {
     const EVERY: Duration = Duration::from_secs(1);
 
     fn start(path: &Path) -> StoreResult<Self> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let done = Arc::new(AtomicU64::new(0));
         let counter = done.clone();
+        let db = path.to_path_buf();
         let spawned = std::thread::Builder::new()
             .name("wxlink-checkpoint".into())
-            .spawn(move || loop {
-                // A message or a dropped sender: the store is gone; checkpoint once more and end.
-                let last = !matches!(
-                    stopped.recv_timeout(Self::EVERY),
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout)
-                );
-                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    Ok(()) => {
-                        counter.fetch_add(1, Ordering::Relaxed);
+            .spawn(move || {
+                // Opened at the first tick, so a short command (`status`) never pays for it.
+                let mut conn: Option<Connection> = None;
+                loop {
+                    // A message or a dropped sender: the store is gone; checkpoint once more
+                    // (if this thread ever did) and end — closing the last connection
+                    // checkpoints anyway.
+                    let last = !matches!(
+                        stopped.recv_timeout(Self::EVERY),
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                    );
+                    if last && conn.is_none() {
+                        return;
                     }
-                    Err(e) => tracing::debug!(error = %e, "WAL checkpoint failed; retrying later"),
-                }
-                if last {
-                    return;
+                    if conn.is_none() {
+                        match Connection::open(&db).and_then(|c| {
+                            c.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
+                            Ok(c)
+                        }) {
+                            Ok(c) => conn = Some(c),
+                            Err(e) => {
+                                tracing::debug!(error = %e, "cannot open the checkpoint connection");
+                                continue;
+                            }
+                        }
+                    }
+                    if let Some(c) = &conn {
+                        match c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                            Ok(()) => {
+                                counter.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(e) => {
+                                tracing::debug!(error = %e, "WAL checkpoint failed; retrying later")
+                            }
+                        }
+                    }
+                    if last {
+                        return;
+                    }
                 }
             });
         if let Err(e) = spawned {
