@@ -14,9 +14,7 @@ use serde::Serialize;
 use crate::app::{App, AppEvent};
 use crate::backend;
 use crate::error::{AppError, AppResult};
-use crate::store::{
-    ContextRecord, HistoryQuery, SessionRecord, SessionStatus, SEND_QUOTA_PER_TOKEN,
-};
+use crate::store::{ContextRecord, SessionRecord, SessionStatus, SEND_QUOTA_PER_TOKEN};
 use crate::timefmt::now_ms;
 use crate::transfer::{TransferObserver, Unobserved};
 
@@ -180,15 +178,10 @@ fn wechaty_route(app: &App, req: &SendRequest) -> AppResult<Option<SessionRecord
     if !app.store().contexts_for_user(to)?.is_empty() {
         return Ok(None);
     }
-    let last = app.store().history(&HistoryQuery {
-        user: Some(to.to_string()),
-        limit: 1,
-        ..Default::default()
-    })?;
-    if let Some(m) = last.messages.first() {
+    if let Some(last) = app.store().last_session_with(to)? {
         if let Some(s) = sessions
             .iter()
-            .find(|s| s.name == m.message.session && s.backend == backend::wechaty::BACKEND)
+            .find(|s| s.name == last && s.backend == backend::wechaty::BACKEND)
         {
             return Ok(Some(s.clone()));
         }

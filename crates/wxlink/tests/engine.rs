@@ -79,6 +79,17 @@ async fn recv_n(app: &App, consumer: &str, n: usize) -> Vec<wxlink::store::Store
     got
 }
 
+/// The stored inbound messages (up to 200), newest first, with their total.
+fn stored_inbound(app: &App) -> wxlink::store::HistoryPage {
+    app.store()
+        .history(&HistoryQuery {
+            direction: Some(Direction::In),
+            limit: 200,
+            ..Default::default()
+        })
+        .unwrap()
+}
+
 fn inject(fake: &FakeIlink, bot: &BotAccount, spec: InboundSpec) -> serde_json::Value {
     fake.inject(&spec.to_bot(bot.bot_id.clone())).unwrap()
 }
@@ -592,16 +603,7 @@ async fn upstream_faults_lose_nothing_and_store_nothing_twice() {
         env.fake.delivered(&bot.bot_id).len() >= 24,
         "the fake really redelivered"
     );
-    let stored = env
-        .app
-        .store()
-        .history(&HistoryQuery {
-            direction: Some(Direction::In),
-            limit: 200,
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(stored.total, 20);
+    assert_eq!(stored_inbound(&env.app).total, 20);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -647,15 +649,7 @@ async fn store_failures_refetch_and_lose_nothing() {
         .map(|m| m.message.upstream_id.clone().unwrap())
         .collect();
     assert_eq!(received, expected, "every message reached recv once");
-    let stored = env
-        .app
-        .store()
-        .history(&HistoryQuery {
-            direction: Some(Direction::In),
-            limit: 200,
-            ..Default::default()
-        })
-        .unwrap();
+    let stored = stored_inbound(&env.app);
     let stored_ids: HashSet<_> = stored
         .messages
         .iter()

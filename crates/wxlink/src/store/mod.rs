@@ -325,6 +325,9 @@ pub trait Store: Send + Sync {
     fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage>;
     /// The newest message id (0 when empty); cheap, for change detection.
     fn latest_id(&self) -> StoreResult<i64>;
+    /// The session of the newest message exchanged with `peer` (a user or a room), if any;
+    /// cheap, for routing a send.
+    fn last_session_with(&self, peer: &str) -> StoreResult<Option<String>>;
 
     /// Up to `limit` inbound messages after `consumer`'s cursor, oldest first. A consumer seen
     /// for the first time starts after the newest message at that moment, except

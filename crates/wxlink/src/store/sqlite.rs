@@ -1543,6 +1543,16 @@ impl Store for SqliteStore {
         )
     }
 
+    fn last_session_with(&self, peer: &str) -> StoreResult<Option<String>> {
+        let conn = self.lock();
+        // messages_peer (peer, id, …) answers this from the index's last entry.
+        let mut stmt = conn.prepare_cached(
+            "SELECT session FROM messages WHERE peer = ?1 ORDER BY id DESC LIMIT 1",
+        )?;
+        let session = stmt.query_row([peer], |r| r.get(0)).optional()?;
+        Ok(session)
+    }
+
     /// A blank consumer name means [`DEFAULT_CONSUMER`]. Reading does not move the cursor;
     /// [`Store::ack`] does.
     fn read_inbox(&self, consumer: &str, limit: u32) -> StoreResult<Vec<StoredMessage>> {
@@ -1843,6 +1853,43 @@ mod tests {
             "the WAL keeps growing: {sizes:?}"
         );
         assert_eq!(store.message("900").unwrap().map(|m| m.id), Some(900));
+    }
+
+    #[test]
+    fn last_session_with_a_peer_is_the_newest_messages() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        for name in ["a", "b"] {
+            store
+                .save_login(
+                    name,
+                    &LoginRecord {
+                        backend: "ilink".into(),
+                        bot_id: format!("{name}@im.bot"),
+                        user_id: None,
+                        token: "t".into(),
+                        base_url: None,
+                    },
+                )
+                .unwrap();
+        }
+        assert_eq!(store.last_session_with("u@im.wechat").unwrap(), None);
+        store
+            .ingest("a", &[inbound("a", "k1", "u@im.wechat", "one", 1)], "")
+            .unwrap();
+        store
+            .ingest("b", &[inbound("b", "k2", "u@im.wechat", "two", 2)], "")
+            .unwrap();
+        store
+            .ingest("a", &[inbound("a", "k3", "v@im.wechat", "three", 3)], "")
+            .unwrap();
+        assert_eq!(
+            store.last_session_with("u@im.wechat").unwrap().as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            store.last_session_with("v@im.wechat").unwrap().as_deref(),
+            Some("a")
+        );
     }
 
     #[test]
