@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection};
 use serde_json::json;
+use wxlink::model::{BackendKind, MessageStatus};
 use wxlink::store::{Direction, HistoryQuery, LoginRecord, NewMessage, SqliteStore, Store};
 
 const DEFAULT_MESSAGES: usize = 1_000_000;
@@ -479,10 +480,14 @@ fn batch(vocab: &Vocabulary, b: usize, total: usize) -> (usize, Vec<NewMessage>)
                 text,
                 items: json!([{ "type": kind, "text": raw["item_list"][0]["text_item"]["text"] }]),
                 raw: Some(raw),
-                context_token: Some(token),
+                context_token: Some(token.into()),
                 created_at_ms: created_at,
                 client_id: (!inbound).then(|| format!("wx-{i}")),
-                status: if inbound { "received" } else { "sent" }.to_owned(),
+                status: if inbound {
+                    MessageStatus::Received
+                } else {
+                    MessageStatus::Sent
+                },
                 error: None,
                 speaker: None,
             }
@@ -553,7 +558,7 @@ fn build_weilink(path: &Path, vocab: &Vocabulary, batches: usize, total: usize) 
                         m.direction.code(),
                         m.text,
                         m.created_at_ms,
-                        m.context_token,
+                        m.context_token.as_ref().map(|t| t.expose_str()),
                         data,
                         now
                     ])
@@ -795,6 +800,12 @@ fn main() {
         .unwrap_or_else(|| temp.path().to_owned());
     std::fs::create_dir_all(&dir).expect("bench dir");
     let vocab = Vocabulary::new();
+    // The store is async (its queries run on blocking threads): each timed query is a
+    // `block_on` of it, so the figures include that hop, as every caller pays it.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
 
     // wxlink
     let wx_path = dir.join("wxlink.db");
@@ -805,13 +816,14 @@ fn main() {
         eprintln!("reusing the databases in {}", dir.display());
         (Duration::ZERO, Duration::ZERO)
     } else {
-        build(&store, &vocab, batches, total, &wl_path)
+        rt.block_on(build(&store, &vocab, batches, total, &wl_path))
     };
     let weilink = Connection::open(&wl_path).expect("open weilink db");
     weilink
         .execute_batch("PRAGMA busy_timeout = 5000;")
         .expect("pragma");
     report(
+        &rt,
         &store,
         &weilink,
         total,
@@ -823,7 +835,7 @@ fn main() {
 }
 
 /// Builds both databases; returns the time spent inserting into each.
-fn build(
+async fn build(
     store: &SqliteStore,
     vocab: &Vocabulary,
     batches: usize,
@@ -835,13 +847,14 @@ fn build(
             .save_login(
                 name,
                 &LoginRecord {
-                    backend: "ilink".into(),
+                    backend: BackendKind::Ilink,
                     bot_id: bot_id(s),
                     user_id: None,
-                    token: format!("token-{s}"),
+                    token: format!("token-{s}").into(),
                     base_url: None,
                 },
             )
+            .await
             .expect("save_login");
     }
     eprintln!("building the wxlink database ({total} messages)…");
@@ -850,7 +863,8 @@ fn build(
         let (session, messages) = batch(vocab, b, total);
         let started = Instant::now();
         store
-            .ingest(SESSIONS[session], &messages, &format!("cursor-{b}"))
+            .ingest(SESSIONS[session], messages, &format!("cursor-{b}"))
+            .await
             .expect("ingest");
         ingest_time += started.elapsed();
         if (b + 1) % 100 == 0 {
@@ -871,7 +885,9 @@ fn rate(total: usize, took: Duration) -> String {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report(
+    rt: &tokio::runtime::Runtime,
     store: &SqliteStore,
     weilink: &Connection,
     total: usize,
@@ -910,7 +926,9 @@ fn report(
     for shape in 0..SHAPES {
         let label = case_for(shape, 0, &mut Rng::new(0)).label;
         let wx = time(shape, |case| {
-            store.history(&case.wxlink_query()).expect("history").total
+            rt.block_on(store.history(&case.wxlink_query()))
+                .expect("history")
+                .total
         });
         let wl = std::env::var_os("HISTORY_BENCH_WXLINK_ONLY")
             .is_none()

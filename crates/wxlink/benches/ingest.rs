@@ -5,11 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use ilink::Credentials;
 use ilink_fake::{FakeIlink, InboundSpec};
-use wxlink::app::{App, AppEvent, AppOptions};
-use wxlink::poller::Pollers;
-use wxlink::store::{Direction, HistoryQuery};
+use wxlink::model::BackendKind;
+use wxlink::service::pollers::Pollers;
+use wxlink::service::{Event, Service, ServiceOptions};
+use wxlink::store::{Direction, HistoryQuery, LoginRecord};
+use wxlink::upstream::UpstreamOptions;
 
 fn main() {
     let count: usize = std::env::args()
@@ -55,24 +56,29 @@ fn main() {
         }
         let inject_secs = t.elapsed().as_secs_f64();
         let dir = tempfile::tempdir().expect("tempdir");
-        let app = App::open(AppOptions {
+        let app = Service::open(ServiceOptions {
             data_dir: Some(dir.path().to_path_buf()),
-            ilink_base: Some(fake.base_url()),
-            cdn_base: Some(fake.cdn_url()),
+            upstream: UpstreamOptions {
+                ilink_base: Some(fake.base_url()),
+                cdn_base: Some(fake.cdn_url()),
+                ..Default::default()
+            },
             ..Default::default()
         })
-        .expect("app");
-        wxlink::login::save(
-            &app,
-            "bench",
-            &Credentials {
-                token: bot.token.clone(),
-                bot_id: bot.bot_id.clone(),
-                user_id: Some(bot.user_id.clone()),
-                base_url: Some(fake.base_url()),
-            },
-        )
-        .expect("login");
+        .expect("service");
+        app.store()
+            .save_login(
+                "bench",
+                &LoginRecord {
+                    backend: BackendKind::Ilink,
+                    bot_id: bot.bot_id.clone(),
+                    user_id: Some(bot.user_id.clone()),
+                    token: bot.token.clone().into(),
+                    base_url: Some(fake.base_url().to_string()),
+                },
+            )
+            .await
+            .expect("login");
         // Count what the poller reports stored (its events), not by querying the store: a
         // COUNT over a growing table every few milliseconds would compete with the ingest.
         let mut events = app.subscribe();
@@ -81,7 +87,7 @@ fn main() {
         let mut stored = 0usize;
         while stored < count {
             match tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
-                Ok(Ok(AppEvent::Inbound { ids, .. })) => stored += ids.len(),
+                Ok(Ok(Event::Inbound { ids, .. })) => stored += ids.len(),
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => panic!("event bus: {e}"),
                 Err(_) => panic!("ingest stalled at {stored} of {count}"),
@@ -96,6 +102,7 @@ fn main() {
                 limit: 1,
                 ..Default::default()
             })
+            .await
             .expect("history")
             .total;
         assert_eq!(total as usize, count, "the store holds every message once");

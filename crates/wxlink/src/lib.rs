@@ -1,29 +1,38 @@
-//! wxlink: lets AI agents use WeChat. The binary is a thin shell over this library; see
-//! `docs/ARCHITECTURE.md` for the map.
+//! wxlink: lets AI agents use WeChat. The binary (`main.rs`) is a thin shell over this library,
+//! whose layout follows the data:
 //!
-//! - [`app`]: the shared context (data directory, store, upstream client, events).
-//! - [`store`]: the durable store (sessions, cursors, context tokens, messages, consumers).
-//! - [`backend`]: upstream messages ↔ stored messages.
-//! - [`poller`]: background long polling, one poller per account across processes.
-//! - [`inbox`], [`send`], [`download`], [`login`], [`contacts`]: what frontends call.
-//! - [`transfer`]: byte progress of uploads and downloads, for whoever draws it.
-//! - [`views`]: the JSON shapes we emit.
-//! - [`mcp`]: the MCP server (tools, resources, stdio transport).
+//! ```text
+//! upstream backends ──► normalize ──► store ──► service ──► frontends
+//! (iLink, Wechaty)                              (rules)     (CLI, MCP over stdio/HTTP)
+//! ```
+//!
+//! - [`model`]: the shared vocabulary — backend kinds, statuses, directions, [`model::Secret`].
+//! - [`error`]: [`error::AppError`] and its kinds (one exit code, MCP text and HTTP status each).
+//! - [`store`]: the durable store — the async [`store::Store`] trait, its behaviour suite, and
+//!   the SQLite implementation.
+//! - [`upstream`]: the [`upstream::Upstream`] trait and its backends, `ilink` and `wechaty`:
+//!   login, listening, sending, media, contacts, each normalizing into store rows.
+//! - [`coord`]: who listens to which account (one listener per account across processes).
+//! - [`service`]: THE rules — inbox, send and routing, typing, download, sessions and logins,
+//!   contacts, background listeners, events and change feeds. Every frontend calls only this.
+//! - [`mcp`]: the MCP frontend — handler, tools, resources, stdio transport.
+//! - [`http`]: the HTTP server — guard (token, Host, Origin), `/health`, `/mcp`, `/sse`.
 //! - [`cli`]: the command line, one module per subcommand.
+//! - [`paths`], [`timefmt`], [`transfer`], [`views`]: the data directory, time formats, byte
+//!   progress of transfers, the JSON shapes every frontend emits.
+//!
+//! `docs/ARCHITECTURE.md` has the same map with the invariants and the data flow.
 
-pub mod app;
-pub mod backend;
 pub mod cli;
-pub mod contacts;
-pub mod download;
+pub mod coord;
 pub mod error;
-pub mod inbox;
-pub mod login;
+pub mod http;
 pub mod mcp;
+pub mod model;
 pub mod paths;
-pub mod poller;
-pub mod send;
+pub mod service;
 pub mod store;
 pub mod timefmt;
 pub mod transfer;
+pub mod upstream;
 pub mod views;

@@ -1,5 +1,6 @@
-//! The JSON shapes wxlink emits for messages and sessions — the same for the CLI's `--json` and
-//! (later) MCP tools and REST. Ids that can exceed 2^53 are always strings.
+//! The JSON shapes wxlink emits for messages and sessions — the same for the CLI's `--json`, the
+//! MCP tools and resources, and REST. Ids that can exceed 2^53 are always strings; tokens are
+//! never shown.
 
 use serde_json::{json, Value};
 
@@ -33,7 +34,7 @@ pub fn message(m: &StoredMessage) -> Value {
         "message_id": msg.upstream_id,
         "session": msg.session,
         "bot_id": msg.bot_id,
-        "direction": match msg.direction { Direction::In => "in", Direction::Out => "out" },
+        "direction": msg.direction.as_str(),
         "user": msg.peer,
         "from": from,
         "to": to,
@@ -42,7 +43,7 @@ pub fn message(m: &StoredMessage) -> Value {
         "items": msg.items,
         "time": iso(msg.created_at_ms),
         "timestamp_ms": msg.created_at_ms,
-        "status": msg.status,
+        "status": msg.status.as_str(),
     });
     if let Some(e) = &msg.error {
         v["error"] = json!(e);
@@ -60,11 +61,11 @@ pub fn message(m: &StoredMessage) -> Value {
 pub fn session(s: &SessionRecord, polling: Option<bool>) -> Value {
     json!({
         "name": s.name,
-        "backend": s.backend,
+        "backend": s.backend.as_str(),
         "bot_id": s.bot_id,
         "user_id": s.user_id,
         "status": s.status.as_str(),
-        "connected": s.status == crate::store::SessionStatus::Connected,
+        "connected": s.is_connected(),
         "default": s.is_default,
         "polling": polling,
         "last_message_at": s.last_message_at_ms.map(iso),

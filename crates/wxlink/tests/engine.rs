@@ -6,14 +6,17 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ilink::{BackoffPolicy, Credentials};
+use ilink::BackoffPolicy;
 use ilink_fake::{BotAccount, FakeIlink, FaultSpec, InboundSpec, ItemSpec, QuoteSpec};
-use wxlink::app::{App, AppEvent, AppOptions};
 use wxlink::error::AppError;
-use wxlink::poller::Pollers;
-use wxlink::send::{SendRequest, MAX_TEXT_BYTES};
-use wxlink::store::{Direction, HistoryQuery, SessionStatus};
-use wxlink::{download, inbox, login};
+use wxlink::model::{BackendKind, MessageStatus};
+use wxlink::service::pollers::Pollers;
+use wxlink::service::send::SendRequest;
+use wxlink::service::{Event as AppEvent, Service as App, ServiceOptions};
+use wxlink::store::{Direction, HistoryQuery, LoginRecord, SessionStatus};
+use wxlink::transfer::Unobserved;
+use wxlink::upstream::ilink::MAX_TEXT_BYTES;
+use wxlink::upstream::{FileKind, UpstreamFailure, UpstreamOptions};
 
 struct Env {
     fake: FakeIlink,
@@ -30,33 +33,40 @@ async fn env() -> Env {
 }
 
 fn open_app(fake: &FakeIlink, dir: &std::path::Path) -> Arc<App> {
-    App::open(AppOptions {
+    App::open(ServiceOptions {
         data_dir: Some(dir.to_path_buf()),
-        ilink_base: Some(fake.base_url()),
-        cdn_base: Some(fake.cdn_url()),
-        backoff: Some(BackoffPolicy {
-            short: Duration::from_millis(50),
-            long: Duration::from_millis(200),
-            failures_before_long: 3,
-        }),
+        upstream: UpstreamOptions {
+            ilink_base: Some(fake.base_url()),
+            cdn_base: Some(fake.cdn_url()),
+            backoff: Some(BackoffPolicy {
+                short: Duration::from_millis(50),
+                long: Duration::from_millis(200),
+                failures_before_long: 3,
+            }),
+        },
         ..Default::default()
     })
     .unwrap()
 }
 
-fn login_bot(env: &Env, name: &str, user: &str) -> BotAccount {
+/// A bot of the fake, saved as session `name` as a confirmed QR login saves it.
+async fn login_bot(env: &Env, name: &str, user: &str) -> BotAccount {
     let bot = env.fake.create_bot(Some(user));
-    login::save(
-        &env.app,
-        name,
-        &Credentials {
-            token: bot.token.clone(),
-            bot_id: bot.bot_id.clone(),
-            user_id: Some(bot.user_id.clone()),
-            base_url: Some(env.fake.base_url()),
-        },
-    )
-    .unwrap();
+    env.app
+        .store()
+        .save_login(
+            name,
+            &LoginRecord {
+                backend: BackendKind::Ilink,
+                bot_id: bot.bot_id.clone(),
+                user_id: Some(bot.user_id.clone()),
+                token: bot.token.clone().into(),
+                base_url: Some(env.fake.base_url().to_string()),
+            },
+        )
+        .await
+        .unwrap();
+    env.app.emit(AppEvent::SessionsChanged);
     bot
 }
 
@@ -70,23 +80,20 @@ async fn recv_n(app: &App, consumer: &str, n: usize) -> Vec<wxlink::store::Store
             "only {} of {n} messages arrived",
             got.len()
         );
-        got.extend(
-            inbox::recv(app, consumer, Duration::from_secs(2))
-                .await
-                .unwrap(),
-        );
+        got.extend(app.recv(consumer, Duration::from_secs(2)).await.unwrap());
     }
     got
 }
 
 /// The stored inbound messages (up to 200), newest first, with their total.
-fn stored_inbound(app: &App) -> wxlink::store::HistoryPage {
+async fn stored_inbound(app: &App) -> wxlink::store::HistoryPage {
     app.store()
         .history(&HistoryQuery {
             direction: Some(Direction::In),
             limit: 200,
             ..Default::default()
         })
+        .await
         .unwrap()
 }
 
@@ -97,8 +104,8 @@ fn inject(fake: &FakeIlink, bot: &BotAccount, spec: InboundSpec) -> serde_json::
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sessions_poll_at_once_and_everything_is_stored_and_searchable() {
     let env = env().await;
-    let a = login_bot(&env, "work", "o9cq80alice@im.wechat");
-    let b = login_bot(&env, "home", "o9cq80bob@im.wechat");
+    let a = login_bot(&env, "work", "o9cq80alice@im.wechat").await;
+    let b = login_bot(&env, "home", "o9cq80bob@im.wechat").await;
     let pollers = Pollers::start(env.app.clone());
     let quoted = ItemSpec {
         quote: Some(QuoteSpec {
@@ -161,48 +168,56 @@ async fn two_sessions_poll_at_once_and_everything_is_stored_and_searchable() {
         > 1 << 53));
     pollers.shutdown().await;
 
-    let search = |text: &str, f: &dyn Fn(&mut HistoryQuery)| {
+    let search = async |text: &str, f: &dyn Fn(&mut HistoryQuery)| {
         let mut q = HistoryQuery {
             text: Some(text.into()),
             limit: 50,
             ..Default::default()
         };
         f(&mut q);
-        env.app.store().history(&q).unwrap()
+        env.app.store().history(&q).await.unwrap()
     };
-    let hit = search("下午开会", &|_| {});
+    let hit = search("下午开会", &|_| {}).await;
     assert_eq!(hit.total, 1);
     assert_eq!(
         hit.messages[0].message.text.as_deref(),
         Some("我们明天下午开会讨论预算")
     );
     assert_eq!(
-        search("预算", &|_| {}).total,
+        search("预算", &|_| {}).await.total,
         1,
         "two-character queries scan"
     );
-    assert_eq!(search("budget", &|_| {}).total, 1, "case-insensitive Latin");
     assert_eq!(
-        search("几点开会", &|_| {}).total,
+        search("budget", &|_| {}).await.total,
+        1,
+        "case-insensitive Latin"
+    );
+    assert_eq!(
+        search("几点开会", &|_| {}).await.total,
         1,
         "voice transcripts are searchable"
     );
     assert_eq!(
-        search("季度报告", &|_| {}).total,
+        search("季度报告", &|_| {}).await.total,
         1,
         "file names are searchable"
     );
     assert_eq!(
-        search("原来的消息", &|_| {}).total,
+        search("原来的消息", &|_| {}).await.total,
         1,
         "quoted text is searchable"
     );
     assert_eq!(
-        search("budget", &|q| q.session = Some("home".into())).total,
+        search("budget", &|q| q.session = Some("home".into()))
+            .await
+            .total,
         0
     );
     assert_eq!(
-        search("开会", &|q| q.user = Some("o9cq80alice@im.wechat".into())).total,
+        search("开会", &|q| q.user = Some("o9cq80alice@im.wechat".into()))
+            .await
+            .total,
         2
     );
     let images = env
@@ -213,6 +228,7 @@ async fn two_sessions_poll_at_once_and_everything_is_stored_and_searchable() {
             limit: 50,
             ..Default::default()
         })
+        .await
         .unwrap();
     assert_eq!(images.total, 1);
     // notifystart went out for both accounts, notifystop on shutdown (a poll task the
@@ -240,7 +256,7 @@ async fn first_message(env: &Env, bot: &BotAccount, text: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_every_kind_and_refuses_what_would_fail() {
     let env = env().await;
-    let bot = login_bot(&env, "default", "o9cq80carol@im.wechat");
+    let bot = login_bot(&env, "default", "o9cq80carol@im.wechat").await;
     let user = first_message(&env, &bot, "hi bot").await;
     let dir = env.dir.path();
     for (name, data) in [
@@ -251,16 +267,13 @@ async fn sends_every_kind_and_refuses_what_would_fail() {
     ] {
         std::fs::write(dir.join(name), data).unwrap();
     }
-    let req = SendRequest {
-        to: user.clone(),
-        text: Some("here you go".into()),
-        images: vec![dir.join("a.png")],
-        voices: vec![dir.join("s.silk")],
-        files: vec![(dir.join("r.pdf"), Some("季度报告.pdf".into()))],
-        videos: vec![dir.join("v.mp4")],
-        session: None,
-    };
-    let report = wxlink::send::send(&env.app, &req).await.unwrap();
+    let req = SendRequest::to(user.clone())
+        .text("here you go")
+        .attach(FileKind::Image, dir.join("a.png"))
+        .attach(FileKind::Voice, dir.join("s.silk"))
+        .file_named(dir.join("r.pdf"), "季度报告.pdf")
+        .attach(FileKind::Video, dir.join("v.mp4"));
+    let report = env.app.send(&req, &Unobserved).await.unwrap();
     assert!(report.success);
     assert_eq!(report.quota_left, Some(5));
     let kinds: Vec<_> = report.sent.iter().map(|s| s.kind.as_str()).collect();
@@ -285,19 +298,16 @@ async fn sends_every_kind_and_refuses_what_would_fail() {
             limit: 50,
             ..Default::default()
         })
+        .await
         .unwrap();
     assert_eq!(out.total, 5);
 
     // Six more would exceed the quota: refused before anything goes out.
-    let six = SendRequest {
-        images: vec![dir.join("a.png"); 5],
-        ..SendRequest {
-            to: user.clone(),
-            text: Some("x".into()),
-            ..Default::default()
-        }
-    };
-    let err = wxlink::send::send(&env.app, &six).await.unwrap_err();
+    let mut six = SendRequest::to(user.clone()).text("x");
+    for _ in 0..5 {
+        six = six.attach(FileKind::Image, dir.join("a.png"));
+    }
+    let err = env.app.send(&six, &Unobserved).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -317,17 +327,20 @@ async fn sends_every_kind_and_refuses_what_would_fail() {
         ..Default::default()
     };
     assert!(matches!(
-        wxlink::send::send(&env.app, &too_long).await.unwrap_err(),
+        env.app.send(&too_long, &Unobserved).await.unwrap_err(),
         AppError::TextTooLong { .. }
     ));
     let missing = SendRequest {
         to: user.clone(),
         text: Some("with a missing file".into()),
-        files: vec![(dir.join("nope.txt"), None)],
+        files: vec![wxlink::service::send::Attachment::new(
+            FileKind::File,
+            dir.join("nope.txt"),
+        )],
         ..Default::default()
     };
     assert!(matches!(
-        wxlink::send::send(&env.app, &missing).await.unwrap_err(),
+        env.app.send(&missing, &Unobserved).await.unwrap_err(),
         AppError::FileNotFound(_)
     ));
     let stranger = SendRequest {
@@ -335,7 +348,7 @@ async fn sends_every_kind_and_refuses_what_would_fail() {
         text: Some("hi".into()),
         ..Default::default()
     };
-    let err = wxlink::send::send(&env.app, &stranger).await.unwrap_err();
+    let err = env.app.send(&stranger, &Unobserved).await.unwrap_err();
     assert!(matches!(err, AppError::NoContext { .. }), "{err}");
     assert!(err.to_string().contains("messaged them first"));
     assert_eq!(
@@ -351,7 +364,7 @@ async fn sends_every_kind_and_refuses_what_would_fail() {
             text: Some(format!("#{i}")),
             ..Default::default()
         };
-        wxlink::send::send(&env.app, &r).await.unwrap();
+        env.app.send(&r, &Unobserved).await.unwrap();
     }
     let last = SendRequest {
         to: user.clone(),
@@ -359,7 +372,7 @@ async fn sends_every_kind_and_refuses_what_would_fail() {
         ..Default::default()
     };
     assert!(matches!(
-        wxlink::send::send(&env.app, &last).await.unwrap_err(),
+        env.app.send(&last, &Unobserved).await.unwrap_err(),
         AppError::QuotaExhausted { left: 0, .. }
     ));
 }
@@ -367,7 +380,7 @@ async fn sends_every_kind_and_refuses_what_would_fail() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_rejection_is_an_honest_failure() {
     let env = env().await;
-    let bot = login_bot(&env, "default", "o9cq80dave@im.wechat");
+    let bot = login_bot(&env, "default", "o9cq80dave@im.wechat").await;
     let user = first_message(&env, &bot, "hello").await;
     env.fake.configure(|c| c.rate_limited = true);
     let req = SendRequest {
@@ -375,9 +388,9 @@ async fn upstream_rejection_is_an_honest_failure() {
         text: Some("will be refused".into()),
         ..Default::default()
     };
-    let err = wxlink::send::send(&env.app, &req).await.unwrap_err();
+    let err = env.app.send(&req, &Unobserved).await.unwrap_err();
     assert!(
-        matches!(err, AppError::Upstream(ilink::Error::Rejected { .. })),
+        matches!(&err, AppError::Upstream(e) if e.failure == UpstreamFailure::Rejected),
         "{err}"
     );
     assert_eq!(err.exit_code(), wxlink::error::EXIT_REFUSED);
@@ -389,8 +402,9 @@ async fn upstream_rejection_is_an_honest_failure() {
             limit: 10,
             ..Default::default()
         })
+        .await
         .unwrap();
-    assert_eq!(failed.messages[0].message.status, "failed");
+    assert_eq!(failed.messages[0].message.status, MessageStatus::Failed);
     assert!(failed.messages[0]
         .message
         .error
@@ -402,7 +416,7 @@ async fn upstream_rejection_is_an_honest_failure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downloads_every_media_kind_safely() {
     let env = env().await;
-    let bot = login_bot(&env, "default", "o9cq80erin@im.wechat");
+    let bot = login_bot(&env, "default", "o9cq80erin@im.wechat").await;
     let pollers = Pollers::start(env.app.clone());
     let cases = [
         ("image", b"\x89PNG\r\n\x1a\nimage".to_vec(), None, "png"),
@@ -420,7 +434,9 @@ async fn downloads_every_media_kind_safely() {
     let out_dir = env.dir.path().join("downloads");
     for (m, (kind, data, _, ext)) in got.iter().zip(&cases) {
         let id = m.message.upstream_id.clone().unwrap();
-        let files = download::download(&env.app, &id, Some(&out_dir))
+        let files = env
+            .app
+            .download(&id, Some(&out_dir), &Unobserved)
             .await
             .unwrap();
         assert_eq!(files.len(), 1);
@@ -436,7 +452,9 @@ async fn downloads_every_media_kind_safely() {
     assert!(out_dir.join("_.._evil.txt").exists() || out_dir.join("evil.txt").exists());
     assert!(!env.dir.path().join("evil.txt").exists());
     // By our own id too, and into the default media directory.
-    let files = download::download(&env.app, &got[0].id.to_string(), None)
+    let files = env
+        .app
+        .download(&got[0].id.to_string(), None, &Unobserved)
         .await
         .unwrap();
     assert!(files[0]
@@ -444,7 +462,8 @@ async fn downloads_every_media_kind_safely() {
         .starts_with(env.dir.path().join("media").to_str().unwrap()));
     // Errors say what is wrong.
     assert!(matches!(
-        download::download(&env.app, "999999", None)
+        env.app
+            .download("999999", None, &Unobserved)
             .await
             .unwrap_err(),
         AppError::MessageNotFound(_)
@@ -473,24 +492,22 @@ impl wxlink::transfer::TransferObserver for Recorder {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sent_media_can_be_downloaded_again_with_byte_progress() {
     let env = env().await;
-    let bot = login_bot(&env, "default", "o9cq80fay@im.wechat");
+    let bot = login_bot(&env, "default", "o9cq80fay@im.wechat").await;
     let user = first_message(&env, &bot, "send me the file").await;
     let path = env.dir.path().join("report.pdf");
     let content: Vec<u8> = b"%PDF-1.7 ".iter().copied().cycle().take(300_000).collect();
     std::fs::write(&path, &content).unwrap();
     let up = Recorder::default();
-    let report = wxlink::send::send_observed(
-        &env.app,
-        &SendRequest {
-            to: user,
-            text: Some("here it is".into()),
-            files: vec![(path, None)],
-            ..Default::default()
-        },
-        &up,
-    )
-    .await
-    .unwrap();
+    let report = env
+        .app
+        .send(
+            &SendRequest::to(user)
+                .text("here it is")
+                .attach(FileKind::File, path),
+            &up,
+        )
+        .await
+        .unwrap();
     // Only the file is a transfer; its last report is the whole (padded) ciphertext.
     let padded = ilink::crypto::padded_size(content.len() as u64);
     let done = ilink::Transfer {
@@ -503,14 +520,11 @@ async fn sent_media_can_be_downloaded_again_with_byte_progress() {
     );
 
     let down = Recorder::default();
-    let files = download::download_observed(
-        &env.app,
-        &report.sent[1].id,
-        Some(&env.dir.path().join("out")),
-        &down,
-    )
-    .await
-    .unwrap();
+    let files = env
+        .app
+        .download(&report.sent[1].id, Some(&env.dir.path().join("out")), &down)
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(&files[0].path).unwrap(), content);
     assert!(files[0].path.ends_with("report.pdf"));
     assert_eq!(
@@ -522,7 +536,7 @@ async fn sent_media_can_be_downloaded_again_with_byte_progress() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiry_stops_polling_and_relogin_resumes_it_with_history_kept() {
     let env = env().await;
-    let bot = login_bot(&env, "main", "o9cq80gus@im.wechat");
+    let bot = login_bot(&env, "main", "o9cq80gus@im.wechat").await;
     let mut events = env.app.subscribe();
     let pollers = Pollers::start(env.app.clone());
     inject(&env.fake, &bot, InboundSpec::text("before expiry"));
@@ -538,11 +552,11 @@ async fn expiry_stops_polling_and_relogin_resumes_it_with_history_kept() {
     .await
     .expect("an expiry event");
     assert_eq!(expired, "main");
-    let s = env.app.store().session("main").unwrap().unwrap();
+    let s = env.app.store().session("main").await.unwrap().unwrap();
     assert_eq!(s.status, SessionStatus::Expired);
 
     // Log in again (a new bot for the same user): same name, polling resumes by itself.
-    let bot2 = login_bot(&env, "main", "o9cq80gus@im.wechat");
+    let bot2 = login_bot(&env, "main", "o9cq80gus@im.wechat").await;
     assert_ne!(bot2.bot_id, bot.bot_id);
     inject(&env.fake, &bot2, InboundSpec::text("after relogin"));
     let got = recv_n(&env.app, "default", 1).await;
@@ -556,6 +570,7 @@ async fn expiry_stops_polling_and_relogin_resumes_it_with_history_kept() {
             limit: 50,
             ..Default::default()
         })
+        .await
         .unwrap();
     assert_eq!(all.total, 2, "history from before the expiry is kept");
 }
@@ -563,7 +578,7 @@ async fn expiry_stops_polling_and_relogin_resumes_it_with_history_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_faults_lose_nothing_and_store_nothing_twice() {
     let env = env().await;
-    let bot = login_bot(&env, "default", "o9cq80hal@im.wechat");
+    let bot = login_bot(&env, "default", "o9cq80hal@im.wechat").await;
     let pollers = Pollers::start(env.app.clone());
     let mut expected = HashSet::new();
     for i in 0..20 {
@@ -588,7 +603,9 @@ async fn upstream_faults_lose_nothing_and_store_nothing_twice() {
     }
     let got = recv_n(&env.app, "default", 20).await;
     // Let any straggling duplicate arrive, then check nothing more comes.
-    let extra = inbox::recv(&env.app, "default", Duration::from_millis(800))
+    let extra = env
+        .app
+        .recv("default", Duration::from_millis(800))
         .await
         .unwrap();
     pollers.shutdown().await;
@@ -603,13 +620,13 @@ async fn upstream_faults_lose_nothing_and_store_nothing_twice() {
         env.fake.delivered(&bot.bot_id).len() >= 24,
         "the fake really redelivered"
     );
-    assert_eq!(stored_inbound(&env.app).total, 20);
+    assert_eq!(stored_inbound(&env.app).await.total, 20);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_failures_refetch_and_lose_nothing() {
     let env = env().await;
-    let bot = login_bot(&env, "default", "o9cq80ivy@im.wechat");
+    let bot = login_bot(&env, "default", "o9cq80ivy@im.wechat").await;
     let pollers = Pollers::start(env.app.clone());
     let mut expected = HashSet::new();
     let mut send = |text: String| {
@@ -630,7 +647,9 @@ async fn store_failures_refetch_and_lose_nothing() {
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     // Several commits fail meanwhile: nothing is stored, so nothing reaches recv.
-    let while_failing = inbox::recv(&env.app, "default", Duration::from_millis(600))
+    let while_failing = env
+        .app
+        .recv("default", Duration::from_millis(600))
         .await
         .unwrap();
     assert!(while_failing.is_empty(), "stored despite the failing store");
@@ -638,7 +657,9 @@ async fn store_failures_refetch_and_lose_nothing() {
     db.execute_batch("DROP TRIGGER fail_inserts").unwrap();
     send("after".into());
     let got = recv_n(&env.app, "default", 11).await;
-    let extra = inbox::recv(&env.app, "default", Duration::from_millis(500))
+    let extra = env
+        .app
+        .recv("default", Duration::from_millis(500))
         .await
         .unwrap();
     pollers.shutdown().await;
@@ -649,7 +670,7 @@ async fn store_failures_refetch_and_lose_nothing() {
         .map(|m| m.message.upstream_id.clone().unwrap())
         .collect();
     assert_eq!(received, expected, "every message reached recv once");
-    let stored = stored_inbound(&env.app);
+    let stored = stored_inbound(&env.app).await;
     let stored_ids: HashSet<_> = stored
         .messages
         .iter()
@@ -662,13 +683,17 @@ async fn store_failures_refetch_and_lose_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_are_independent_and_durable() {
     let env = env().await;
-    let bot = login_bot(&env, "default", "o9cq80ivy@im.wechat");
+    let bot = login_bot(&env, "default", "o9cq80ivy@im.wechat").await;
     // Named consumers start at the tail: create them before the messages arrive.
-    assert!(inbox::recv(&env.app, "agent-a", Duration::ZERO)
+    assert!(env
+        .app
+        .recv("agent-a", Duration::ZERO)
         .await
         .unwrap()
         .is_empty());
-    assert!(inbox::recv(&env.app, "agent-b", Duration::ZERO)
+    assert!(env
+        .app
+        .recv("agent-b", Duration::ZERO)
         .await
         .unwrap()
         .is_empty());
@@ -681,19 +706,19 @@ async fn consumers_are_independent_and_durable() {
     assert_eq!(a.len(), 3);
     // A new App on the same directory (a restart): agent-b's messages are still unread.
     let reopened = open_app(&env.fake, env.dir.path());
-    let b = inbox::recv(&reopened, "agent-b", Duration::ZERO)
-        .await
-        .unwrap();
+    let b = reopened.recv("agent-b", Duration::ZERO).await.unwrap();
     assert_eq!(
         a.iter().map(|m| m.id).collect::<Vec<_>>(),
         b.iter().map(|m| m.id).collect::<Vec<_>>()
     );
-    assert!(inbox::recv(&reopened, "agent-a", Duration::ZERO)
+    assert!(reopened
+        .recv("agent-a", Duration::ZERO)
         .await
         .unwrap()
         .is_empty());
     assert_eq!(
-        inbox::recv(&reopened, "default", Duration::ZERO)
+        reopened
+            .recv("default", Duration::ZERO)
             .await
             .unwrap()
             .len(),
@@ -704,7 +729,7 @@ async fn consumers_are_independent_and_durable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_upstream_message_is_kept_raw() {
     let env = env().await;
-    let bot = login_bot(&env, "default", "o9cq80jo@im.wechat");
+    let bot = login_bot(&env, "default", "o9cq80jo@im.wechat").await;
     let pollers = Pollers::start(env.app.clone());
     inject(
         &env.fake,

@@ -216,12 +216,19 @@ fn bearer_origin_and_host_checks() {
     let auth = ("Authorization", bearer.as_str());
     let init = initialize_body();
 
-    for path in ["/mcp", "/messages?sessionId=x"] {
+    for path in ["/mcp", "/messages?sessionId=x", "/anything-else"] {
         let missing = request(addr, "POST", path, &[MCP_ACCEPT], &init);
         assert_eq!(missing.status, 401, "{path}");
+        // It says plainly that a bearer token is needed (and points at no OAuth metadata).
         assert_eq!(
             missing.header("www-authenticate").as_deref(),
-            Some("Bearer")
+            Some("Bearer realm=\"wxlink\"")
+        );
+        let body: Value = serde_json::from_str(&missing.body).unwrap();
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("needs a bearer token") && message.contains("not use OAuth"),
+            "{body}"
         );
         let wrong = request(
             addr,
@@ -231,12 +238,44 @@ fn bearer_origin_and_host_checks() {
             &init,
         );
         assert_eq!(wrong.status, 401, "{path}");
+        assert!(wrong
+            .header("www-authenticate")
+            .unwrap_or_default()
+            .contains("error=\"invalid_token\""));
     }
+    // OAuth discovery and registration: 404 with or without a token, so clients stop there.
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        assert_eq!(request(addr, "GET", path, &[], "").status, 404, "{path}");
+        assert_eq!(
+            request(addr, "GET", path, &[auth], "").status,
+            404,
+            "{path}"
+        );
+    }
+    let register = request(addr, "POST", "/register", &[], "{}");
+    assert_eq!(register.status, 404);
+    let body: Value = serde_json::from_str(&register.body).unwrap();
+    assert_eq!(body["error"], "invalid_request", "{body}");
     let sse = request(addr, "GET", "/sse", &[], "");
     assert_eq!(sse.status, 401);
 
     let ok = request(addr, "POST", "/mcp", &[MCP_ACCEPT, auth], &init);
     assert_eq!(ok.status, 200, "{}", ok.body);
+    // Closing the session: 204 (the Python SDK logs anything but 200/204 as a failure).
+    let session = ok.header("mcp-session-id").expect("a session id");
+    let closed = request(
+        addr,
+        "DELETE",
+        "/mcp",
+        &[auth, ("Mcp-Session-Id", session.as_str())],
+        "",
+    );
+    assert_eq!(closed.status, 204, "{}", closed.body);
 
     // Origin: loopback origins with any port pass, others are refused.
     let local_origin = request(
@@ -287,7 +326,7 @@ fn refuses_a_wildcard_address_without_a_token() {
         .stdin(Stdio::null())
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("refusing to listen on 0.0.0.0"), "{stderr}");
     assert!(stderr.contains("--token"), "{stderr}");

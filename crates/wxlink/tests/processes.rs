@@ -180,7 +180,12 @@ async fn cli_errors_have_clear_messages_and_exit_codes() {
     let mut c = cmd(&fake, dir.path());
     c.args(["--json", "history", "--since", "last tuesday"]);
     let o = run(c).await;
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an invalid argument is a usage error"
+    );
+    assert_eq!(json_out(&o)["error"]["kind"], "invalid");
     assert!(json_out(&o)["error"]["message"]
         .as_str()
         .unwrap()
@@ -206,7 +211,7 @@ fn spawn_recv(fake: &FakeIlink, dir: &Path, consumer: &str, timeout: u32) -> Chi
     c.spawn().unwrap()
 }
 
-fn inbound_ids(dir: &Path) -> Vec<String> {
+async fn inbound_ids(dir: &Path) -> Vec<String> {
     let store = SqliteStore::open(&dir.join("wxlink.db")).unwrap();
     store
         .history(&HistoryQuery {
@@ -214,6 +219,7 @@ fn inbound_ids(dir: &Path) -> Vec<String> {
             limit: 200,
             ..Default::default()
         })
+        .await
         .unwrap()
         .messages
         .into_iter()
@@ -249,7 +255,7 @@ async fn sigkill_while_messages_stream_in_loses_nothing_and_duplicates_nothing()
         if i == 75 {
             // Make sure the first poller really is storing, then kill it mid-stream with no
             // chance to clean up.
-            while inbound_ids(dir.path()).is_empty() {
+            while inbound_ids(dir.path()).await.is_empty() {
                 assert!(
                     started.elapsed() < Duration::from_secs(10),
                     "the poller never stored anything"
@@ -264,7 +270,7 @@ async fn sigkill_while_messages_stream_in_loses_nothing_and_duplicates_nothing()
     }
     // Wait until the restarted poller has stored everything.
     loop {
-        let ids = inbound_ids(dir.path());
+        let ids = inbound_ids(dir.path()).await;
         if ids.len() >= sent.len() || started.elapsed() > Duration::from_secs(20) {
             break;
         }
@@ -272,7 +278,7 @@ async fn sigkill_while_messages_stream_in_loses_nothing_and_duplicates_nothing()
     }
     poller.kill().unwrap();
     poller.wait().unwrap();
-    let ids = inbound_ids(dir.path());
+    let ids = inbound_ids(dir.path()).await;
     let unique: HashSet<_> = ids.iter().cloned().collect();
     assert_eq!(unique.len(), ids.len(), "a message was stored twice");
     assert_eq!(

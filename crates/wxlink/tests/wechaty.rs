@@ -10,36 +10,53 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::json;
 use wechaty_peer::Peer;
-use wxlink::app::{App, AppOptions};
-use wxlink::contacts::{self, Matching};
-use wxlink::error::AppError;
-use wxlink::poller::Pollers;
-use wxlink::send::SendRequest;
+use wxlink::error::{AppError, ErrorKind};
+use wxlink::model::{BackendKind, Secret};
+use wxlink::service::contacts::Source;
+use wxlink::service::login::{LoginPhase, LoginRequest, LoginStart};
+use wxlink::service::pollers::Pollers;
+use wxlink::service::send::SendRequest;
+use wxlink::service::{Service as App, ServiceOptions};
 use wxlink::store::{Direction, HistoryQuery, LoginRecord, SessionStatus, StoredMessage};
-use wxlink::{download, inbox, login, views};
+use wxlink::transfer::Unobserved;
+use wxlink::upstream::{FileKind, Matching, UpstreamOptions};
+use wxlink::views;
 
 fn open_app(dir: &std::path::Path) -> Arc<App> {
-    App::open(AppOptions {
+    App::open(ServiceOptions {
         data_dir: Some(dir.to_path_buf()),
-        // Nothing here talks to iLink; a closed port makes any mistake fail fast.
-        ilink_base: Some("http://127.0.0.1:9/".parse().unwrap()),
+        upstream: UpstreamOptions {
+            // Nothing here talks to iLink; a closed port makes any mistake fail fast.
+            ilink_base: Some("http://127.0.0.1:9/".parse().unwrap()),
+            ..Default::default()
+        },
         ..Default::default()
     })
     .unwrap()
 }
 
+/// A Wechaty login of session "wc" through the service, as every frontend starts one.
+fn wechaty_login(peer: &Peer, token: &str) -> LoginRequest {
+    LoginRequest {
+        backend: Some(BackendKind::Wechaty),
+        session: Some("wc".into()),
+        force: true,
+        endpoint: Some(peer.endpoint()),
+        token: Some(Secret::new(token.to_string())),
+        deadline: Some(Duration::from_secs(30)),
+    }
+}
+
 async fn log_in(app: &App, peer: &Peer) {
-    let record = login::login_wechaty(
-        app,
-        "wc",
-        &peer.endpoint(),
-        &peer.token,
-        Duration::from_secs(30),
-        |_| {},
-    )
-    .await
-    .unwrap();
-    assert_eq!(record.backend, "wechaty");
+    let pending = match app.login(wechaty_login(peer, &peer.token)).await.unwrap() {
+        LoginStart::Started(p) | LoginStart::Joined { pending: p, .. } => p,
+        LoginStart::AlreadyLoggedIn(_) => panic!("force logs in again"),
+    };
+    let LoginPhase::Confirmed(record) = pending.finished().await else {
+        panic!("the login did not complete: {:?}", pending.state());
+    };
+    app.finish_login(&pending).await;
+    assert_eq!(record.backend, BackendKind::Wechaty);
     assert_eq!(record.bot_id.as_deref(), Some("wxid_bot"));
 }
 
@@ -49,12 +66,14 @@ async fn wait_listening(app: &App, peer: &Peer) {
     for _ in 0..60 {
         peer.post("/inject", json!({"from": "wxid_bob", "text": "probe"}))
             .await;
-        let got = inbox::recv(app, "default", Duration::from_millis(500))
+        let got = app
+            .recv("default", Duration::from_millis(500))
             .await
             .unwrap();
         if !got.is_empty() {
             // Probes sent before the stream was up are lost upstream; later ones may trail.
-            while !inbox::recv(app, "default", Duration::from_millis(300))
+            while !app
+                .recv("default", Duration::from_millis(300))
                 .await
                 .unwrap()
                 .is_empty()
@@ -67,9 +86,7 @@ async fn wait_listening(app: &App, peer: &Peer) {
 
 /// Receives exactly the next message (probes excluded).
 async fn next_message(app: &App) -> StoredMessage {
-    let got = inbox::recv(app, "default", Duration::from_secs(10))
-        .await
-        .unwrap();
+    let got = app.recv("default", Duration::from_secs(10)).await.unwrap();
     assert_eq!(got.len(), 1, "{got:?}");
     got.into_iter().next().unwrap()
 }
@@ -81,26 +98,23 @@ async fn a_wechaty_session_receives_sends_and_finds() {
     let app = open_app(dir.path());
 
     // A refused token fails clearly and saves nothing.
-    let err = login::login_wechaty(
-        &app,
-        "wc",
-        &peer.endpoint(),
-        "wrong-token",
-        Duration::from_secs(10),
-        |_| {},
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(err.kind(), "token_rejected", "{err}");
-    assert!(app.store().session("wc").unwrap().is_none());
+    let err = app
+        .login(wechaty_login(&peer, "wrong-token"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TokenRejected, "{err}");
+    assert!(app.store().session("wc").await.unwrap().is_none());
 
     log_in(&app, &peer).await;
     let pollers = Pollers::start(app.clone());
     wait_listening(&app, &peer).await;
-    let session = app.store().session("wc").unwrap().unwrap();
+    let sessions = app.list_sessions().await.unwrap();
     assert_eq!(
-        wxlink::poller::is_polled(&app, &session),
-        Some(true),
+        sessions
+            .iter()
+            .find(|s| s.record.name == "wc")
+            .map(|s| s.polling),
+        Some(Some(true)),
         "`sessions` shows the listener"
     );
 
@@ -135,34 +149,29 @@ async fn a_wechaty_session_receives_sends_and_finds() {
             limit: 10,
             ..Default::default()
         })
+        .await
         .unwrap();
     assert_eq!(found.total, 1, "the group message is searchable");
 
     // Sends go through the Wechaty session: to the room, and a file to Alice.
-    let report = wxlink::send::send(
-        &app,
-        &SendRequest {
-            to: "r_team@chatroom".into(),
-            text: Some("收到".into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let report = app
+        .send(
+            &SendRequest::to("r_team@chatroom").text("收到"),
+            &Unobserved,
+        )
+        .await
+        .unwrap();
     assert_eq!(report.session, "wc");
     assert_eq!(report.quota_left, None, "Wechaty has no reply quota");
     let pdf = dir.path().join("季度报告.pdf");
     std::fs::write(&pdf, b"%PDF-1.7 quarterly").unwrap();
-    let report = wxlink::send::send(
-        &app,
-        &SendRequest {
-            to: "wxid_alice".into(),
-            files: vec![(pdf.clone(), None)],
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let report = app
+        .send(
+            &SendRequest::to("wxid_alice").attach(FileKind::File, pdf.clone()),
+            &Unobserved,
+        )
+        .await
+        .unwrap();
     assert!(report.success);
     let sent = peer.get("/sent").await;
     let sent = sent.as_array().cloned().unwrap_or_default();
@@ -186,6 +195,7 @@ async fn a_wechaty_session_receives_sends_and_finds() {
             limit: 10,
             ..Default::default()
         })
+        .await
         .unwrap();
     let peers: Vec<_> = out
         .messages
@@ -204,45 +214,53 @@ async fn a_wechaty_session_receives_sends_and_finds() {
     .await;
     let m = next_message(&app).await;
     assert_eq!(m.message.kind, "file");
-    let files = download::download(&app, &m.id.to_string(), Some(&dir.path().join("dl")))
+    let files = app
+        .download(&m.id.to_string(), Some(&dir.path().join("dl")), &Unobserved)
         .await
         .unwrap();
     assert_eq!(std::fs::read(&files[0].path).unwrap(), content);
     assert!(files[0].path.ends_with("notes.txt"));
 
     // Lookups: duplicate nicknames, remarks, fuzzy, duplicate topics, members, ids.
-    let (_, wangwu) = contacts::find_contacts(&app, None, "王五", Matching::Exact)
+    let wangwu = app
+        .find_contacts(None, "王五", Matching::Exact)
         .await
-        .unwrap();
+        .unwrap()
+        .contacts;
     assert_eq!(wangwu.len(), 2);
-    let (_, laozhang) = contacts::find_contacts(&app, None, "老张", Matching::Exact)
+    let laozhang = app
+        .find_contacts(None, "老张", Matching::Exact)
         .await
-        .unwrap();
+        .unwrap()
+        .contacts;
     assert_eq!(ids(&laozhang, |c| &c.id), ["wxid_zhangsan"]);
-    let (_, alice) = contacts::find_contacts(&app, None, "alice", Matching::Fuzzy)
+    let alice = app
+        .find_contacts(None, "alice", Matching::Fuzzy)
         .await
-        .unwrap();
+        .unwrap()
+        .contacts;
     assert_eq!(ids(&alice, |c| &c.id), ["wxid_alice"]);
-    let (_, none) = contacts::find_contacts(&app, None, "alice", Matching::Exact)
+    let none = app
+        .find_contacts(None, "alice", Matching::Exact)
         .await
-        .unwrap();
+        .unwrap()
+        .contacts;
     assert!(
         none.is_empty(),
         "exact matching is case-sensitive and whole"
     );
-    let (_, books) = contacts::find_rooms(&app, None, "读书会", Matching::Exact)
+    let (_, books) = app
+        .find_rooms(None, "读书会", Matching::Exact)
         .await
         .unwrap();
     assert_eq!(books.len(), 2);
-    let (_, members) = contacts::room_members(&app, None, "r_team@chatroom")
-        .await
-        .unwrap();
+    let (_, _, members) = app.room_members(None, "r_team@chatroom").await.unwrap();
     assert_eq!(members.len(), 4);
     assert!(members
         .iter()
         .any(|m| m.id == "wxid_zhangsan" && m.room_alias.as_deref() == Some("张工")));
     assert!(matches!(
-        contacts::contact_by_id(&app, None, "wxid_nobody").await,
+        app.contact_by_id(None, "wxid_nobody").await,
         Err(AppError::NotFound { .. })
     ));
 
@@ -270,7 +288,7 @@ async fn a_wechaty_session_receives_sends_and_finds() {
     peer.post("/logout", json!({})).await;
     let mut status = None;
     for _ in 0..100 {
-        status = app.store().session("wc").unwrap().map(|s| s.status);
+        status = app.store().session("wc").await.unwrap().map(|s| s.status);
         if status == Some(SessionStatus::Expired) {
             break;
         }
@@ -288,24 +306,35 @@ async fn group_lookups_on_an_ilink_session_say_ilink_has_no_groups() {
         .save_login(
             "il",
             &LoginRecord {
-                backend: "ilink".into(),
+                backend: BackendKind::Ilink,
                 bot_id: "b@im.bot".into(),
                 user_id: None,
                 token: "t".into(),
                 base_url: None,
             },
         )
+        .await
         .unwrap();
-    let err = contacts::find_rooms(&app, Some("il"), "项目组", Matching::Exact)
+    let err = app
+        .find_rooms(Some("il"), "项目组", Matching::Exact)
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::NeedsWechaty { .. }), "{err}");
     assert!(err.to_string().contains("iLink does not carry group chats"));
-    // Without a name, there is no Wechaty session at all.
-    let err = contacts::find_contacts(&app, None, "张三", Matching::Exact)
+    // Unnamed, rooms need a session that carries groups: this iLink one does not.
+    let err = app
+        .find_rooms(None, "项目组", Matching::Exact)
         .await
         .unwrap_err();
-    assert!(matches!(err, AppError::NoWechatySession), "{err}");
+    assert!(matches!(err, AppError::NeedsWechaty { .. }), "{err}");
+    // A contact search without an address book looks at the users who wrote to the bot
+    // (iLink knows no names): nobody here.
+    let found = app
+        .find_contacts(None, "张三", Matching::Exact)
+        .await
+        .unwrap();
+    assert_eq!(found.source, Source::KnownUsers);
+    assert!(found.contacts.is_empty());
 }
 
 fn ids<T>(items: &[T], id: impl Fn(&T) -> &String) -> Vec<String> {
@@ -361,13 +390,14 @@ async fn the_cli_logs_in_finds_and_sends_through_wechaty() {
         .save_login(
             "default",
             &LoginRecord {
-                backend: "ilink".into(),
+                backend: BackendKind::Ilink,
                 bot_id: "b@im.bot".into(),
                 user_id: None,
                 token: "t".into(),
                 base_url: None,
             },
         )
+        .await
         .unwrap();
     let login = |name: Option<&str>| {
         let mut args = vec!["login"];
@@ -376,12 +406,12 @@ async fn the_cli_logs_in_finds_and_sends_through_wechaty() {
         wxlink_json(data, &args)
     };
     let (code, v) = login(Some("default"));
-    assert_eq!(code, 1, "{v}");
+    assert_eq!(code, 2, "{v}");
     assert!(
         v["error"]["message"]
             .as_str()
             .unwrap_or("")
-            .contains("ilink session"),
+            .contains("is logged in through iLink"),
         "{v}"
     );
     let (code, v) = login(None);

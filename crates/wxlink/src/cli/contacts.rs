@@ -1,15 +1,16 @@
-//! `wxlink contacts QUERY [--rooms] [--fuzzy] [--session S]`: find whom to write to. On a
-//! Wechaty session, contacts by nickname or remark and rooms by topic; without one, the iLink
-//! users (ids) who have written to the bot.
+//! `wxlink contacts QUERY [--rooms] [--fuzzy] [--session S]`: find whom to write to. In a
+//! session's address book (Wechaty), contacts by nickname or remark and rooms by topic; without
+//! one, the iLink users (ids) who have written to the bot.
 
 use clap::Args;
 use serde_json::json;
 
 use super::Output;
-use crate::app::App;
-use crate::contacts::{self, Matching};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
+use crate::service::contacts::Source;
+use crate::service::Service;
 use crate::timefmt::{now_ms, relative};
+use crate::upstream::Matching;
 
 /// Options of `wxlink contacts`.
 #[derive(Debug, Args)]
@@ -22,22 +23,22 @@ pub struct ContactsArgs {
     /// Match a case-insensitive part of the name instead of the whole name.
     #[arg(long)]
     pub fuzzy: bool,
-    /// The Wechaty session (default: the default Wechaty session).
+    /// The session (default: the default Wechaty session).
     #[arg(long)]
     pub session: Option<String>,
 }
 
 /// Runs the command.
-pub async fn run(app: &App, args: ContactsArgs, out: &Output) -> AppResult<()> {
+pub async fn run(service: &Service, args: ContactsArgs, out: &Output) -> AppResult<()> {
     let matching = Matching::fuzzy(args.fuzzy);
     let session = args.session.as_deref();
     if args.rooms {
-        let (session, rooms) = contacts::find_rooms(app, session, &args.query, matching).await?;
+        let (session, rooms) = service.find_rooms(session, &args.query, matching).await?;
         if out.json {
             let rooms: Vec<_> = rooms
                 .iter()
                 .map(|r| {
-                    json!({"id": r.id, "topic": r.topic, "members": r.member_ids.len(),
+                    json!({"id": r.id, "topic": r.topic, "members": r.members,
                     "owner_id": r.owner_id})
                 })
                 .collect();
@@ -47,76 +48,68 @@ pub async fn run(app: &App, args: ContactsArgs, out: &Output) -> AppResult<()> {
         } else {
             let mut t = out.table(&["room id", "topic", "members"]);
             for r in &rooms {
+                t.add_row(vec![r.id.clone(), r.topic.clone(), r.members.to_string()]);
+            }
+            out.line(&t.to_string());
+        }
+        return Ok(());
+    }
+    let found = service
+        .find_contacts(session, &args.query, matching)
+        .await?;
+    if found.source == Source::KnownUsers {
+        // iLink knows no names: only the ids of users who wrote to the bot.
+        let users = service.known_users(&args.query, session).await?;
+        if out.json {
+            let users: Vec<_> = users
+                .iter()
+                .map(|c| {
+                    json!({"id": c.user_id, "session": c.session,
+                    "last_message_ms": c.received_at_ms})
+                })
+                .collect();
+            out.print_json(&json!({"contacts": users}));
+        } else if users.is_empty() {
+            out.line(&format!(
+                "No iLink user id contains {:?} (iLink knows no names: only users who wrote to the bot).",
+                args.query
+            ));
+        } else {
+            let now = now_ms();
+            let mut t = out.table(&["user id", "session", "last message"]);
+            for c in &users {
                 t.add_row(vec![
-                    r.id.clone(),
-                    r.topic.clone(),
-                    r.member_ids.len().to_string(),
+                    c.user_id.clone(),
+                    c.session.clone(),
+                    relative(c.received_at_ms, now),
                 ]);
             }
             out.line(&t.to_string());
         }
         return Ok(());
     }
-    match contacts::find_contacts(app, session, &args.query, matching).await {
-        Ok((session, found)) => {
-            if out.json {
-                let found: Vec<_> = found
-                    .iter()
-                    .map(|c| {
-                        json!({"id": c.id, "name": c.name, "alias": c.alias,
-                        "friend": c.friend})
-                    })
-                    .collect();
-                out.print_json(&json!({"session": session.name, "contacts": found}));
-            } else if found.is_empty() {
-                out.line(&format!(
-                    "No contact's nickname or remark matches {:?}.",
-                    args.query
-                ));
-            } else {
-                let mut t = out.table(&["wxid", "nickname", "remark"]);
-                for c in &found {
-                    t.add_row(vec![
-                        c.id.clone(),
-                        c.name.clone(),
-                        c.alias.clone().unwrap_or_default(),
-                    ]);
-                }
-                out.line(&t.to_string());
-            }
-            Ok(())
+    if out.json {
+        let contacts: Vec<_> = found
+            .contacts
+            .iter()
+            .map(|c| json!({"id": c.id, "name": c.name, "alias": c.alias, "friend": c.friend}))
+            .collect();
+        out.print_json(&json!({"session": found.session.name, "contacts": contacts}));
+    } else if found.contacts.is_empty() {
+        out.line(&format!(
+            "No contact's nickname or remark matches {:?}.",
+            args.query
+        ));
+    } else {
+        let mut t = out.table(&["wxid", "nickname", "remark"]);
+        for c in &found.contacts {
+            t.add_row(vec![
+                c.id.clone(),
+                c.name.clone(),
+                c.alias.clone().unwrap_or_default(),
+            ]);
         }
-        // No Wechaty session: iLink only knows the ids of users who wrote to the bot.
-        Err(AppError::NoWechatySession) if session.is_none() => {
-            let users = contacts::ilink_users(app, &args.query)?;
-            if out.json {
-                let users: Vec<_> = users
-                    .iter()
-                    .map(|c| {
-                        json!({"id": c.user_id, "session": c.session,
-                        "last_message_ms": c.received_at_ms})
-                    })
-                    .collect();
-                out.print_json(&json!({"contacts": users}));
-            } else if users.is_empty() {
-                out.line(&format!(
-                    "No iLink user id contains {:?} (iLink knows no names: only users who wrote to the bot).",
-                    args.query
-                ));
-            } else {
-                let now = now_ms();
-                let mut t = out.table(&["user id", "session", "last message"]);
-                for c in &users {
-                    t.add_row(vec![
-                        c.user_id.clone(),
-                        c.session.clone(),
-                        relative(c.received_at_ms, now),
-                    ]);
-                }
-                out.line(&t.to_string());
-            }
-            Ok(())
-        }
-        Err(e) => Err(e),
+        out.line(&t.to_string());
     }
+    Ok(())
 }

@@ -7,9 +7,8 @@ use serde_json::json;
 
 use super::progress::TransferBars;
 use super::Output;
-use crate::app::App;
-use crate::download::download_observed;
 use crate::error::AppResult;
+use crate::service::Service;
 
 /// Options of `wxlink download`.
 #[derive(Debug, Args)]
@@ -22,9 +21,11 @@ pub struct DownloadArgs {
 }
 
 /// Runs the command.
-pub async fn run(app: &App, args: DownloadArgs, out: &Output) -> AppResult<()> {
+pub async fn run(service: &Service, args: DownloadArgs, out: &Output) -> AppResult<()> {
     let bars = TransferBars::new(out, "Downloading…");
-    let files = download_observed(app, &args.message_id, args.output.as_deref(), &bars).await;
+    let files = service
+        .download(&args.message_id, args.output.as_deref(), &bars)
+        .await;
     bars.finish();
     let files = files?;
     if out.json {

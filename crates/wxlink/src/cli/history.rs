@@ -1,42 +1,33 @@
-//! `wxlink history [--user U] [--session S] [--type T] [--direction D] [--since T] [--until T]
-//! [--text Q] [--limit N] [--offset N]`.
+//! `wxlink history [--user U] [--session S] [--bot-id B] [--type T] [--direction D] [--since T]
+//! [--until T] [--text Q] [--limit N] [--offset N]`.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::json;
 
 use super::Output;
-use crate::app::App;
-use crate::error::{AppError, AppResult};
-use crate::store::{Direction, HistoryQuery};
-use crate::timefmt::parse_time;
+use crate::error::AppResult;
+use crate::service::history::HistoryFilter;
+use crate::service::Service;
 use crate::views;
-
-/// Message direction as the CLI spells it.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DirectionArg {
-    /// Received from users.
-    #[value(alias = "received")]
-    In,
-    /// Sent by the bot.
-    #[value(alias = "sent")]
-    Out,
-}
 
 /// Options of `wxlink history`.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// Only messages with this user.
+    /// Only messages with this user (or contact, or room).
     #[arg(long)]
     pub user: Option<String>,
     /// Only this session.
     #[arg(long)]
     pub session: Option<String>,
+    /// Only the session whose bot account has this id.
+    #[arg(long)]
+    pub bot_id: Option<String>,
     /// Only this type: text, image, voice, file, video, mixed, unknown.
     #[arg(long = "type", value_name = "TYPE")]
     pub kind: Option<String>,
     /// Only received (in) or sent (out) messages.
-    #[arg(long, value_enum)]
-    pub direction: Option<DirectionArg>,
+    #[arg(long)]
+    pub direction: Option<String>,
     /// Not before this time (ISO 8601 or unix ms).
     #[arg(long)]
     pub since: Option<String>,
@@ -54,66 +45,46 @@ pub struct HistoryArgs {
     pub offset: u32,
 }
 
-const KINDS: [&str; 7] = [
-    "text", "image", "voice", "file", "video", "mixed", "unknown",
-];
-
-/// Builds the store query from the arguments, validating them.
-pub fn query(args: &HistoryArgs) -> AppResult<HistoryQuery> {
-    let kind = match &args.kind {
-        Some(k) => {
-            let k = k.to_lowercase();
-            if !KINDS.contains(&k.as_str()) {
-                return Err(AppError::Invalid(format!(
-                    "unknown --type {k:?}: use one of {}",
-                    KINDS.join(", ")
-                )));
-            }
-            Some(k)
-        }
-        None => None,
-    };
-    let time = |t: &Option<String>| {
-        t.as_deref()
-            .map(parse_time)
-            .transpose()
-            .map_err(AppError::Invalid)
-    };
-    Ok(HistoryQuery {
-        user: args.user.clone(),
-        session: args.session.clone(),
-        kind,
-        direction: args.direction.map(|d| match d {
-            DirectionArg::In => Direction::In,
-            DirectionArg::Out => Direction::Out,
-        }),
-        since_ms: time(&args.since)?,
-        until_ms: time(&args.until)?,
-        text: args.text.clone().filter(|t| !t.trim().is_empty()),
-        limit: args.limit.clamp(1, 200),
-        offset: args.offset,
-    })
-}
-
 /// Runs the command.
-pub fn run(app: &App, args: HistoryArgs, out: &Output) -> AppResult<()> {
-    let q = query(&args)?;
-    let page = app.store().history(&q)?;
+pub async fn run(service: &Service, args: HistoryArgs, out: &Output) -> AppResult<()> {
+    let filter = HistoryFilter {
+        user: args.user.unwrap_or_default(),
+        bot_id: args.bot_id.unwrap_or_default(),
+        session: args.session.unwrap_or_default(),
+        kind: args.kind.unwrap_or_default(),
+        direction: args.direction.unwrap_or_default(),
+        since: args.since.unwrap_or_default(),
+        until: args.until.unwrap_or_default(),
+        text: args.text.unwrap_or_default(),
+        limit: args.limit,
+        offset: args.offset,
+    };
+    let found = service.history(&filter).await?;
+    let page = &found.page;
     if out.json {
-        out.print_json(&json!({
+        let mut v = json!({
             "messages": page.messages.iter().map(views::message).collect::<Vec<_>>(),
             "total": page.total,
-            "limit": q.limit,
-            "offset": q.offset,
-        }));
-    } else if page.messages.is_empty() {
+            "limit": found.limit,
+            "offset": found.offset,
+        });
+        if let Some(note) = &found.note {
+            v["note"] = json!(note);
+        }
+        out.print_json(&v);
+        return Ok(());
+    }
+    if let Some(note) = &found.note {
+        eprintln!("wxlink: {note}");
+    }
+    if page.messages.is_empty() {
         out.line("No messages match.");
     } else {
         out.messages(&page.messages);
         out.line(&format!(
             "{}–{} of {}",
-            q.offset + 1,
-            q.offset as u64 + page.messages.len() as u64,
+            found.offset + 1,
+            found.offset as u64 + page.messages.len() as u64,
             page.total
         ));
     }

@@ -1,20 +1,21 @@
-//! `wxlink login [NAME] [--force]`: the QR drawn in the terminal with its URL, a spinner while
-//! waiting, every status of the protocol handled (redirect, verify-code prompt, expiry with a
-//! new QR), up to a time limit. A re-login of an expired session keeps its name and history.
+//! `wxlink login [NAME] [--force] [--wechaty --endpoint E --token T]`: follows the service's
+//! login ([`Service::login`]) in the terminal — each QR code drawn with its link, a spinner while
+//! waiting, a prompt for the verification code — up to a time limit. A re-login of an expired
+//! session keeps its name and history.
 
 use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use clap::Args;
-use ilink::{LoginEvent, LoginFlow, LoginOptions, QrCode, QrRenewal};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use super::Output;
-use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::login;
-use crate::store::SessionStatus;
+use crate::model::{BackendKind, Secret};
+use crate::service::login::{LoginPhase, LoginRequest, LoginStart, PendingLogin};
+use crate::service::Service;
+use crate::upstream::QrRenewal;
 
 /// Options of `wxlink login`.
 #[derive(Debug, Args)]
@@ -41,105 +42,70 @@ pub struct LoginArgs {
         hide_env_values = true,
         requires = "wechaty"
     )]
-    pub token: Option<String>,
+    pub token: Option<Secret<String>>,
 }
 
 /// Runs the command.
-pub async fn run(app: &App, args: LoginArgs, out: &Output) -> AppResult<()> {
-    let name = match (args.name, &args.endpoint) {
-        (Some(n), _) => n,
-        (None, Some(endpoint)) if args.wechaty => login::default_wechaty_name(app, endpoint)?,
-        (None, _) => login::default_ilink_name(app)?,
+pub async fn run(service: &Service, args: LoginArgs, out: &Output) -> AppResult<()> {
+    let req = LoginRequest {
+        backend: args.wechaty.then_some(BackendKind::Wechaty),
+        session: args.name,
+        force: args.force,
+        endpoint: args.endpoint,
+        token: args.token,
+        deadline: Some(Duration::from_secs(args.timeout)),
     };
-    if let Some(existing) = app.store().session(&name)? {
-        let wanted = if args.wechaty { "wechaty" } else { "ilink" };
-        if existing.backend != wanted {
-            return Err(AppError::Invalid(format!(
-                "session {name:?} is a {} session; log the {wanted} account in under another name",
-                existing.backend
-            )));
-        }
-        if existing.status == SessionStatus::Connected && !args.force {
+    let pending = match service.login(req).await? {
+        LoginStart::AlreadyLoggedIn(existing) => {
             if out.json {
-                out.print_json(
-                    &json!({"success": true, "session": name, "bot_id": existing.bot_id,
-                    "user_id": existing.user_id, "already_logged_in": true}),
-                );
+                out.print_json(&json!({"success": true, "session": existing.name,
+                    "backend": existing.backend.as_str(), "bot_id": existing.bot_id,
+                    "user_id": existing.user_id, "already_logged_in": true}));
             } else {
                 out.line(&format!(
-                    "Session {name:?} is already logged in (bot {}). Use --force to log in again.",
+                    "Session {:?} is already logged in (bot {}). Use --force to log in again.",
+                    existing.name,
                     existing.bot_id.as_deref().unwrap_or("?")
                 ));
             }
             return Ok(());
         }
-    }
-    if let (true, Some(endpoint), Some(token)) = (args.wechaty, &args.endpoint, &args.token) {
-        return run_wechaty(app, &name, endpoint, token, args.timeout, out).await;
-    }
-    let options = LoginOptions {
-        local_tokens: login::local_tokens(app)?,
-        deadline: Duration::from_secs(args.timeout),
-        ..LoginOptions::default()
+        LoginStart::Started(p) | LoginStart::Joined { pending: p, .. } => p,
     };
-    let mut flow = LoginFlow::start(app.ilink()?, options).await?;
-    show_qr(flow.qr(), out, None);
-    let spinner = spinner(out, "Waiting for the QR code to be scanned…");
-    let result = loop {
-        let event = match flow.poll().await {
-            Ok(e) => e,
-            Err(e) => break Err(AppError::Login(e.to_string())),
-        };
-        match event {
-            LoginEvent::Waiting => {}
-            LoginEvent::Scanned => spinner.set_message("Scanned. Confirm the login on your phone…"),
-            LoginEvent::Redirected(url) => {
-                tracing::info!(%url, "login continues at another data centre")
-            }
-            LoginEvent::NewQr(qr, why) => {
-                spinner.suspend(|| show_qr(&qr, out, Some(why)));
-                spinner.set_message("Waiting for the new QR code to be scanned…");
-            }
-            LoginEvent::NeedVerifyCode { wrong_code } => {
-                // Reading stdin blocks: do it off the (single-threaded) runtime.
-                let pb = spinner.clone();
-                let code =
-                    tokio::task::spawn_blocking(move || pb.suspend(|| prompt_code(wrong_code)))
-                        .await
-                        .unwrap_or(None);
-                match code {
-                    Some(c) => flow.submit_verify_code(&c),
-                    None => {
-                        break Err(AppError::Login(
-                            "the phone shows a verification code, but no terminal is attached to type it in".into(),
-                        ))
-                    }
-                }
-            }
-            LoginEvent::AlreadyBound => break Ok(None),
-            LoginEvent::Confirmed(creds) => break Ok(Some(creds)),
-        }
-    };
+    let spinner = spinner(out, "Connecting…");
+    let outcome = follow(&pending, &spinner, out).await;
     spinner.finish_and_clear();
-    match result? {
-        Some(creds) => {
-            let record = login::save(app, &name, &creds)?;
+    match outcome? {
+        LoginPhase::Confirmed(record) => {
             if out.json {
-                out.print_json(&json!({"success": true, "session": record.name,
-                    "bot_id": record.bot_id, "user_id": record.user_id}));
+                let mut v = json!({"success": true, "session": record.name,
+                    "backend": record.backend.as_str(), "bot_id": record.bot_id,
+                    "user_id": record.user_id});
+                if let Some(endpoint) = &pending.endpoint {
+                    v["endpoint"] = json!(endpoint);
+                }
+                out.print_json(&v);
             } else {
-                out.line(&format!(
-                    "Logged in: session {:?}, bot {}, account {}.",
-                    record.name,
-                    record.bot_id.as_deref().unwrap_or("?"),
-                    record.user_id.as_deref().unwrap_or("?")
-                ));
+                let account = match &pending.endpoint {
+                    Some(endpoint) => format!(
+                        "Wechaty account {} at {endpoint}",
+                        record.bot_id.as_deref().unwrap_or("?")
+                    ),
+                    None => format!(
+                        "bot {}, account {}",
+                        record.bot_id.as_deref().unwrap_or("?"),
+                        record.user_id.as_deref().unwrap_or("?")
+                    ),
+                };
+                out.line(&format!("Logged in: session {:?}, {account}.", record.name));
             }
             Ok(())
         }
-        None => {
+        _ => {
             if out.json {
-                out.print_json(&json!({"success": true, "session": name, "already_bound": true}));
+                out.print_json(
+                    &json!({"success": true, "session": pending.session, "already_bound": true}),
+                );
             } else {
                 out.line("This WeChat account is already bound to a session here; its credentials are unchanged.");
             }
@@ -148,50 +114,53 @@ pub async fn run(app: &App, args: LoginArgs, out: &Output) -> AppResult<()> {
     }
 }
 
-/// `wxlink login --wechaty`: the puppet service's QR codes drawn as they come, until the
-/// account is logged in.
-async fn run_wechaty(
-    app: &App,
-    name: &str,
-    endpoint: &str,
-    token: &str,
-    timeout: u64,
+/// Shows the login as it goes — each QR code once, the scan, a prompt for the verification
+/// code — until it ends; the final phase (confirmed or already bound), or the failure.
+async fn follow(
+    pending: &PendingLogin,
+    spinner: &ProgressBar,
     out: &Output,
-) -> AppResult<()> {
-    let spinner = spinner(out, "Connecting to the Wechaty Puppet Service…");
-    let shown = spinner.clone();
-    let record = login::login_wechaty(
-        app,
-        name,
-        endpoint,
-        token,
-        Duration::from_secs(timeout),
-        |progress| match progress {
-            login::WechatyLoginProgress::Qr(content) => {
-                shown.suspend(|| draw_qr(&content, out));
-                shown.set_message("Waiting for the QR code to be scanned…");
+) -> AppResult<LoginPhase> {
+    let mut state = pending.watch();
+    loop {
+        let now = state.borrow_and_update().clone();
+        if let Some(qr) = &now.qr {
+            if pending.mark_shown(qr.generation) {
+                spinner.suspend(|| show_qr(&qr.content, out, qr.renewal));
+                spinner.set_message("Waiting for the QR code to be scanned…");
             }
-            login::WechatyLoginProgress::Scanned => {
-                shown.set_message("Scanned. Confirm the login on your phone…")
+        }
+        match &now.phase {
+            LoginPhase::Starting | LoginPhase::WaitingForScan => {}
+            LoginPhase::Scanned => spinner.set_message("Scanned. Confirm the login on your phone…"),
+            LoginPhase::NeedVerifyCode { wrong } => {
+                // Reading stdin blocks: do it off the (single-threaded) runtime.
+                let (pb, wrong) = (spinner.clone(), *wrong);
+                let code = tokio::task::spawn_blocking(move || pb.suspend(|| prompt_code(wrong)))
+                    .await
+                    .unwrap_or(None);
+                match code {
+                    Some(c) => pending.submit_code(&c),
+                    None => {
+                        return Err(AppError::Login(
+                            "the phone shows a verification code, but no terminal is attached to type it in".into(),
+                        ))
+                    }
+                }
             }
-        },
-    )
-    .await;
-    spinner.finish_and_clear();
-    let record = record?;
-    if out.json {
-        out.print_json(
-            &json!({"success": true, "session": record.name, "backend": "wechaty",
-            "bot_id": record.bot_id, "endpoint": endpoint}),
-        );
-    } else {
-        out.line(&format!(
-            "Logged in: session {:?}, Wechaty account {} at {endpoint}.",
-            record.name,
-            record.bot_id.as_deref().unwrap_or("?"),
-        ));
+            LoginPhase::Failed(why) => return Err(AppError::Login(why.clone())),
+            done @ (LoginPhase::Confirmed(_) | LoginPhase::AlreadyBound) => return Ok(done.clone()),
+        }
+        if state.changed().await.is_err() {
+            // The login task ended: its last state is final.
+            let last = state.borrow().phase.clone();
+            return match last {
+                LoginPhase::Failed(why) => Err(AppError::Login(why)),
+                done if done.is_final() => Ok(done),
+                _ => Err(AppError::Login("the login ended".into())),
+            };
+        }
     }
-    Ok(())
 }
 
 /// Draws a QR code's content on stderr (the picture unless `--json`, and the text).
@@ -212,8 +181,9 @@ fn draw_qr(content: &str, out: &Output) {
     );
 }
 
-/// Draws the QR on stderr (stdout stays clean for `--json`) with its URL.
-fn show_qr(qr: &QrCode, out: &Output, renewed: Option<QrRenewal>) {
+/// Draws a QR code on stderr (stdout stays clean for `--json`), saying why it replaced the
+/// last one.
+fn show_qr(content: &str, out: &Output, renewed: Option<QrRenewal>) {
     let mut err = std::io::stderr().lock();
     match renewed {
         Some(QrRenewal::Expired) => {
@@ -225,7 +195,7 @@ fn show_qr(qr: &QrCode, out: &Output, renewed: Option<QrRenewal>) {
         None => {}
     }
     drop(err);
-    draw_qr(&qr.content, out);
+    draw_qr(content, out);
 }
 
 fn spinner(out: &Output, msg: &str) -> ProgressBar {

@@ -1,5 +1,7 @@
 //! The command line: global options, the subcommand tree, logging set-up, error reporting and
-//! exit codes. Each subcommand lives in its own module; shared output helpers in `output`.
+//! exit codes. Each subcommand lives in its own module and only translates arguments into
+//! calls of the [`Service`] and its answers into text or `--json`; shared output helpers are in
+//! `output`, progress bars in `progress`, the Ctrl-C/SIGTERM future in `signal`.
 
 mod contacts;
 mod download;
@@ -13,6 +15,7 @@ mod recv;
 mod sandbox;
 mod send;
 mod sessions;
+mod signal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,13 +24,14 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use url::Url;
 
-use crate::app::{App, AppOptions};
 use crate::error::{AppError, AppResult, EXIT_FAILURE};
+use crate::service::{Service, ServiceOptions};
 use crate::store::Retention;
+use crate::upstream::UpstreamOptions;
 
 pub use output::Output;
 
-/// Let AI agents use WeChat: an MCP server over WeChat's iLink Bot API.
+/// Let AI agents use WeChat: an MCP server over WeChat's iLink Bot API and Wechaty.
 #[derive(Debug, Parser)]
 #[command(name = "wxlink", version, about, long_about = None)]
 pub struct Cli {
@@ -99,16 +103,18 @@ pub enum Command {
 }
 
 impl Cli {
-    fn app_options(&self) -> AppOptions {
-        AppOptions {
+    fn service_options(&self) -> ServiceOptions {
+        ServiceOptions {
             data_dir: self.data_dir.clone(),
-            ilink_base: self.ilink_base.clone(),
-            cdn_base: self.cdn_base.clone(),
+            upstream: UpstreamOptions {
+                ilink_base: self.ilink_base.clone(),
+                cdn_base: self.cdn_base.clone(),
+                backoff: None,
+            },
             retention: Retention {
                 max_age_ms: self.retain_days.map(|d| i64::from(d) * 86_400_000),
                 max_rows: self.retain_rows,
             },
-            backoff: None,
         }
     }
 }
@@ -154,43 +160,20 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
     if let Command::Sandbox(args) = &cli.command {
         return sandbox::run(args, out).await;
     }
-    let app: Arc<App> = App::open(cli.app_options())?;
+    let service: Arc<Service> = Service::open(cli.service_options())?;
     match cli.command {
-        Command::Login(args) => login::run(&app, args, out).await,
-        Command::Logout(args) => sessions::logout(&app, args, out),
-        Command::Status => sessions::status(&app, out),
-        Command::Sessions(args) => sessions::run(&app, args, out),
-        Command::Recv(args) => recv::run(app, args, out).await,
-        Command::Send(args) => send::run(&app, args, out).await,
-        Command::Download(args) => download::run(&app, args, out).await,
-        Command::History(args) => history::run(&app, args, out),
-        Command::Contacts(args) => contacts::run(&app, args, out).await,
-        Command::Poll => poll::run(app, out).await,
-        Command::Mcp(args) => mcp::run(app, args).await,
+        Command::Login(args) => login::run(&service, args, out).await,
+        Command::Logout(args) => sessions::logout(&service, args, out).await,
+        Command::Status => sessions::status(&service, out).await,
+        Command::Sessions(args) => sessions::run(&service, args, out).await,
+        Command::Recv(args) => recv::run(service, args, out).await,
+        Command::Send(args) => send::run(&service, args, out).await,
+        Command::Download(args) => download::run(&service, args, out).await,
+        Command::History(args) => history::run(&service, args, out).await,
+        Command::Contacts(args) => contacts::run(&service, args, out).await,
+        Command::Poll => poll::run(service, out).await,
+        Command::Mcp(args) => mcp::run(service, args).await,
         Command::Sandbox(_) => Ok(()),
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -8,7 +8,7 @@ use comfy_table::{ContentArrangement, Table};
 use serde_json::{json, Value};
 
 use crate::error::AppError;
-use crate::store::{Direction, StoredMessage};
+use crate::store::{Direction, MessageStatus, StoredMessage};
 use crate::timefmt::{now_ms, relative};
 
 /// The output mode of this run.
@@ -42,7 +42,9 @@ impl Output {
             return;
         }
         if self.json {
-            self.print_json(&json!({"error": {"kind": e.kind(), "message": e.to_string()}}));
+            self.print_json(
+                &json!({"error": {"kind": e.kind().as_str(), "message": e.to_string()}}),
+            );
         } else {
             eprintln!("wxlink: {e}");
         }
@@ -77,7 +79,7 @@ impl Output {
                     Direction::Out => "→".into(),
                 },
                 msg.peer.clone(),
-                if msg.status == "failed" {
+                if msg.status == MessageStatus::Failed {
                     format!("{} (failed)", msg.kind)
                 } else {
                     msg.kind.clone()

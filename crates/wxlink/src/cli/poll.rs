@@ -7,40 +7,39 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::Output;
-use crate::app::{App, AppEvent};
-use crate::error::AppResult;
-use crate::poller::Pollers;
+use crate::error::{AppError, AppResult};
+use crate::service::pollers::Pollers;
+use crate::service::{Event, Service};
 
 /// Runs the command.
-pub async fn run(app: Arc<App>, out: &Output) -> AppResult<()> {
-    let sessions = app.store().sessions()?;
-    if sessions.is_empty() {
-        return Err(crate::error::AppError::NoSessions);
+pub async fn run(service: Arc<Service>, out: &Output) -> AppResult<()> {
+    if service.list_sessions().await?.is_empty() {
+        return Err(AppError::NoSessions);
     }
-    let mut events = app.subscribe();
-    let pollers = Pollers::start(app.clone());
+    let mut events = service.subscribe();
+    let pollers = Pollers::start(service.clone());
     out.line("Polling every logged-in session; press Ctrl-C to stop.");
-    let stop = super::shutdown_signal();
+    let stop = super::signal::shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
             _ = &mut stop => break,
             ev = events.recv() => match ev {
-                Ok(AppEvent::Inbound { session, ids }) => {
+                Ok(Event::Inbound { session, ids }) => {
                     if out.json {
                         out.print_json(&json!({"event": "inbound", "session": session, "count": ids.len()}));
                     } else {
                         out.line(&format!("{session}: {} new message(s)", ids.len()));
                     }
                 }
-                Ok(AppEvent::SessionExpired { session }) => {
+                Ok(Event::SessionExpired { session }) => {
                     if out.json {
                         out.print_json(&json!({"event": "session_expired", "session": session}));
                     } else {
                         out.line(&format!("{session}: expired; log in again with `wxlink login {session}`"));
                     }
                 }
-                Ok(AppEvent::SessionsChanged) => {}
+                Ok(Event::SessionsChanged) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(_) => break,
             },

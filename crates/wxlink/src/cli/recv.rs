@@ -8,10 +8,9 @@ use clap::Args;
 use serde_json::json;
 
 use super::Output;
-use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::inbox;
-use crate::poller::Pollers;
+use crate::service::pollers::Pollers;
+use crate::service::Service;
 use crate::store::DEFAULT_CONSUMER;
 use crate::views;
 
@@ -27,17 +26,16 @@ pub struct RecvArgs {
 }
 
 /// Runs the command.
-pub async fn run(app: Arc<App>, args: RecvArgs, out: &Output) -> AppResult<()> {
+pub async fn run(service: Arc<Service>, args: RecvArgs, out: &Output) -> AppResult<()> {
     if !(0.0..=86_400.0).contains(&args.timeout) {
         return Err(AppError::Invalid(
             "--timeout must be between 0 and 86400 seconds".into(),
         ));
     }
-    if app.store().sessions()?.is_empty() {
-        return Err(AppError::NoSessions);
-    }
-    let pollers = Pollers::start(app.clone());
-    let result = inbox::recv(&app, &args.consumer, Duration::from_secs_f64(args.timeout)).await;
+    let pollers = Pollers::start(service.clone());
+    let result = service
+        .recv(&args.consumer, Duration::from_secs_f64(args.timeout))
+        .await;
     pollers.shutdown().await;
     let messages = result?;
     if out.json {

@@ -63,7 +63,7 @@ pub async fn run(args: &SandboxArgs, out: &Output) -> AppResult<()> {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{banner}").and_then(|()| stdout.flush());
     drop(stdout);
-    super::shutdown_signal().await;
+    super::signal::shutdown_signal().await;
     eprintln!("wxlink sandbox: stopped");
     Ok(())
 }

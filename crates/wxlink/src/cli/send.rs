@@ -7,9 +7,10 @@ use clap::Args;
 
 use super::progress::TransferBars;
 use super::Output;
-use crate::app::App;
 use crate::error::AppResult;
-use crate::send::{send_observed, SendRequest};
+use crate::service::send::{Attachment, SendRequest};
+use crate::service::Service;
+use crate::upstream::FileKind;
 
 /// Options of `wxlink send`.
 #[derive(Debug, Args)]
@@ -40,23 +41,31 @@ pub struct SendArgs {
 }
 
 /// Runs the command.
-pub async fn run(app: &App, args: SendArgs, out: &Output) -> AppResult<()> {
-    let mut files: Vec<(PathBuf, Option<String>)> =
-        args.file.into_iter().map(|p| (p, None)).collect();
-    if let (Some(first), Some(name)) = (files.first_mut(), args.file_name) {
-        first.1 = Some(name);
+pub async fn run(service: &Service, args: SendArgs, out: &Output) -> AppResult<()> {
+    let mut files: Vec<Attachment> = Vec::new();
+    let groups: [(FileKind, Vec<PathBuf>); 4] = [
+        (FileKind::Image, args.image),
+        (FileKind::Voice, args.voice),
+        (FileKind::File, args.file),
+        (FileKind::Video, args.video),
+    ];
+    for (kind, paths) in groups {
+        files.extend(paths.into_iter().map(|p| Attachment::new(kind, p)));
+    }
+    if let (Some(first), Some(name)) = (
+        files.iter_mut().find(|a| a.kind == FileKind::File),
+        args.file_name,
+    ) {
+        first.name = Some(name);
     }
     let req = SendRequest {
         to: args.to,
         text: args.text,
-        images: args.image,
-        voices: args.voice,
         files,
-        videos: args.video,
         session: args.session,
     };
     let bars = TransferBars::new(out, "Sending…");
-    let report = send_observed(app, &req, &bars).await;
+    let report = service.send(&req, &bars).await;
     bars.finish();
     let report = report?;
     if out.json {

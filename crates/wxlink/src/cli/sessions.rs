@@ -4,9 +4,8 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::Output;
-use crate::app::{App, AppEvent};
 use crate::error::AppResult;
-use crate::poller::is_polled;
+use crate::service::Service;
 use crate::timefmt::{now_ms, relative};
 use crate::views;
 
@@ -41,12 +40,11 @@ pub struct LogoutArgs {
 }
 
 /// `wxlink sessions …`.
-pub fn run(app: &App, args: SessionsArgs, out: &Output) -> AppResult<()> {
+pub async fn run(service: &Service, args: SessionsArgs, out: &Output) -> AppResult<()> {
     match args.action {
-        None => status(app, out),
+        None => status(service, out).await,
         Some(SessionsAction::Rename { old, new }) => {
-            app.store().rename_session(&old, &new)?;
-            app.emit(AppEvent::SessionsChanged);
+            service.rename_session(&old, &new).await?;
             if out.json {
                 out.print_json(&json!({"success": true, "old_name": old, "new_name": new}));
             } else {
@@ -55,7 +53,7 @@ pub fn run(app: &App, args: SessionsArgs, out: &Output) -> AppResult<()> {
             Ok(())
         }
         Some(SessionsAction::Default { name }) => {
-            app.store().set_default(&name)?;
+            service.set_default(&name).await?;
             if out.json {
                 out.print_json(&json!({"success": true, "default_session": name}));
             } else {
@@ -67,13 +65,12 @@ pub fn run(app: &App, args: SessionsArgs, out: &Output) -> AppResult<()> {
 }
 
 /// `wxlink status`: every session with its state.
-pub fn status(app: &App, out: &Output) -> AppResult<()> {
-    let sessions = app.store().sessions()?;
-    let polled = |s: &crate::store::SessionRecord| is_polled(app, s);
+pub async fn status(service: &Service, out: &Output) -> AppResult<()> {
+    let sessions = service.list_sessions().await?;
     if out.json {
         let list: Vec<_> = sessions
             .iter()
-            .map(|s| views::session(s, polled(s)))
+            .map(|s| views::session(&s.record, s.polling))
             .collect();
         out.print_json(&json!(list));
         return Ok(());
@@ -93,13 +90,14 @@ pub fn status(app: &App, out: &Output) -> AppResult<()> {
         "users",
         "bot",
     ]);
-    for s in &sessions {
+    for view in &sessions {
+        let s = &view.record;
         t.add_row(vec![
             if s.is_default { "*" } else { "" }.to_string(),
             s.name.clone(),
-            s.backend.clone(),
-            s.status.as_str().replace('_', " "),
-            match polled(s) {
+            s.backend.to_string(),
+            s.status.label().to_string(),
+            match view.polling {
                 Some(true) => "yes",
                 Some(false) => "no",
                 None => "?",
@@ -117,10 +115,8 @@ pub fn status(app: &App, out: &Output) -> AppResult<()> {
 }
 
 /// `wxlink logout [NAME]`.
-pub fn logout(app: &App, args: LogoutArgs, out: &Output) -> AppResult<()> {
-    let session = app.resolve_session(args.name.as_deref())?;
-    app.store().logout(&session.name)?;
-    app.emit(AppEvent::SessionsChanged);
+pub async fn logout(service: &Service, args: LogoutArgs, out: &Output) -> AppResult<()> {
+    let session = service.logout(args.name.as_deref()).await?;
     if out.json {
         out.print_json(&json!({"success": true, "session": session.name}));
     } else {

@@ -1,46 +1,24 @@
-//! The `login` tool's state machine, WeiLink-style: the first call starts a QR login and
-//! returns the QR at once (link and PNG); later calls keep polling the same login for up to
-//! their `timeout` and report where it stands — scanned, confirmed (saved, so the pollers
-//! start on it), expired (a new QR), a verification code needed, already bound. One login is
-//! pending per process, shared by every client.
+//! The `login` tool, WeiLink-style, over the service's pending logins
+//! ([`Service::login`]): the first call starts a login and returns its QR code as soon as there
+//! is one (link and PNG); later calls watch the same login for up to their `timeout` and report
+//! where it stands — scanned, confirmed, expired (a new QR), a verification code needed, already
+//! bound. The login runs in the background between calls, so a user who scans and confirms
+//! while no call is waiting is logged in all the same.
 
-use std::time::Instant;
-
-use ilink::{LoginEvent, LoginFlow, LoginOptions, QrRenewal};
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::RequestContext;
 use rmcp::{Peer, RoleServer};
-use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::params::{given, wait};
 use super::qr;
 use super::types::{LoginOut, LoginParams};
-use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::login;
-use crate::store::SessionStatus;
-
-/// A QR login in progress.
-pub struct PendingLogin {
-    flow: LoginFlow,
-    session: String,
-    status: &'static str,
-    /// A verify code sent with a poll that was interrupted (sent again with the next poll).
-    code_in_flight: Option<String>,
-}
-
-impl std::fmt::Debug for PendingLogin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PendingLogin")
-            .field("session", &self.session)
-            .field("status", &self.status)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The shared slot holding the pending login of this process.
-pub type LoginSlot = Mutex<Option<PendingLogin>>;
+use crate::model::BackendKind;
+use crate::service::login::{LoginPhase, LoginRequest, LoginStart, LoginState, PendingLogin};
+use crate::service::Service;
+use crate::store::SessionRecord;
+use crate::upstream::QrRenewal;
 
 /// What one `login` call answers: the JSON, and the QR as PNG when a new one is shown.
 #[derive(Debug)]
@@ -78,274 +56,279 @@ impl Progress {
     }
 }
 
-fn pending_message(url_hint: bool) -> String {
-    let mut m = String::from("Show this QR code to the user and ask them to scan it with WeChat");
-    if url_hint {
-        m.push_str(" (or to open qr_url in WeChat on their phone)");
+const SHOW_QR: &str = "Show this QR code to the user and ask them to scan it with WeChat (or \
+                       to open qr_url in WeChat on their phone), then call login again: it waits \
+                       up to `timeout` seconds for the scan and the confirmation on the phone.";
+
+fn out(
+    status: &str,
+    session: &str,
+    backend: BackendKind,
+    message: String,
+    qr_url: Option<String>,
+) -> LoginOut {
+    LoginOut {
+        status: status.into(),
+        session: session.into(),
+        message,
+        qr_url,
+        bot_id: None,
+        user_id: None,
+        backend: Some(backend.as_str().into()),
     }
-    m.push_str(
-        ", then call login again: it waits up to `timeout` seconds for the scan and the \
-         confirmation on the phone.",
-    );
-    m
 }
 
-fn waiting_message(status: &str) -> &'static str {
-    match status {
-        "scanned" => {
-            "Scanned; waiting for the user to confirm the login on the phone. Call login again to \
-             keep waiting."
-        }
-        "need_verifycode" => {
-            "The phone shows a number: ask the user for it and call login with verify_code."
-        }
-        _ => {
-            "Still waiting for the QR code to be scanned. Call login again to keep waiting (the \
-             QR code is the one shown before; qr_url is its link)."
-        }
+/// The backend asked for (`""` infers it).
+fn backend(p: &LoginParams) -> AppResult<Option<BackendKind>> {
+    let b = p.backend.trim();
+    if b.is_empty() {
+        return Ok(None);
     }
+    BackendKind::parse(b).map(Some).ok_or_else(|| {
+        AppError::Invalid(format!(
+            "unknown backend {b:?}: use \"ilink\" (the default) or \"wechaty\""
+        ))
+    })
 }
 
 /// One `login` call. `ct` ends the wait early (the client cancelled the request).
 pub async fn step(
-    app: &App,
-    slot: &LoginSlot,
+    service: &Service,
     p: &LoginParams,
     progress: Option<Progress>,
     ct: CancellationToken,
 ) -> AppResult<LoginStep> {
-    let wait = wait(p.timeout);
-    let deadline = Instant::now() + wait;
-    let mut guard = tokio::select! {
-        biased;
-        g = slot.lock() => g,
-        _ = tokio::time::sleep(wait) => {
-            return Err(AppError::Invalid(
-                "another `login` call is waiting on this login right now; call login again in a \
-                 moment"
-                    .into(),
-            ))
-        }
-        _ = ct.cancelled() => return Err(AppError::Login("cancelled".into())),
+    let req = LoginRequest {
+        backend: backend(p)?,
+        session: given(&p.session_name),
+        force: p.force,
+        endpoint: given(&p.endpoint),
+        token: Some(p.token.clone()).filter(|t| !t.expose_str().trim().is_empty()),
+        deadline: None,
     };
-    if guard.as_ref().is_some_and(|g| g.flow.remaining().is_zero()) {
-        *guard = None;
-    }
-    let Some(pending) = guard.as_mut() else {
-        return start(app, &mut guard, p).await;
-    };
-    let mut note = String::new();
-    if let Some(other) = given(&p.session_name).filter(|n| *n != pending.session) {
-        note = format!(
-            " (A login for session {:?} was already in progress, so {other:?} was not started; \
-             finish this one first.)",
-            pending.session
-        );
-    }
-    if let Some(code) = given(&p.verify_code) {
-        pending.flow.submit_verify_code(&code);
-        pending.code_in_flight = Some(code);
-    }
-    let started = Instant::now();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        let polled = tokio::select! {
-            r = pending.flow.poll() => Some(r),
-            _ = tokio::time::sleep(left) => None,
-            _ = ct.cancelled() => None,
-        };
-        let Some(result) = polled else {
-            if let Some(code) = &pending.code_in_flight {
-                pending.flow.submit_verify_code(code);
-            }
-            break;
-        };
-        pending.code_in_flight = None;
-        let event = match result {
-            Ok(event) => event,
-            Err(e) => {
-                *guard = None;
-                return Err(AppError::Login(format!(
-                    "{e}; call login again to start over with a new QR code"
-                )));
-            }
-        };
-        match event {
-            LoginEvent::Waiting | LoginEvent::Redirected(_) => {}
-            LoginEvent::Scanned => pending.status = "scanned",
-            LoginEvent::NeedVerifyCode { wrong_code } => {
-                pending.status = "need_verifycode";
-                let message = if wrong_code {
-                    "That code was not accepted. Ask the user for the number shown on the phone \
-                     again and call login with verify_code."
-                } else {
-                    "The phone shows a number: ask the user for it and call login with \
-                     verify_code."
-                };
-                return Ok(LoginStep {
-                    out: LoginOut {
-                        status: "need_verifycode".into(),
-                        session: pending.session.clone(),
-                        message: format!("{message}{note}"),
-                        qr_url: Some(pending.flow.qr().content.clone()),
-                        bot_id: None,
-                        user_id: None,
-                        backend: Some("ilink".into()),
-                    },
-                    qr_png: None,
-                });
-            }
-            LoginEvent::NewQr(qr, why) => {
-                pending.status = "pending";
-                let why = match why {
-                    QrRenewal::Expired => "The QR code expired; here is a new one.",
-                    QrRenewal::VerifyCodeBlocked => {
-                        "Too many wrong verification codes; here is a new QR code."
-                    }
-                };
-                return Ok(LoginStep {
-                    out: LoginOut {
-                        status: "expired".into(),
-                        session: pending.session.clone(),
-                        message: format!("{why} {}{note}", pending_message(true)),
-                        qr_url: Some(qr.content.clone()),
-                        bot_id: None,
-                        user_id: None,
-                        backend: Some("ilink".into()),
-                    },
-                    qr_png: qr::png(&qr.content),
-                });
-            }
-            LoginEvent::AlreadyBound => {
-                let session = pending.session.clone();
-                *guard = None;
-                return Ok(LoginStep {
-                    out: LoginOut {
-                        status: "already_bound".into(),
-                        message: "This WeChat account is already logged in here (see the \
-                                  `sessions` tool); its credentials are unchanged."
-                            .into(),
-                        session,
-                        qr_url: None,
-                        bot_id: None,
-                        user_id: None,
-                        backend: Some("ilink".into()),
-                    },
-                    qr_png: None,
-                });
-            }
-            LoginEvent::Confirmed(creds) => {
-                let session = pending.session.clone();
-                *guard = None;
-                let record = login::save(app, &session, &creds)?;
-                return Ok(LoginStep {
-                    out: LoginOut {
-                        status: "confirmed".into(),
-                        message: format!(
-                            "Logged in as session {:?}. Messages are being received now: call \
-                             recv to read them.",
-                            record.name
-                        ),
-                        session: record.name,
-                        qr_url: None,
-                        bot_id: record.bot_id,
-                        user_id: record.user_id,
-                        backend: Some("ilink".into()),
-                    },
-                    qr_png: None,
-                });
-            }
-        }
-        if let Some(progress) = &progress {
-            progress
-                .report(
-                    started.elapsed().as_secs_f64(),
-                    wait.as_secs_f64(),
-                    waiting_message(pending.status),
+    let (pending, note) = match service.login(req).await? {
+        LoginStart::AlreadyLoggedIn(s) => return Ok(already_logged_in(s)),
+        LoginStart::Started(pending) => (pending, String::new()),
+        LoginStart::Joined { pending, other } => {
+            let note = if other {
+                format!(
+                    " (A login of session {:?} was already in progress, so no other one was \
+                     started; finish this one first.)",
+                    pending.session
                 )
-                .await;
+            } else {
+                String::new()
+            };
+            (pending, note)
+        }
+    };
+    let mut watch = pending.watch();
+    // Whatever is pending at the start of this call; a code given now must be answered anew.
+    let mut seen = watch.borrow_and_update().version;
+    if let Some(code) = given(&p.verify_code) {
+        pending.submit_code(&code);
+    } else {
+        seen = u64::MAX; // the current state counts as news
+    }
+    let wait = wait(p.timeout);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let state = watch.borrow_and_update().clone();
+        let fresh = seen == u64::MAX || state.version > seen;
+        if let Some(step) = report(service, &pending, &state, fresh, &note).await {
+            return step;
+        }
+        if state.phase == LoginPhase::Scanned {
+            if let Some(progress) = &progress {
+                progress
+                    .report(
+                        pending.started.elapsed().as_secs_f64(),
+                        pending.deadline.as_secs_f64(),
+                        "Scanned; waiting for the user to confirm on the phone.",
+                    )
+                    .await;
+            }
+        }
+        seen = state.version;
+        let changed = tokio::select! {
+            r = watch.changed() => r.is_ok(),
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = ct.cancelled() => break,
+        };
+        if !changed {
+            // The login task ended; its last state is final and reported next round.
+            seen = u64::MAX;
         }
     }
-    Ok(LoginStep {
-        out: LoginOut {
-            status: pending.status.into(),
-            session: pending.session.clone(),
-            message: format!("{}{note}", waiting_message(pending.status)),
-            qr_url: Some(pending.flow.qr().content.clone()),
-            bot_id: None,
-            user_id: None,
-            backend: Some("ilink".into()),
-        },
-        qr_png: None,
-    })
+    let state = pending.state();
+    Ok(waiting(&pending, &state, &note))
 }
 
-/// The backend name of iLink sessions.
-const ILINK: &str = "ilink";
-
-/// Starts a login (no other one pending), or says the session is already logged in.
-async fn start(
-    app: &App,
-    slot: &mut Option<PendingLogin>,
-    p: &LoginParams,
-) -> AppResult<LoginStep> {
-    let name = match given(&p.session_name) {
-        Some(n) => n,
-        None => login::default_ilink_name(app)?,
-    };
-    if let Some(existing) = app.store().session(&name)? {
-        if existing.backend != ILINK {
-            return Err(AppError::Invalid(format!(
-                "session {name:?} is a {} session; give the iLink login another session_name, \
-                 or log {name:?} in again with backend={:?}",
-                existing.backend, existing.backend
-            )));
-        }
-        if existing.status == SessionStatus::Connected && !p.force {
-            return Ok(LoginStep {
-                out: LoginOut {
-                    status: "already_logged_in".into(),
-                    message: format!(
-                        "Session {name:?} is already logged in. Call login with force=true to \
-                         log it in again (its name and history are kept)."
-                    ),
-                    session: name,
-                    qr_url: None,
-                    bot_id: existing.bot_id,
-                    user_id: existing.user_id,
-                    backend: Some("ilink".into()),
-                },
+/// The answer this state calls for now, if any: an ended login, a new QR code, or (when it is
+/// news) a verification code to ask for.
+async fn report(
+    service: &Service,
+    pending: &std::sync::Arc<PendingLogin>,
+    state: &LoginState,
+    fresh: bool,
+    note: &str,
+) -> Option<AppResult<LoginStep>> {
+    let b = pending.backend;
+    let session = pending.session.as_str();
+    match &state.phase {
+        LoginPhase::Confirmed(record) => {
+            service.finish_login(pending).await;
+            let account = match &pending.endpoint {
+                Some(endpoint) => format!(
+                    " It is the Wechaty account {} at {endpoint}; findFriend / findRoomByTopic \
+                     look up contacts and groups.",
+                    record.bot_id.as_deref().unwrap_or("?")
+                ),
+                None => String::new(),
+            };
+            let mut o = out(
+                "confirmed",
+                &record.name,
+                b,
+                format!(
+                    "Logged in as session {:?}. Messages are being received now: call recv to \
+                     read them.{account}{note}",
+                    record.name
+                ),
+                None,
+            );
+            o.bot_id = record.bot_id.clone();
+            o.user_id = record.user_id.clone();
+            return Some(Ok(LoginStep {
+                out: o,
                 qr_png: None,
-            });
+            }));
+        }
+        LoginPhase::AlreadyBound => {
+            service.finish_login(pending).await;
+            return Some(Ok(LoginStep {
+                out: out(
+                    "already_bound",
+                    session,
+                    b,
+                    format!(
+                        "This WeChat account is already logged in here (see the `sessions` \
+                         tool); its credentials are unchanged.{note}"
+                    ),
+                    None,
+                ),
+                qr_png: None,
+            }));
+        }
+        LoginPhase::Failed(why) => {
+            service.finish_login(pending).await;
+            return Some(Err(AppError::Login(format!(
+                "{why}; call login again to start over with a new QR code"
+            ))));
+        }
+        _ => {}
+    }
+    if let Some(qr) = &state.qr {
+        if pending.mark_shown(qr.generation) {
+            let (status, why) = match qr.renewal {
+                None if qr.generation == 1 => ("pending", ""),
+                Some(QrRenewal::VerifyCodeBlocked) => (
+                    "expired",
+                    "Too many wrong verification codes; here is a new QR code. ",
+                ),
+                _ => ("expired", "The QR code expired; here is a new one. "),
+            };
+            return Some(Ok(LoginStep {
+                qr_png: qr::png(&qr.content),
+                out: out(
+                    status,
+                    session,
+                    b,
+                    format!("{why}{SHOW_QR}{note}"),
+                    Some(qr.content.clone()),
+                ),
+            }));
         }
     }
-    let options = LoginOptions {
-        local_tokens: login::local_tokens(app)?,
-        ..LoginOptions::default()
+    if let (LoginPhase::NeedVerifyCode { wrong }, true) = (&state.phase, fresh) {
+        let message = if *wrong {
+            "That code was not accepted. Ask the user for the number shown on the phone again \
+             and call login with verify_code."
+        } else {
+            "The phone shows a number: ask the user for it and call login with verify_code."
+        };
+        return Some(Ok(LoginStep {
+            out: out(
+                "need_verifycode",
+                session,
+                b,
+                format!("{message}{note}"),
+                state.qr.as_ref().map(|q| q.content.clone()),
+            ),
+            qr_png: None,
+        }));
+    }
+    None
+}
+
+/// The answer when the call's time is up and nothing new happened.
+fn waiting(pending: &PendingLogin, state: &LoginState, note: &str) -> LoginStep {
+    let (status, message) = match &state.phase {
+        LoginPhase::Scanned => (
+            "scanned",
+            "Scanned; waiting for the user to confirm the login on the phone. Call login again \
+             to keep waiting.",
+        ),
+        LoginPhase::NeedVerifyCode { .. } => (
+            "need_verifycode",
+            "The phone shows a number: ask the user for it and call login with verify_code.",
+        ),
+        LoginPhase::Starting => (
+            "pending",
+            "Connected; waiting for a QR code or for the login to be reported. Call login again \
+             to keep waiting.",
+        ),
+        _ => (
+            "pending",
+            "Still waiting for the QR code to be scanned. Call login again to keep waiting (the \
+             QR code is the one shown before; qr_url is its link).",
+        ),
     };
-    let flow = LoginFlow::start(app.ilink()?, options)
-        .await
-        .map_err(|e| AppError::Login(format!("cannot get a QR code: {e}")))?;
-    let url = flow.qr().content.clone();
-    *slot = Some(PendingLogin {
-        flow,
-        session: name.clone(),
-        status: "pending",
-        code_in_flight: None,
-    });
-    Ok(LoginStep {
-        qr_png: qr::png(&url),
+    LoginStep {
+        out: out(
+            status,
+            &pending.session,
+            pending.backend,
+            format!("{message}{note}"),
+            state.qr.as_ref().map(|q| q.content.clone()),
+        ),
+        qr_png: None,
+    }
+}
+
+fn already_logged_in(s: SessionRecord) -> LoginStep {
+    let message = match &s.base_url {
+        Some(endpoint) if s.backend == BackendKind::Wechaty => format!(
+            "Session {:?} is already logged in to {endpoint}. Call login with force=true to log \
+             it in again (its name and history are kept).",
+            s.name
+        ),
+        _ => format!(
+            "Session {:?} is already logged in. Call login with force=true to log it in again \
+             (its name and history are kept).",
+            s.name
+        ),
+    };
+    LoginStep {
         out: LoginOut {
-            status: "pending".into(),
-            session: name,
-            message: pending_message(true),
-            qr_url: Some(url),
-            bot_id: None,
-            user_id: None,
-            backend: Some("ilink".into()),
+            status: "already_logged_in".into(),
+            message,
+            session: s.name,
+            qr_url: None,
+            bot_id: s.bot_id,
+            user_id: s.user_id,
+            backend: Some(s.backend.as_str().into()),
         },
-    })
+        qr_png: None,
+    }
 }

@@ -1,41 +1,95 @@
-//! The MCP server: how AI agents (Claude Code, Codex, Cursor, any MCP client) use WeChat
-//! through wxlink.
+//! The MCP frontend: how AI agents (Claude Code, Codex, Cursor, any MCP client) use WeChat. A
+//! thin adapter over [`Service`]: tool arguments in, service calls, structured results and
+//! agent-worded errors out. It holds no message state of its own, so every transport and every
+//! process sharing the data directory see the same inbox.
 //!
-//! - [`server`]: [`WxlinkMcp`], the handler — tools (`recv`, `send`, `download`, `history`,
-//!   `sessions`, `login`, `logout`, `rename_session`, `set_default` as in WeiLink, plus
-//!   `typing` and `contacts`), resources (`wxlink://inbox`, `wxlink://conversation/{user_id}`)
-//!   with legacy and 2026-07-28 subscriptions, and the instructions agents read.
-//! - [`stdio`]: `wxlink mcp` over stdin/stdout, with background polling.
-//! - [`http`]: `wxlink mcp -t http|streamable-http|sse`: Streamable HTTP on `/mcp`, legacy
-//!   HTTP+SSE on `/sse` ([`sse`]) and `/health` on one port, with Host/Origin/token checks.
-//! - [`types`]: parameters and results (their docs are the schemas' descriptions).
-//! - [`params`]: WeiLink's argument spellings, and errors worded for agents.
-//! - [`login`]: the stateful QR login behind the `login` tool.
-//! - [`wechaty`], [`wechaty_types`]: Wechaty-MCP-SSE's tools (`findFriend`, `findRoomByTopic`,
-//!   `sendMessageToFriend…`, `sendMessageToRoom…`) and `getRoomMembers`, with its texts.
-//! - [`wechaty_login`]: the `login` tool's Wechaty backend (the puppet's QR across calls).
-//! - [`resources`]: resource URIs, contents and change detection.
+//! - [`server`]: [`WxlinkMcp`], the handler of one connection — tools, resources with legacy and
+//!   2026-07-28 subscriptions, completions, the instructions agents read, change notifications.
+//! - [`tools`]: the tools, one file per group (messages, sessions, contacts, Wechaty-MCP-SSE's),
+//!   and which of them a connection lists ([`ToolSurface`]).
+//! - [`types`], [`wechaty_types`]: parameters and results (their docs are the schemas'
+//!   descriptions); [`schema`] makes those schemas portable.
+//! - [`params`]: WeiLink's argument spellings; errors worded for agents.
+//! - [`login`]: the `login` tool over the service's pending logins.
+//! - [`resources`]: `wxlink://inbox`, `wxlink://conversation/{user_id}`.
 //! - [`qr`]: the login QR code as PNG.
-//! - `conformance` (feature `conformance-fixtures` only): the official conformance suite's
-//!   fixture tools, resources and prompts, behind `wxlink mcp --conformance-fixtures`.
-//!
-//! The handler only calls the engine ([`crate::inbox`], [`crate::send`], [`crate::download`],
-//! the store, [`crate::login`]); it holds no message state of its own, so every transport and
-//! every process sharing the data directory see the same inbox.
+//! - [`stdio`]: `wxlink mcp` over stdin/stdout. The HTTP transports (`/mcp`, `/sse`) are served
+//!   by [`crate::http`] with a [`HandlerFactory`].
 
-#[cfg(feature = "conformance-fixtures")]
-pub mod conformance;
-pub mod http;
 pub mod login;
 pub mod params;
 pub mod qr;
 pub mod resources;
+pub mod schema;
 pub mod server;
-pub mod sse;
 pub mod stdio;
+pub mod tools;
 pub mod types;
-pub mod wechaty;
-pub mod wechaty_login;
 pub mod wechaty_types;
 
-pub use server::{Shared, WxlinkMcp, INSTRUCTIONS};
+use std::sync::Arc;
+
+use crate::service::Service;
+
+pub use server::{WxlinkMcp, INSTRUCTIONS};
+pub use tools::{ToolMode, ToolSurface};
+
+/// Where a client connection came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// stdin/stdout.
+    Stdio,
+    /// Streamable HTTP on `/mcp`.
+    Streamable,
+    /// Legacy HTTP+SSE on `/sse`.
+    Sse,
+}
+
+/// Makes the MCP handler of each client connection (the HTTP server calls it per session).
+pub trait HandlerFactory: Clone + Send + Sync + 'static {
+    /// The handler.
+    type Handler: rmcp::ServerHandler;
+    /// A handler for one connection that came in at `endpoint`.
+    fn handler(&self, endpoint: Endpoint) -> Self::Handler;
+}
+
+/// Makes [`WxlinkMcp`] handlers over one service.
+#[derive(Debug, Clone)]
+pub struct WxlinkFactory {
+    service: Arc<Service>,
+    tools: ToolMode,
+    sse_compat: bool,
+}
+
+impl WxlinkFactory {
+    /// Handlers over `service`, listing tools as `tools` says. With `sse_compat` (`-t sse`), a
+    /// connection to `/sse` is served as Wechaty-MCP-SSE served it: every tool, aliases too.
+    pub fn new(service: Arc<Service>, tools: ToolMode, sse_compat: bool) -> Self {
+        WxlinkFactory {
+            service,
+            tools,
+            sse_compat,
+        }
+    }
+
+    /// The service the handlers use.
+    pub fn service(&self) -> &Arc<Service> {
+        &self.service
+    }
+
+    /// The tool surface of a connection at `endpoint`.
+    pub fn surface(&self, endpoint: Endpoint) -> ToolSurface {
+        if self.sse_compat && endpoint == Endpoint::Sse && self.tools == ToolMode::Auto {
+            return ToolSurface::new(ToolMode::All);
+        }
+        ToolSurface::new(self.tools)
+    }
+}
+
+impl HandlerFactory for WxlinkFactory {
+    type Handler = WxlinkMcp;
+
+    fn handler(&self, endpoint: Endpoint) -> WxlinkMcp {
+        WxlinkMcp::new(self.service.clone(), self.surface(endpoint))
+    }
+}

@@ -3,20 +3,18 @@
 //! change detection for subscriptions, both the legacy `resources/subscribe` and the
 //! 2026-07-28 `subscriptions/listen`.
 //!
-//! A resource's version is the id of its newest message (ids only grow). Watchers wake on
-//! this process's events and otherwise check the store's newest id every half second, so
-//! messages stored by another process (the one holding the poll lock) are noticed too.
+//! A resource's version is the id of its newest message (ids only grow). Subscribers re-check
+//! their resources when the service's change feed says new messages were stored (in this
+//! process or another).
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
 
 use rmcp::model::{Resource, ResourceContents, ResourceTemplate};
 use serde_json::json;
 
 use super::types::MessageOut;
-use crate::app::App;
 use crate::error::AppResult;
+use crate::service::Service;
 use crate::store::{Direction, HistoryQuery};
 use crate::timefmt::now_ms;
 
@@ -28,8 +26,6 @@ pub const CONVERSATION_PREFIX: &str = "wxlink://conversation/";
 pub const CONVERSATION_TEMPLATE: &str = "wxlink://conversation/{user_id}";
 /// Messages a resource shows.
 const PAGE: u32 = 50;
-/// How often watchers check the store for messages stored by other processes.
-const STORE_CHECK: Duration = Duration::from_millis(500);
 /// Conversations listed by `resources/list`.
 const LISTED_CONVERSATIONS: usize = 100;
 
@@ -103,7 +99,7 @@ pub fn conversation_uri(user: &str) -> String {
 }
 
 /// The static resources and one conversation per user with a context token.
-pub fn list(app: &App) -> AppResult<Vec<Resource>> {
+pub async fn list(service: &Service) -> AppResult<Vec<Resource>> {
     let mut out = vec![Resource::new(INBOX, "inbox")
         .with_title("WeChat inbox")
         .with_description(
@@ -112,7 +108,7 @@ pub fn list(app: &App) -> AppResult<Vec<Resource>> {
         )
         .with_mime_type("application/json")];
     let mut seen = std::collections::HashSet::new();
-    for ctx in app.store().contexts(None)? {
+    for ctx in service.store().contexts(None).await? {
         if seen.len() >= LISTED_CONVERSATIONS {
             break;
         }
@@ -140,8 +136,8 @@ pub fn templates() -> Vec<ResourceTemplate> {
 }
 
 /// The contents of a resource.
-pub fn read(app: &App, target: &Target, uri: &str) -> AppResult<ResourceContents> {
-    let page = app.store().history(&target.query(PAGE))?;
+pub async fn read(service: &Service, target: &Target, uri: &str) -> AppResult<ResourceContents> {
+    let page = service.store().history(&target.query(PAGE)).await?;
     let body = json!({
         "messages": MessageOut::list(&page.messages)?,
         "total": page.total,
@@ -151,8 +147,8 @@ pub fn read(app: &App, target: &Target, uri: &str) -> AppResult<ResourceContents
 }
 
 /// The newest message id of a resource (0 when it is empty).
-fn version(app: &App, target: &Target) -> i64 {
-    match app.store().history(&target.query(1)) {
+async fn version(service: &Service, target: &Target) -> i64 {
+    match service.store().history(&target.query(1)).await {
         Ok(page) => page.messages.first().map_or(0, |m| m.id),
         Err(e) => {
             tracing::warn!(error = %e, "cannot check a subscribed resource");
@@ -169,8 +165,8 @@ pub struct Subscriptions {
 
 impl Subscriptions {
     /// Starts watching `uri` from its current version.
-    pub fn add(&mut self, app: &App, uri: &str, target: Target) {
-        let v = version(app, &target);
+    pub async fn add(&mut self, service: &Service, uri: &str, target: Target) {
+        let v = version(service, &target).await;
         self.seen.insert(uri.to_string(), (target, v));
     }
 
@@ -185,56 +181,16 @@ impl Subscriptions {
     }
 
     /// URIs whose version moved since they were last seen (and records the new versions).
-    pub fn changed(&mut self, app: &App) -> Vec<String> {
+    pub async fn changed(&mut self, service: &Service) -> Vec<String> {
         let mut out = Vec::new();
         for (uri, (target, seen)) in self.seen.iter_mut() {
-            let v = version(app, target);
+            let v = version(service, target).await;
             if v >= 0 && v != *seen {
                 *seen = v;
                 out.push(uri.clone());
             }
         }
         out
-    }
-}
-
-/// Wakes a watcher when messages may have been stored: at once for this process's events,
-/// else when the store's newest id moves (checked every half second).
-#[derive(Debug)]
-pub struct ChangeSignal {
-    app: Arc<App>,
-    events: tokio::sync::broadcast::Receiver<crate::app::AppEvent>,
-    latest: i64,
-}
-
-impl ChangeSignal {
-    /// A signal starting from the store's current state.
-    pub fn new(app: Arc<App>) -> ChangeSignal {
-        let events = app.subscribe();
-        let latest = app.store().latest_id().unwrap_or(-1);
-        ChangeSignal {
-            app,
-            events,
-            latest,
-        }
-    }
-
-    /// Resolves when the store's newest id changed.
-    pub async fn changed(&mut self) {
-        loop {
-            tokio::select! {
-                _ = self.events.recv() => {}
-                _ = tokio::time::sleep(STORE_CHECK) => {}
-            }
-            match self.app.store().latest_id() {
-                Ok(latest) if latest != self.latest => {
-                    self.latest = latest;
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => tracing::debug!(error = %e, "cannot check the store for new messages"),
-            }
-        }
     }
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{AppError, AppResult};
+use crate::model::Secret;
 use crate::store::{SessionRecord, StoredMessage};
 use crate::views;
 
@@ -150,7 +151,8 @@ pub struct LoginParams {
     pub endpoint: String,
     /// Wechaty: the puppet service's token (e.g. `insecure_<uuid>`, `puppet_padlocal_<hex>`).
     #[serde(default)]
-    pub token: String,
+    #[schemars(with = "String")]
+    pub token: Secret<String>,
 }
 
 /// Parameters of `logout`.
@@ -232,6 +234,7 @@ pub struct MessageOut {
     /// The searchable text: text items, voice transcripts, file names, quotes.
     pub text: Option<String>,
     /// Every item of the message (text, media references, quotes).
+    #[schemars(with = "Vec<Map<String, Value>>")]
     pub items: Value,
     /// When it was created, ISO 8601 (UTC).
     pub time: String,
@@ -265,7 +268,7 @@ impl MessageOut {
 pub struct SessionOut {
     /// Its name.
     pub name: String,
-    /// "ilink".
+    /// "ilink" or "wechaty".
     pub backend: String,
     /// The bot account id.
     pub bot_id: Option<String>,
@@ -343,8 +346,8 @@ pub struct SendOut {
     pub error: Option<String>,
 }
 
-impl From<crate::send::SendReport> for SendOut {
-    fn from(r: crate::send::SendReport) -> Self {
+impl From<crate::service::send::SendReport> for SendOut {
+    fn from(r: crate::service::send::SendReport) -> Self {
         SendOut {
             success: r.success,
             session: r.session,
@@ -549,7 +552,7 @@ mod tests {
                 context_token: None,
                 created_at_ms: 1_795_348_800_000,
                 client_id: None,
-                status: "received".into(),
+                status: crate::model::MessageStatus::Received,
                 error: error.map(str::to_string),
                 speaker: None,
             },
@@ -573,7 +576,7 @@ mod tests {
     fn session_out_keeps_the_view_json_exactly() {
         let s = SessionRecord {
             name: "work".into(),
-            backend: "ilink".into(),
+            backend: crate::model::BackendKind::Ilink,
             bot_id: Some("b@im.bot".into()),
             user_id: None,
             token: Some("secret".into()),

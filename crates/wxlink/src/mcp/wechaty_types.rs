@@ -288,40 +288,6 @@ pub fn list_json<T: Serialize>(list: &[T]) -> String {
     serde_json::to_string_pretty(list).unwrap_or_else(|_| "[]".into())
 }
 
-/// Candidates from contacts, sorted by id and numbered from 1.
-pub fn contact_candidates(mut found: Vec<wechaty::Contact>) -> Vec<CandidateOut> {
-    found.sort_by(|a, b| a.id.cmp(&b.id));
-    found.dedup_by(|a, b| a.id == b.id);
-    found
-        .into_iter()
-        .zip(1u32..)
-        .map(|(c, index)| CandidateOut {
-            wxid: c.id,
-            name: c.name,
-            index,
-            alias: c.alias,
-            members: None,
-        })
-        .collect()
-}
-
-/// Candidates from rooms, sorted by id and numbered from 1.
-pub fn room_candidates(mut found: Vec<wechaty::Room>) -> Vec<CandidateOut> {
-    found.sort_by(|a, b| a.id.cmp(&b.id));
-    found.dedup_by(|a, b| a.id == b.id);
-    found
-        .into_iter()
-        .zip(1u32..)
-        .map(|(r, index)| CandidateOut {
-            members: Some(u32::try_from(r.member_ids.len()).unwrap_or(u32::MAX)),
-            wxid: r.id,
-            name: r.topic,
-            index,
-            alias: None,
-        })
-        .collect()
-}
-
 /// What a lookup by name comes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pick {
@@ -407,39 +373,18 @@ pub fn bad_index_text(target: Target, name: &str, index: u32, count: usize) -> S
     )
 }
 
-/// Whether a file is sent as an image (by its extension), as the puppet service decides.
-pub fn is_image_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    [".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{json, Value};
 
-    fn contact(id: &str, name: &str, alias: Option<&str>) -> wechaty::Contact {
-        wechaty::Contact {
-            id: id.into(),
+    fn candidate(id: &str, name: &str, index: u32, alias: Option<&str>) -> CandidateOut {
+        CandidateOut {
+            wxid: id.into(),
             name: name.into(),
+            index,
             alias: alias.map(str::to_string),
-            kind: wechaty::ContactType::Individual,
-            gender: wechaty::Gender::Unknown(0),
-            avatar: None,
-            friend: true,
-            handle: None,
-            city: None,
-            province: None,
-            address: None,
-            signature: None,
-            star: false,
-            phones: Vec::new(),
-            corporation: None,
-            title: None,
-            description: None,
-            coworker: false,
+            members: None,
         }
     }
 
@@ -468,12 +413,11 @@ mod tests {
     }
 
     #[test]
-    fn candidates_are_sorted_numbered_and_keep_the_remark() {
-        let list = contact_candidates(vec![
-            contact("wxid_wangwu_2", "王五", None),
-            contact("wxid_wangwu_1", "王五", Some("王五（同事）")),
-            contact("wxid_wangwu_2", "王五", None),
-        ]);
+    fn candidate_lists_print_like_json_stringify() {
+        let list = vec![
+            candidate("wxid_wangwu_1", "王五", 1, Some("王五（同事）")),
+            candidate("wxid_wangwu_2", "王五", 2, None),
+        ];
         let json: Value = serde_json::from_str(&list_json(&list)).unwrap();
         assert_eq!(
             json,
@@ -488,31 +432,11 @@ mod tests {
     }
 
     #[test]
-    fn rooms_carry_their_member_count() {
-        let room = |id: &str, n: usize| wechaty::Room {
-            id: id.into(),
-            topic: "读书会".into(),
-            avatar: None,
-            owner_id: None,
-            admin_ids: Vec::new(),
-            member_ids: (0..n).map(|i| format!("m{i}")).collect(),
-            handle: None,
-        };
-        let list = room_candidates(vec![room("r_b@chatroom", 3), room("r_a@chatroom", 2)]);
-        assert_eq!(
-            list.iter()
-                .map(|c| (c.wxid.as_str(), c.index, c.members))
-                .collect::<Vec<_>>(),
-            [("r_a@chatroom", 1, Some(2)), ("r_b@chatroom", 2, Some(3))]
-        );
-    }
-
-    #[test]
     fn picking_one_several_none_or_by_index() {
-        let two = contact_candidates(vec![
-            contact("b", "王五", None),
-            contact("a", "王五", Some("同事")),
-        ]);
+        let two = vec![
+            candidate("a", "王五", 1, Some("同事")),
+            candidate("b", "王五", 2, None),
+        ];
         assert_eq!(pick(Vec::new(), None), Pick::NotFound);
         assert_eq!(pick(Vec::new(), Some(1)), Pick::NotFound);
         assert!(matches!(pick(two.clone(), None), Pick::Ambiguous(l) if l.len() == 2));
@@ -540,7 +464,7 @@ mod tests {
             h.contains("exactly \"张\"") && h.contains("fuzzy=true"),
             "{h}"
         );
-        let similar = contact_candidates(vec![contact("wxid_zhangsan", "张三", Some("老张"))]);
+        let similar = vec![candidate("wxid_zhangsan", "张三", 1, Some("老张"))];
         let h = not_found_hint(Target::Contact, "张", false, &similar);
         assert!(
             h.contains("Similar: 张三 (remark 老张, wxid wxid_zhangsan)"),
@@ -563,13 +487,5 @@ mod tests {
         let h = not_found_hint(Target::Room, "x", true, &[]);
         assert_eq!(h, "No room's topic contains \"x\".");
         assert!(bad_index_text(Target::Contact, "王五", 3, 2).contains("index 1 to 2"));
-    }
-
-    #[test]
-    fn images_by_extension() {
-        assert!(is_image_name("a.PNG"));
-        assert!(is_image_name("photo.jpeg"));
-        assert!(!is_image_name("report.pdf"));
-        assert!(!is_image_name("png"));
     }
 }

@@ -1,21 +1,35 @@
 //! The durable store: sessions and their credentials, upstream cursors, context tokens, every
-//! inbound and outbound message, and consumer cursors — behind the [`Store`] trait, with the
-//! embedded SQLite implementation in [`sqlite`].
+//! inbound and outbound message, and consumer cursors — behind the async [`Store`] trait, with
+//! the embedded SQLite implementation in [`sqlite`] and the behaviour every implementation
+//! must show in `contract` (a test suite each implementation runs).
 //!
-//! Invariants every implementation keeps:
+//! Invariants every implementation keeps (and the contract suite checks):
 //! - **Nothing lost, nothing twice.** [`Store::ingest`] commits a batch of inbound messages,
-//!   the new upstream cursor and the context tokens they carry in one transaction; inbound rows
-//!   are unique on `(session, dedupe_key)`, so a replayed batch is absorbed.
+//!   the new upstream cursor and the context tokens they carry in one transaction; rows are
+//!   unique on `(session, direction, dedupe_key)`, so a replayed batch is absorbed.
 //! - **Monotonic ids.** Message ids only grow (never reused, even after retention deletes rows),
 //!   so a consumer cursor is just "the last id I have seen".
-//! - **Durable inbox.** Consumers read inbound messages after their stored cursor; two
-//!   consumers never steal from each other and unread messages survive restarts.
+//! - **Durable inbox.** [`Store::claim_inbox`] hands out the inbound messages after a consumer's
+//!   cursor and moves the cursor past them in one transaction: two readers of one consumer
+//!   never get the same message, two consumers never steal from each other, and unread
+//!   messages survive restarts.
+//! - **Off the runtime.** Every method is async; an implementation over a blocking driver runs
+//!   it on blocking threads, never on the async runtime's.
+//!
+//! Errors are driver-neutral ([`StoreError`]): no implementation's error type leaks out.
 
+#[cfg(test)]
+pub(crate) mod contract;
 pub mod sqlite;
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use async_trait::async_trait;
 use serde_json::Value;
 
+pub use crate::model::{
+    BackendKind, Direction, InvalidSessionName, MessageStatus, Secret, SessionStatus,
+};
 pub use sqlite::SqliteStore;
 
 /// Sends allowed per context token before the server refuses (spec §8).
@@ -24,12 +38,12 @@ pub const SEND_QUOTA_PER_TOKEN: u32 = 10;
 /// Name of the consumer used when a caller names none.
 pub const DEFAULT_CONSUMER: &str = "default";
 
-/// Errors of the store.
+/// Errors of the store, whatever the database behind it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database failed (I/O, corruption, locked too long).
+    /// The database failed (I/O, corruption, a lock held too long, a lost connection).
     #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(Box<dyn std::error::Error + Send + Sync>),
     /// No session of that name.
     #[error("no session named {0:?}")]
     UnknownSession(String),
@@ -37,10 +51,10 @@ pub enum StoreError {
     #[error("a session named {0:?} already exists")]
     SessionExists(String),
     /// A name that cannot be used for a session.
-    #[error("invalid session name {0:?}: use 1-64 letters, digits, '-', '_' or '.'")]
-    InvalidName(String),
-    /// Stored JSON that does not parse (should never happen).
-    #[error("corrupt stored JSON in {0}: {1}")]
+    #[error(transparent)]
+    InvalidName(#[from] InvalidSessionName),
+    /// Stored data that does not parse (should never happen).
+    #[error("corrupt stored data in {0}: {1}")]
     Corrupt(&'static str, String),
     /// The database was written by a newer wxlink.
     #[error("the database has schema version {found}, newer than this wxlink understands ({supported}); upgrade wxlink")]
@@ -50,7 +64,7 @@ pub enum StoreError {
         /// Newest version this build knows.
         supported: i64,
     },
-    /// Setting up the data directory failed.
+    /// Setting up the database's files failed.
     #[error("cannot prepare {path}: {source}")]
     Io {
         /// The path.
@@ -61,56 +75,31 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// A database failure from any driver.
+    pub fn database(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Database(Box::new(e))
+    }
+}
+
 /// Result alias for the store.
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// Where a session stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionStatus {
-    /// Has live credentials.
-    Connected,
-    /// Upstream said the token is dead (`-14`); a new login is needed.
-    Expired,
-    /// Credentials removed by `logout`.
-    LoggedOut,
-}
-
-impl SessionStatus {
-    /// The stored text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionStatus::Connected => "connected",
-            SessionStatus::Expired => "expired",
-            SessionStatus::LoggedOut => "logged_out",
-        }
-    }
-
-    /// Parses the stored text.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "connected" => SessionStatus::Connected,
-            "expired" => SessionStatus::Expired,
-            "logged_out" => SessionStatus::LoggedOut,
-            _ => return None,
-        })
-    }
-}
 
 /// One account (a WeChat bot identity) as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRecord {
     /// Unique, user-chosen name.
     pub name: String,
-    /// `ilink` (later also `wechaty`).
-    pub backend: String,
+    /// The backend it is logged in through.
+    pub backend: BackendKind,
     /// Bot account id.
     pub bot_id: Option<String>,
     /// The WeChat user who bound it.
     pub user_id: Option<String>,
     /// Bearer token (absent after logout).
-    pub token: Option<String>,
-    /// API base URL for this account (from the login), if any.
+    pub token: Option<Secret<String>>,
+    /// API base URL for this account (iLink: from the login; Wechaty: the puppet service's
+    /// endpoint), if any.
     pub base_url: Option<String>,
     /// Where it stands.
     pub status: SessionStatus,
@@ -126,87 +115,84 @@ pub struct SessionRecord {
     pub users: u64,
 }
 
+impl SessionRecord {
+    /// Whether the session has live credentials.
+    pub fn is_connected(&self) -> bool {
+        self.status == SessionStatus::Connected
+    }
+}
+
 /// What a successful login hands to [`Store::save_login`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginRecord {
-    /// `ilink` or `wechaty`.
-    pub backend: String,
+    /// The backend.
+    pub backend: BackendKind,
     /// Bot account id.
     pub bot_id: String,
     /// The WeChat user who bound it.
     pub user_id: Option<String>,
     /// Bearer token.
-    pub token: String,
-    /// API base URL.
+    pub token: Secret<String>,
+    /// API base URL (Wechaty: the endpoint).
     pub base_url: Option<String>,
 }
 
-/// Direction of a message, seen from the bot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// From a user to the bot.
-    In,
-    /// From the bot to a user.
-    Out,
-}
-
-impl Direction {
-    /// Stored integer: 1 in, 2 out (WeiLink's numbering).
-    pub fn code(self) -> i64 {
-        match self {
-            Direction::In => 1,
-            Direction::Out => 2,
-        }
-    }
-
-    /// From the stored integer.
-    pub fn from_code(c: i64) -> Option<Self> {
-        match c {
-            1 => Some(Direction::In),
-            2 => Some(Direction::Out),
-            _ => None,
-        }
-    }
-}
-
-/// A message to store (inbound from the poller, outbound from a send).
-#[derive(Debug, Clone, PartialEq)]
+/// A message to store (inbound from a poller, outbound from a send).
+#[derive(Clone, PartialEq)]
 pub struct NewMessage {
     /// The session it belongs to.
     pub session: String,
     /// In or out.
     pub direction: Direction,
-    /// Upstream message id (decimal u64 as text), when known.
+    /// Upstream message id (decimal u64 as text for iLink), when known.
     pub upstream_id: Option<String>,
     /// Key that identifies the message upstream, for de-duplication: the upstream id, or a
-    /// fallback (client id, seq, content hash) when there is none. Unique per session.
+    /// fallback (client id, seq, content hash) when there is none. Unique per session and
+    /// direction.
     pub dedupe_key: String,
     /// The other side: the user of a one-to-one chat, or the room of a group chat.
     pub peer: String,
     /// The bot account id.
     pub bot_id: Option<String>,
-    /// Primary kind: `text`, `image`, `voice`, `file`, `video`, `mixed` (several kinds) or
-    /// `unknown` (a message the wire model could not read; see `raw`).
+    /// Primary kind: `text`, `image`, `voice`, `file`, `video`, `mixed` (several kinds),
+    /// `unknown` (a message the wire model could not read; see `raw`), or a backend's own
+    /// name for what the others lack (Wechaty: `emoticon`, `url`, …).
     pub kind: String,
     /// Searchable text: text items, voice transcripts, file names, quoted text.
     pub text: Option<String>,
     /// Normalized items (JSON array), including media references needed to download.
     pub items: Value,
-    /// The upstream JSON exactly as received (inbound) or as sent (outbound).
+    /// The upstream JSON exactly as received (inbound) or as sent (outbound). It can hold keys
+    /// and tokens, so `Debug` never prints it.
     pub raw: Option<Value>,
     /// The context token the message carried (inbound) or used (outbound).
-    pub context_token: Option<String>,
+    pub context_token: Option<Secret<String>>,
     /// Upstream creation time (inbound) or send time (outbound), ms.
     pub created_at_ms: i64,
     /// Our `client_id` (outbound).
     pub client_id: Option<String>,
-    /// `received`, `sent` or `failed`.
-    pub status: String,
-    /// Why a send failed.
+    /// Received, sent or failed.
+    pub status: MessageStatus,
+    /// Why a send failed, or why an upstream message could not be read.
     pub error: Option<String>,
     /// In a group chat (`peer` is the room): who wrote it. `None` in one-to-one chats.
     pub speaker: Option<String>,
+}
+
+impl fmt::Debug for NewMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewMessage")
+            .field("session", &self.session)
+            .field("direction", &self.direction)
+            .field("upstream_id", &self.upstream_id)
+            .field("dedupe_key", &self.dedupe_key)
+            .field("peer", &self.peer)
+            .field("kind", &self.kind)
+            .field("status", &self.status)
+            .field("created_at_ms", &self.created_at_ms)
+            .field("raw", &self.raw.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// A stored message.
@@ -228,11 +214,18 @@ pub struct ContextRecord {
     /// User.
     pub user_id: String,
     /// The token.
-    pub token: String,
+    pub token: Secret<String>,
     /// When the message carrying it arrived (upstream time), ms.
     pub received_at_ms: i64,
     /// Sends made with this token so far.
     pub send_count: u32,
+}
+
+impl ContextRecord {
+    /// Sends left before the quota is used up.
+    pub fn sends_left(&self) -> u32 {
+        SEND_QUOTA_PER_TOKEN.saturating_sub(self.send_count)
+    }
 }
 
 /// Filters of a history query. Empty filters match everything.
@@ -250,7 +243,7 @@ pub struct HistoryQuery {
     pub since_ms: Option<i64>,
     /// Created at or before, ms.
     pub until_ms: Option<i64>,
-    /// Substring of the searchable text (FTS5 trigram for 3+ characters, a scan below that).
+    /// Substring of the searchable text (Chinese inside sentences included).
     pub text: Option<String>,
     /// Page size (the caller clamps it to 1..=200).
     pub limit: u32,
@@ -276,66 +269,96 @@ pub struct Retention {
     pub max_rows: Option<u64>,
 }
 
-/// The persistence wxlink needs. Implementations must be safe to share between threads and
-/// between processes on one data directory.
-pub trait Store: Send + Sync {
+impl Retention {
+    /// Whether any limit is set.
+    pub fn is_set(&self) -> bool {
+        self.max_age_ms.is_some() || self.max_rows.is_some()
+    }
+}
+
+/// The persistence wxlink needs. Implementations must be safe to share between tasks and
+/// between processes using one database, and must not block the async runtime.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
     /// All sessions, default first then by name.
-    fn sessions(&self) -> StoreResult<Vec<SessionRecord>>;
+    async fn sessions(&self) -> StoreResult<Vec<SessionRecord>>;
     /// One session.
-    fn session(&self, name: &str) -> StoreResult<Option<SessionRecord>>;
+    async fn session(&self, name: &str) -> StoreResult<Option<SessionRecord>>;
     /// Creates the session or replaces its credentials (status `connected`). When the bot id
     /// changes, the cursor restarts and old context tokens are dropped (they belong to the old
-    /// bot); history is kept. The first session ever saved becomes the default.
-    fn save_login(&self, name: &str, login: &LoginRecord) -> StoreResult<SessionRecord>;
+    /// bot); history is kept. The first session ever saved becomes the default. The name is
+    /// checked ([`crate::model::check_session_name`]).
+    async fn save_login(&self, name: &str, login: &LoginRecord) -> StoreResult<SessionRecord>;
     /// Sets a session's status.
-    fn set_status(&self, name: &str, status: SessionStatus) -> StoreResult<()>;
+    async fn set_status(&self, name: &str, status: SessionStatus) -> StoreResult<()>;
     /// Removes a session's credentials, cursor and context tokens (status `logged_out`); its
     /// history stays. Errors on an unknown session.
-    fn logout(&self, name: &str) -> StoreResult<()>;
+    async fn logout(&self, name: &str) -> StoreResult<()>;
     /// Renames a session everywhere (messages, cursor, contexts).
-    fn rename_session(&self, old: &str, new: &str) -> StoreResult<()>;
+    async fn rename_session(&self, old: &str, new: &str) -> StoreResult<()>;
     /// Makes a session the default.
-    fn set_default(&self, name: &str) -> StoreResult<()>;
+    async fn set_default(&self, name: &str) -> StoreResult<()>;
     /// The default session: the one marked default, else the oldest connected one, else the
     /// oldest one.
-    fn default_session(&self) -> StoreResult<Option<String>>;
+    async fn default_session(&self) -> StoreResult<Option<String>>;
 
     /// The upstream cursor of a session (`""` when none).
-    fn cursor(&self, session: &str) -> StoreResult<String>;
+    async fn cursor(&self, session: &str) -> StoreResult<String>;
     /// Stores inbound messages, the new cursor, the context tokens they carry (a new token
     /// resets that user's send count) and the session's last-message time — all in one
     /// transaction. Duplicates are skipped. Returns the ids of the rows actually inserted.
-    fn ingest(&self, session: &str, batch: &[NewMessage], cursor: &str) -> StoreResult<Vec<i64>>;
+    async fn ingest(
+        &self,
+        session: &str,
+        batch: Vec<NewMessage>,
+        cursor: &str,
+    ) -> StoreResult<Vec<i64>>;
 
     /// Context tokens of a user across sessions, freshest first.
-    fn contexts_for_user(&self, user_id: &str) -> StoreResult<Vec<ContextRecord>>;
+    async fn contexts_for_user(&self, user_id: &str) -> StoreResult<Vec<ContextRecord>>;
     /// Context tokens of one session (or all), freshest first.
-    fn contexts(&self, session: Option<&str>) -> StoreResult<Vec<ContextRecord>>;
+    async fn contexts(&self, session: Option<&str>) -> StoreResult<Vec<ContextRecord>>;
     /// Reserves one send on `(session, user)`'s current token if it is still `token` and under
     /// the quota. Returns the new send count, or `None` when the token changed or is used up.
-    fn reserve_send(&self, session: &str, user_id: &str, token: &str) -> StoreResult<Option<u32>>;
+    async fn reserve_send(
+        &self,
+        session: &str,
+        user_id: &str,
+        token: &Secret<String>,
+    ) -> StoreResult<Option<u32>>;
     /// Gives back a reservation for a send that never reached the server.
-    fn refund_send(&self, session: &str, user_id: &str, token: &str) -> StoreResult<()>;
+    async fn refund_send(
+        &self,
+        session: &str,
+        user_id: &str,
+        token: &Secret<String>,
+    ) -> StoreResult<()>;
 
-    /// Stores an outbound message; returns its id.
-    fn record_outbound(&self, message: &NewMessage) -> StoreResult<i64>;
-    /// A message by our id or by its upstream id.
-    fn message(&self, id: &str) -> StoreResult<Option<StoredMessage>>;
+    /// Stores an outbound message; returns its id. Idempotent on
+    /// `(session, direction, dedupe_key)`: a second call returns the first row's id.
+    async fn record_outbound(&self, message: NewMessage) -> StoreResult<i64>;
+    /// A message by its upstream id (inbound preferred) or by our id.
+    async fn message(&self, id: &str) -> StoreResult<Option<StoredMessage>>;
     /// A page of history.
-    fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage>;
+    async fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage>;
     /// The newest message id (0 when empty); cheap, for change detection.
-    fn latest_id(&self) -> StoreResult<i64>;
+    async fn latest_id(&self) -> StoreResult<i64>;
     /// The session of the newest message exchanged with `peer` (a user or a room), if any;
     /// cheap, for routing a send.
-    fn last_session_with(&self, peer: &str) -> StoreResult<Option<String>>;
+    async fn last_session_with(&self, peer: &str) -> StoreResult<Option<String>>;
 
-    /// Up to `limit` inbound messages after `consumer`'s cursor, oldest first. A consumer seen
-    /// for the first time starts after the newest message at that moment, except
-    /// [`DEFAULT_CONSUMER`], which starts at the beginning.
-    fn read_inbox(&self, consumer: &str, limit: u32) -> StoreResult<Vec<StoredMessage>>;
-    /// Moves `consumer`'s cursor forward to `up_to_id` (never backwards).
-    fn ack(&self, consumer: &str, up_to_id: i64) -> StoreResult<()>;
+    /// Up to `limit` inbound messages after `consumer`'s cursor, oldest first, and the cursor
+    /// moved past them — in one transaction, so that no two callers ever get the same message
+    /// for one consumer. A blank name means [`DEFAULT_CONSUMER`]. A consumer seen for the first
+    /// time starts after the newest message at that moment, except [`DEFAULT_CONSUMER`], which
+    /// starts at the beginning.
+    async fn claim_inbox(&self, consumer: &str, limit: u32) -> StoreResult<Vec<StoredMessage>>;
+    /// Gives back a claim that could not be delivered (its caller went away): moves the
+    /// consumer's cursor back to just before `first_id`, if it still stands at `last_id` (no
+    /// later claim happened meanwhile). Returns whether it moved.
+    async fn release_claim(&self, consumer: &str, first_id: i64, last_id: i64)
+        -> StoreResult<bool>;
 
     /// Applies retention; returns the number of messages deleted.
-    fn prune(&self, retention: Retention) -> StoreResult<u64>;
+    async fn prune(&self, retention: Retention) -> StoreResult<u64>;
 }

@@ -1,6 +1,6 @@
-//! The Wechaty backend's translation layer: message payloads of a Wechaty Puppet Service (as
-//! the `wechaty` crate delivers them) into the store's [`NewMessage`], and sends back out as
-//! rows to record.
+//! Wechaty messages ↔ stored messages: message payloads of a Wechaty Puppet Service (as the
+//! `wechaty` crate delivers them) into the store's [`NewMessage`], and sends back out as rows to
+//! record.
 //!
 //! A session's credentials for this backend are the puppet service's endpoint (stored as the
 //! session's `base_url`) and its token. In a room, `peer` is the room id (where replies go) and
@@ -9,10 +9,7 @@
 use serde_json::{json, Value};
 use wechaty::{Message, MessageType};
 
-use crate::store::{Direction, NewMessage};
-
-/// The name of this backend in the sessions table.
-pub const BACKEND: &str = "wechaty";
+use crate::store::{Direction, MessageStatus, NewMessage};
 
 /// Our kind for a Wechaty message type: the kinds iLink uses where they mean the same
 /// (`text`, `image`, `voice`, `file`, `video`), else Wechaty's own name (`emoticon`, `url`, …).
@@ -88,7 +85,11 @@ pub fn message(session: &str, self_id: Option<&str>, m: &Message, now_ms: i64) -
         context_token: None,
         created_at_ms: m.timestamp_ms.filter(|&t| t > 0).unwrap_or(now_ms),
         client_id: None,
-        status: if from_bot { "sent" } else { "received" }.into(),
+        status: if from_bot {
+            MessageStatus::Sent
+        } else {
+            MessageStatus::Received
+        },
         error: None,
         speaker: if m.room_id.is_some() && !from_bot {
             m.talker_id.clone()
@@ -154,7 +155,11 @@ pub fn outbound(
         context_token: None,
         created_at_ms: now_ms,
         client_id: Some(client_id),
-        status: if error.is_some() { "failed" } else { "sent" }.into(),
+        status: if error.is_some() {
+            MessageStatus::Failed
+        } else {
+            MessageStatus::Sent
+        },
         error,
         speaker: None,
     }

@@ -1,5 +1,6 @@
-//! The iLink backend's translation layer: upstream messages (as `ilink` delivers them) into the
-//! store's [`NewMessage`], and back out for downloads.
+//! iLink messages ↔ stored messages: upstream messages (as the `ilink` crate delivers them)
+//! into the store's [`NewMessage`], sent items into outbound rows, and stored rows back into
+//! upstream items for downloads.
 //!
 //! Normalized items (`NewMessage::items`) are what agents and the CLI show: kinds, text, file
 //! names, sizes, quotes — never AES keys or CDN parameters. Those stay in `raw`, the upstream
@@ -10,7 +11,7 @@ use ilink::Received;
 use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
 
-use crate::store::{Direction, NewMessage};
+use crate::store::{Direction, MessageStatus, NewMessage, Secret};
 
 /// Name of an item type in our JSON (`text`, `image`, …; `unknown` for types we do not know).
 pub fn kind_name(item: &MessageItem) -> &'static str {
@@ -40,10 +41,14 @@ pub fn inbound(session: &str, received: &Received, now_ms: i64) -> Option<NewMes
         text,
         items,
         raw: Some(raw.clone()),
-        context_token: msg.context_token.clone().filter(|t| !t.is_empty()),
+        context_token: msg
+            .context_token
+            .clone()
+            .filter(|t| !t.is_empty())
+            .map(Secret::new),
         created_at_ms: msg.create_time_ms.filter(|&t| t > 0).unwrap_or(now_ms),
         client_id: msg.client_id.clone(),
-        status: "received".into(),
+        status: MessageStatus::Received,
         error: None,
         speaker: None,
     })
@@ -79,10 +84,10 @@ fn unreadable(session: &str, raw: &Value, reason: &str, now_ms: i64) -> NewMessa
         context_token: raw
             .get("context_token")
             .and_then(Value::as_str)
-            .map(str::to_string),
+            .map(|t| Secret::new(t.to_string())),
         created_at_ms: now_ms,
         client_id: None,
-        status: "received".into(),
+        status: MessageStatus::Received,
         error: Some(format!("unreadable upstream message: {reason}")),
         speaker: None,
     }
@@ -248,10 +253,14 @@ pub fn outbound(
         text,
         items,
         raw: Some(raw),
-        context_token: context_token.map(str::to_string),
+        context_token: context_token.map(|t| Secret::new(t.to_string())),
         created_at_ms: now_ms,
         client_id: Some(client_id.to_string()),
-        status: if error.is_some() { "failed" } else { "sent" }.into(),
+        status: if error.is_some() {
+            MessageStatus::Failed
+        } else {
+            MessageStatus::Sent
+        },
         error,
         speaker: None,
     }
@@ -294,7 +303,10 @@ mod tests {
         assert_eq!((m.kind.as_str(), m.text.as_deref()), ("text", Some("你好")));
         assert_eq!(m.peer, "u@im.wechat");
         assert_eq!(m.created_at_ms, 1000);
-        assert_eq!(m.context_token.as_deref(), Some("ctx"));
+        assert_eq!(
+            m.context_token.as_ref().map(Secret::expose_str),
+            Some("ctx")
+        );
         assert_eq!(m.items, json!([{"type": "text", "text": "你好"}]));
     }
 

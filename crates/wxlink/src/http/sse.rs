@@ -21,7 +21,7 @@
 //! served reliably), and keep-alive comments go out.
 //!
 //! The request's HTTP parts reach the handler as an extension, as with `/mcp`. Authentication,
-//! Host and Origin checks are the caller's middleware ([`super::http`]).
+//! Host and Origin checks are the guard's ([`super::guard`]).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -43,8 +43,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::{CancellationToken, PollSender};
 
-use super::server::{Shared, WxlinkMcp};
-use crate::app::App;
+use crate::mcp::{Endpoint, HandlerFactory};
 
 /// Interval of the SSE keep-alive comments.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -58,20 +57,17 @@ pub const SHUTDOWN_EVENT: &str = "server_shutdown";
 pub const SHUTDOWN_REASON: &str = "Server is shutting down";
 
 /// The open legacy SSE sessions of one server.
-#[derive(Debug)]
-pub struct SseSessions {
-    app: Arc<App>,
-    shared: Arc<Shared>,
+pub struct SseSessions<F> {
+    factory: F,
     cancel: CancellationToken,
     senders: StdMutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>,
 }
 
-impl SseSessions {
-    /// Sessions over `app`, all sharing `shared`; cancelling `cancel` ends every stream.
-    pub fn new(app: Arc<App>, shared: Arc<Shared>, cancel: CancellationToken) -> Arc<SseSessions> {
+impl<F: HandlerFactory> SseSessions<F> {
+    /// Sessions with handlers from `factory`; cancelling `cancel` ends every stream.
+    pub fn new(factory: F, cancel: CancellationToken) -> Arc<SseSessions<F>> {
         Arc::new(SseSessions {
-            app,
-            shared,
+            factory,
             cancel,
             senders: StdMutex::default(),
         })
@@ -95,21 +91,21 @@ impl SseSessions {
 }
 
 /// `GET /sse` and `POST /messages`.
-pub fn router(sessions: Arc<SseSessions>) -> Router {
+pub fn router<F: HandlerFactory>(sessions: Arc<SseSessions<F>>) -> Router {
     Router::new()
-        .route("/sse", get(open))
-        .route("/messages", post(message))
+        .route("/sse", get(open::<F>))
+        .route("/messages", post(message::<F>))
         .with_state(sessions)
 }
 
 /// Removes the session and stops its handler when the SSE body is dropped.
-struct Cleanup {
-    sessions: Arc<SseSessions>,
+struct Cleanup<F: HandlerFactory> {
+    sessions: Arc<SseSessions<F>>,
     id: String,
     cancel: CancellationToken,
 }
 
-impl Drop for Cleanup {
+impl<F: HandlerFactory> Drop for Cleanup<F> {
     fn drop(&mut self) {
         self.sessions.senders().remove(&self.id);
         self.cancel.cancel();
@@ -121,14 +117,14 @@ fn session_id() -> String {
     ilink::AesKey::random().to_hex()
 }
 
-async fn open(State(sessions): State<Arc<SseSessions>>) -> Response {
+async fn open<F: HandlerFactory>(State(sessions): State<Arc<SseSessions<F>>>) -> Response {
     let id = session_id();
     let (c2s_tx, c2s_rx) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL);
     let (s2c_tx, s2c_rx) = mpsc::channel::<ServerJsonRpcMessage>(CHANNEL);
     sessions.senders().insert(id.clone(), c2s_tx);
     let cancel = sessions.cancel.child_token();
 
-    let server = WxlinkMcp::new(sessions.app.clone(), sessions.shared.clone());
+    let server = sessions.factory.handler(Endpoint::Sse);
     let transport = (PollSender::new(s2c_tx), ReceiverStream::new(c2s_rx));
     let ct = cancel.clone();
     let sid = id.clone();
@@ -196,8 +192,8 @@ struct MessageQuery {
     session_id: Option<String>,
 }
 
-async fn message(
-    State(sessions): State<Arc<SseSessions>>,
+async fn message<F: HandlerFactory>(
+    State(sessions): State<Arc<SseSessions<F>>>,
     Query(query): Query<MessageQuery>,
     request: Request<Body>,
 ) -> Response {

@@ -1,0 +1,87 @@
+//! Who listens to which account: one listener per account across every process sharing the
+//! data directory. On one host this is an OS file lock per account under `<data>/locks/`,
+//! released by the kernel when its holder dies (even by SIGKILL); the other processes read what
+//! the holder stores and can still send.
+
+use std::fs::{File, OpenOptions};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::paths::DataDir;
+
+/// How often a listener without its lock tries again.
+pub const LOCK_RETRY: Duration = Duration::from_secs(2);
+
+/// A held listener lock; dropping it releases the lock.
+#[derive(Debug)]
+pub struct ListenerLock {
+    _file: File,
+}
+
+/// Whether an attempt got the lock.
+#[derive(Debug)]
+pub enum Attempt {
+    /// This process holds it now.
+    Held(ListenerLock),
+    /// Another process (or task) holds it.
+    Busy,
+}
+
+/// The lock file of `name` (created on demand).
+fn lock_path(data: &DataDir, name: &str) -> std::io::Result<PathBuf> {
+    data.poll_lock(name)
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// Tries to take the lock `name` once, without waiting. Blocking (a file open); call it on a
+/// blocking thread.
+pub fn try_lock(data: &DataDir, name: &str) -> std::io::Result<Attempt> {
+    let path = lock_path(data, name)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Attempt::Held(ListenerLock { _file: file })),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(Attempt::Busy),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Whether some process (this one included) holds the lock `name` right now; `None` when the
+/// lock file cannot be checked. Blocking (a file open).
+pub fn is_held(data: &DataDir, name: &str) -> Option<bool> {
+    let path = lock_path(data, name).ok()?;
+    if !path.exists() {
+        return Some(false);
+    }
+    let file = OpenOptions::new().write(true).open(&path).ok()?;
+    match file.try_lock() {
+        Ok(()) => Some(false),
+        Err(std::fs::TryLockError::WouldBlock) => Some(true),
+        Err(std::fs::TryLockError::Error(_)) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_holder_at_a_time_and_released_on_drop() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::resolve(Some(tmp.path())).unwrap();
+        assert_eq!(is_held(&data, "bot@im.bot"), Some(false));
+        let Attempt::Held(lock) = try_lock(&data, "bot@im.bot").unwrap() else {
+            panic!("the first attempt gets the lock");
+        };
+        assert!(matches!(
+            try_lock(&data, "bot@im.bot").unwrap(),
+            Attempt::Busy
+        ));
+        assert_eq!(is_held(&data, "bot@im.bot"), Some(true));
+        drop(lock);
+        assert_eq!(is_held(&data, "bot@im.bot"), Some(false));
+    }
+}

@@ -1,0 +1,181 @@
+//! Downloading the media of a stored message (inbound or sent): the message's backend fetches
+//! (and decrypts) each media item, and each is written into a directory under a safe file name
+//! — never outside that directory, never over an existing file.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{AppError, AppResult};
+use crate::service::Service;
+use crate::transfer::TransferObserver;
+
+/// One file written.
+#[derive(Debug, Clone, Serialize)]
+pub struct Downloaded {
+    /// Where it was written.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// `image`, `voice`, `file` or `video`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl Service {
+    /// Downloads every media item of message `id` (our id or the upstream id) into `dir`, or the
+    /// data directory's `media/` when `None`, announcing each transfer to `observer`.
+    pub async fn download(
+        &self,
+        id: &str,
+        dir: Option<&Path>,
+        observer: &dyn TransferObserver,
+    ) -> AppResult<Vec<Downloaded>> {
+        let id = id.trim();
+        let stored = self
+            .store()
+            .message(id)
+            .await?
+            .ok_or_else(|| AppError::MessageNotFound(id.to_string()))?;
+        let session = self.resolve_session(Some(&stored.message.session)).await?;
+        let files = self
+            .upstream(session.backend)
+            .download(&session, &stored, observer)
+            .await?;
+        if files.is_empty() {
+            return Err(AppError::NoMedia(id.to_string()));
+        }
+        let dir = match dir {
+            Some(d) => {
+                tokio::fs::create_dir_all(d)
+                    .await
+                    .map_err(|source| AppError::Io {
+                        path: d.to_path_buf(),
+                        source,
+                    })?;
+                d.to_path_buf()
+            }
+            None => {
+                let data = self.data().clone();
+                tokio::task::spawn_blocking(move || data.media())
+                    .await
+                    .map_err(|e| AppError::Invalid(format!("cannot prepare media/: {e}")))??
+            }
+        };
+        let fallback = stored
+            .message
+            .upstream_id
+            .clone()
+            .unwrap_or_else(|| stored.id.to_string());
+        let mut out = Vec::with_capacity(files.len());
+        for file in files {
+            let name = sanitize(&file.name).unwrap_or_else(|| format!("{fallback}.bin"));
+            let size = file.data.len() as u64;
+            let dir = dir.clone();
+            let path = tokio::task::spawn_blocking(move || write_new(&dir, &name, &file.data))
+                .await
+                .map_err(|e| AppError::Invalid(format!("the download writer failed: {e}")))??;
+            out.push(Downloaded {
+                path: path.display().to_string(),
+                size,
+                kind: file.kind,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// A file name that cannot leave its directory: path separators, NUL and control characters
+/// become `_`, leading dots are dropped, and the result is at most 200 bytes. `None` when
+/// nothing usable is left.
+pub fn sanitize(name: &str) -> Option<String> {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    let mut out = String::new();
+    for c in cleaned.chars() {
+        if out.len() + c.len_utf8() > 200 {
+            break;
+        }
+        out.push(c);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Writes `data` to `dir/name`, or `dir/name (2).ext`, … when the name is taken. Blocking.
+fn write_new(dir: &Path, name: &str, data: &[u8]) -> AppResult<PathBuf> {
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((s, e)) if !s.is_empty() => (s.to_string(), format!(".{e}")),
+        _ => (name.to_string(), String::new()),
+    };
+    for n in 1..10_000 {
+        let candidate = if n == 1 {
+            dir.join(name)
+        } else {
+            dir.join(format!("{stem} ({n}){ext}"))
+        };
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate)
+        {
+            Ok(mut f) => {
+                f.write_all(data).map_err(|source| AppError::Io {
+                    path: candidate.clone(),
+                    source,
+                })?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(source) => {
+                return Err(AppError::Io {
+                    path: candidate,
+                    source,
+                })
+            }
+        }
+    }
+    Err(AppError::Invalid(format!(
+        "too many files named like {name} in {}",
+        dir.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_never_escape_the_directory() {
+        assert_eq!(
+            sanitize("../../etc/passwd").as_deref(),
+            Some("_.._etc_passwd")
+        );
+        assert_eq!(sanitize("..").as_deref(), None);
+        assert_eq!(sanitize("  .hidden ").as_deref(), Some("hidden"));
+        assert_eq!(sanitize("a\\b\u{0}c").as_deref(), Some("a_b_c"));
+        assert_eq!(sanitize("报告.pdf").as_deref(), Some("报告.pdf"));
+        let long = "长".repeat(100);
+        assert!(sanitize(&long).unwrap().len() <= 200);
+    }
+
+    #[test]
+    fn existing_files_are_not_overwritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = write_new(tmp.path(), "x.txt", b"1").unwrap();
+        let b = write_new(tmp.path(), "x.txt", b"2").unwrap();
+        assert_eq!(a, tmp.path().join("x.txt"));
+        assert_eq!(b, tmp.path().join("x (2).txt"));
+        assert_eq!(std::fs::read(a).unwrap(), b"1");
+    }
+}

@@ -1,0 +1,100 @@
+//! Receiving, for agents and people: the unread inbound messages of a consumer, waiting up to
+//! a timeout for the first one. Messages come from the store, so this works the same whether
+//! this process polls or another one does: in-process listeners wake readers at once, and the
+//! store is re-checked every 100 ms for what other processes store.
+//!
+//! Each call claims what it returns ([`Store::claim_inbox`](crate::store::Store::claim_inbox):
+//! read and cursor move in one transaction), so two readers of one consumer never get the same
+//! message. A claim whose caller went away before taking the messages (a cancelled request) is
+//! given back, so nothing is lost either.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::error::{AppError, AppResult};
+use crate::service::Service;
+use crate::store::{StoreError, StoredMessage, DEFAULT_CONSUMER};
+
+/// How often the store is checked for messages stored by other processes.
+const STORE_CHECK: Duration = Duration::from_millis(100);
+
+/// Most messages returned by one call.
+pub const RECV_LIMIT: u32 = 100;
+
+impl Service {
+    /// Unread inbound messages of `consumer` (blank: the shared default one), oldest first,
+    /// waiting up to `timeout` for the first one; the next call starts after them.
+    ///
+    /// With no session at all this fails at once. With no session connected nothing new can
+    /// arrive: what is unread is returned at once, and when nothing is, the error says which
+    /// session to log in again.
+    pub async fn recv(&self, consumer: &str, timeout: Duration) -> AppResult<Vec<StoredMessage>> {
+        let consumer = if consumer.trim().is_empty() {
+            DEFAULT_CONSUMER
+        } else {
+            consumer.trim()
+        };
+        let sessions = self.store().sessions().await?;
+        if sessions.is_empty() {
+            return Err(AppError::NoSessions);
+        }
+        let live = sessions.iter().any(|s| s.is_connected());
+        let timeout = if live { timeout } else { Duration::ZERO };
+        let deadline = Instant::now() + timeout;
+        let mut events = self.subscribe();
+        loop {
+            let messages = self.claim(consumer, RECV_LIMIT).await?;
+            if !messages.is_empty() {
+                return Ok(messages);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            tokio::select! {
+                _ = events.recv() => {}
+                _ = tokio::time::sleep(left.min(STORE_CHECK)) => {}
+            }
+        }
+        if !live {
+            let s = sessions
+                .iter()
+                .find(|s| s.is_default)
+                .or_else(|| sessions.first())
+                .ok_or(AppError::NoSessions)?;
+            return Err(AppError::NotConnected {
+                name: s.name.clone(),
+                status: s.status,
+            });
+        }
+        Ok(Vec::new())
+    }
+
+    /// Claims up to `limit` messages in a task of its own: if this future is dropped while the
+    /// claim runs, the task gives the claim back instead of losing the messages.
+    async fn claim(&self, consumer: &str, limit: u32) -> AppResult<Vec<StoredMessage>> {
+        let store = self.store.clone();
+        let consumer = consumer.to_string();
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(async move {
+            let claimed = store.claim_inbox(&consumer, limit).await;
+            if let Err(Ok(messages)) = tx.send(claimed) {
+                if let (Some(first), Some(last)) = (messages.first(), messages.last()) {
+                    tracing::debug!(
+                        consumer,
+                        count = messages.len(),
+                        "recv went away; giving its messages back"
+                    );
+                    if let Err(e) = store.release_claim(&consumer, first.id, last.id).await {
+                        tracing::warn!(consumer, error = %e, "cannot give back a claim");
+                    }
+                }
+            }
+        });
+        match rx.await {
+            Ok(result) => Ok(result?),
+            Err(e) => Err(StoreError::database(e).into()),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The service layer: the one place wxlink's rules live. Every frontend — the CLI, the MCP
+//! server, and the REST API and admin panel to come — calls [`Service`] and nothing below it;
+//! frontends only translate arguments in and results out.
+//!
+//! | module | rules |
+//! |---|---|
+//! | [`sessions`] | listing (with who polls), rename, default, logout, expiry, default names |
+//! | [`login`] | QR logins of every backend: one pending login per backend, driven in the background, watched by any number of callers |
+//! | [`route`] | which session (and context token) a message to someone goes through |
+//! | [`send`] | checks before anything goes out, quota reservations, one item per request, every item recorded |
+//! | [`typing`] | "typing…" through the routed session |
+//! | [`inbox`] | `recv`: unread messages of a consumer, claimed atomically, waiting up to a timeout |
+//! | [`history`] | history filters (WeiLink's spellings too) into store queries |
+//! | [`download`] | media of a stored message into a directory, never escaping it |
+//! | [`contacts`] | contacts and rooms by name or id, members, the users a session can answer |
+//! | [`pollers`] | one listener per logged-in session, under the cross-process lock |
+//! | [`events`] | what happened in this process, for whoever waits (readers, the CLI's `poll`) |
+//! | [`changes`] | what changed in the store, across processes (subscriptions, list changes) |
+
+pub mod changes;
+pub mod contacts;
+pub mod download;
+pub mod events;
+pub mod history;
+pub mod inbox;
+pub mod login;
+pub mod pollers;
+pub mod route;
+pub mod send;
+pub mod sessions;
+pub mod typing;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::error::AppResult;
+use crate::model::BackendKind;
+use crate::paths::DataDir;
+use crate::store::{Retention, SqliteStore, Store};
+use crate::upstream::{Upstream, UpstreamOptions, Upstreams};
+
+pub use events::{Event, Events};
+
+/// How to open the service.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceOptions {
+    /// Data directory (`-d` / `WXLINK_HOME`); `~/.wxlink` when `None`.
+    pub data_dir: Option<PathBuf>,
+    /// Where the upstreams are (the real hosts by default).
+    pub upstream: UpstreamOptions,
+    /// Message retention applied in the background.
+    pub retention: Retention,
+}
+
+/// The shared engine behind every frontend: the data directory, the store, the upstreams,
+/// the event bus and the pending logins.
+pub struct Service {
+    data: DataDir,
+    store: Arc<dyn Store>,
+    upstreams: Upstreams,
+    events: Events,
+    retention: Retention,
+    logins: login::Logins,
+    changes: tokio::sync::OnceCell<changes::Changes>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("data", &self.data.root())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// Opens the data directory and the SQLite store. Does no network I/O. Blocking (it opens
+    /// the database): call it before serving.
+    pub fn open(options: ServiceOptions) -> AppResult<Arc<Service>> {
+        let data = DataDir::resolve(options.data_dir.as_deref())?;
+        let store = Arc::new(SqliteStore::open(&data.database())?);
+        Ok(Self::with_store(data, store, options))
+    }
+
+    /// The service over an already open store.
+    pub fn with_store(
+        data: DataDir,
+        store: Arc<dyn Store>,
+        options: ServiceOptions,
+    ) -> Arc<Service> {
+        Arc::new(Service {
+            data,
+            store,
+            upstreams: Upstreams::new(&options.upstream),
+            events: Events::new(),
+            retention: options.retention,
+            logins: login::Logins::default(),
+            changes: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> &DataDir {
+        &self.data
+    }
+
+    /// The store. Frontends go through the service's methods; this is for the service's own
+    /// modules, tests and benchmarks.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// The backend of `kind`.
+    pub fn upstream(&self, kind: BackendKind) -> &Arc<dyn Upstream> {
+        self.upstreams.get(kind)
+    }
+
+    /// Retention limits applied in the background.
+    pub fn retention(&self) -> Retention {
+        self.retention
+    }
+
+    /// Subscribes to what happens from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Announces something (nobody listening is fine).
+    pub fn emit(&self, event: Event) {
+        self.events.emit(event);
+    }
+}

@@ -1,0 +1,415 @@
+//! The history planner: how a [`HistoryQuery`] becomes SQL, and running it.
+//!
+//! A time filter becomes an id range through `message_days` (lowest and highest id per day),
+//! which FTS5 and the `(x, id)` indexes seek. A user filter walks the `(peer, id, text)` index;
+//! with a long text too, the user's entries are tested or the text's matches are joined,
+//! whichever is cheaper (see [`plan_history`]). Text of three or more characters is an FTS5
+//! trigram phrase (a case-insensitive substring match that works for Chinese); shorter text is
+//! tested per row, folded the tokenizer's way so every plan returns the same rows. The choices
+//! are pinned by a test on `EXPLAIN QUERY PLAN` and measured by `benches/history.rs`.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection};
+
+use super::fold::{fold, is_caseless, CONTAINS_FN};
+use super::rows::{message_from_row, MESSAGE_COLUMNS, MESSAGE_FROM};
+use crate::store::{HistoryPage, HistoryQuery, StoreResult};
+
+/// `Some(s)` unless `s` is empty or only whitespace.
+fn non_blank(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.trim().is_empty())
+}
+
+/// When a long text is combined with a user filter, the user's rows are counted up to this
+/// many to choose a plan (see `UserTextPlan`).
+const PLAN_PROBE_CAP: i64 = 50_000;
+
+/// How the text filter of a history query runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TextFilter {
+    /// No text filter.
+    None,
+    /// Three or more characters: an FTS5 phrase (`phrase`), or the equivalent scan with the
+    /// folded needle when that is cheaper.
+    Fts { phrase: String, folded: String },
+    /// One or two characters: scan with the folded needle.
+    Scan { folded: String },
+}
+
+impl TextFilter {
+    /// Trims the text; counts characters as the tokenizer does (NULs do not count).
+    fn from_query(text: Option<&str>) -> Self {
+        let folded = fold(text.map(str::trim).unwrap_or_default());
+        if folded.is_empty() {
+            return TextFilter::None;
+        }
+        if folded.chars().count() >= 3 {
+            TextFilter::Fts {
+                phrase: format!("\"{}\"", folded.replace('"', "\"\"")),
+                folded,
+            }
+        } else {
+            TextFilter::Scan { folded }
+        }
+    }
+}
+
+/// An inclusive range of message ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct IdRange {
+    pub(super) lo: i64,
+    pub(super) hi: i64,
+}
+
+/// The ids a time filter can reach, from `message_days`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeScope {
+    /// No time filter.
+    All,
+    /// Every message in the time range has an id in this range.
+    Ids(IdRange),
+    /// No stored message is in the time range.
+    Nothing,
+}
+
+impl TimeScope {
+    fn of(conn: &Connection, since: Option<i64>, until: Option<i64>) -> StoreResult<Self> {
+        if since.is_none() && until.is_none() {
+            return Ok(TimeScope::All);
+        }
+        // Same truncating division as the trigger, so the days cover the range exactly.
+        let first = since.map_or(i64::MIN, |t| t / DAY_MS);
+        let last = until.map_or(i64::MAX, |t| t / DAY_MS);
+        let (lo, hi): (Option<i64>, Option<i64>) = conn.query_row(
+            "SELECT min(min_id), max(max_id) FROM message_days WHERE day BETWEEN ?1 AND ?2",
+            params![first, last],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(match (lo, hi) {
+            (Some(lo), Some(hi)) => TimeScope::Ids(IdRange { lo, hi }),
+            _ => TimeScope::Nothing,
+        })
+    }
+}
+
+/// Milliseconds per `message_days` bucket (the trigger's divisor).
+const DAY_MS: i64 = 86_400_000;
+
+/// Filters of a history query as SQL over `messages m`, with their parameters.
+#[derive(Default)]
+struct Conditions {
+    clauses: Vec<String>,
+    params: Vec<SqlValue>,
+}
+
+impl Conditions {
+    /// The non-text filters. With a user filter, the other columns are written `+m.col` so
+    /// SQLite walks the `(peer, id, text)` index (a user's rows are few) and no other.
+    fn from_query(q: &HistoryQuery) -> Self {
+        let user = non_blank(&q.user);
+        let col = |name: &str| {
+            if user.is_some() {
+                format!("+m.{name}")
+            } else {
+                format!("m.{name}")
+            }
+        };
+        let mut c = Conditions::default();
+        if let Some(user) = user {
+            c.push("m.peer = ?".into(), [user.to_owned().into()]);
+        }
+        if let Some(session) = non_blank(&q.session) {
+            c.push(
+                format!("{} = ?", col("session")),
+                [session.to_owned().into()],
+            );
+        }
+        if let Some(kind) = non_blank(&q.kind) {
+            c.push(format!("{} = ?", col("kind")), [kind.to_owned().into()]);
+        }
+        if let Some(direction) = q.direction {
+            c.push(
+                format!("{} = ?", col("direction")),
+                [direction.code().into()],
+            );
+        }
+        if let Some(since) = q.since_ms {
+            c.push(format!("{} >= ?", col("created_at")), [since.into()]);
+        }
+        if let Some(until) = q.until_ms {
+            c.push(format!("{} <= ?", col("created_at")), [until.into()]);
+        }
+        c
+    }
+
+    fn push<const N: usize>(&mut self, clause: String, params: [SqlValue; N]) {
+        self.clauses.push(clause);
+        self.params.extend(params);
+    }
+
+    /// Restricts `m.id` to the range (lets SQLite seek the rowid or an `(x, id)` index).
+    fn push_range(&mut self, range: Option<IdRange>) {
+        if let Some(r) = range {
+            self.push("m.id BETWEEN ? AND ?".into(), [r.lo.into(), r.hi.into()]);
+        }
+    }
+
+    /// The substring test on each row. Short needles (no FTS equivalent to agree with) that
+    /// have no cased characters use SQLite's `instr`, much cheaper than a function call per
+    /// row on a full scan; it differs from [`CONTAINS_FN`] only on text holding NULs.
+    fn push_contains(&mut self, folded: String, as_fts: bool) {
+        if !as_fts && is_caseless(&folded) {
+            self.push("instr(m.text, ?) > 0".into(), [folded.into()]);
+        } else {
+            self.push(format!("{CONTAINS_FN}(m.text, ?)"), [folded.into()]);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.clauses.is_empty()
+    }
+
+    /// `" AND a AND b"`, or nothing.
+    fn and_sql(&self) -> String {
+        self.clauses.iter().map(|c| format!(" AND {c}")).collect()
+    }
+
+    /// `" WHERE a AND b"`, or nothing.
+    fn where_sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+}
+
+/// A phrase query on `messages_fts`, limited to an id range when a time filter gives one.
+pub(super) struct FtsMatch {
+    pub(super) phrase: String,
+    pub(super) range: Option<IdRange>,
+}
+
+impl FtsMatch {
+    fn where_sql(&self) -> &'static str {
+        if self.range.is_some() {
+            "messages_fts MATCH ? AND messages_fts.rowid BETWEEN ? AND ?"
+        } else {
+            "messages_fts MATCH ?"
+        }
+    }
+
+    fn params(&self) -> Vec<SqlValue> {
+        let mut params = vec![SqlValue::from(self.phrase.clone())];
+        if let Some(r) = self.range {
+            params.extend([r.lo.into(), r.hi.into()]);
+        }
+        params
+    }
+
+    /// The text is the only filter: count and page straight from the index.
+    fn alone(&self) -> HistoryPlan {
+        let fts = self.where_sql();
+        HistoryPlan {
+            count_sql: format!("SELECT count(*) FROM messages_fts WHERE {fts}"),
+            ids_sql: format!(
+                "SELECT messages_fts.rowid FROM messages_fts WHERE {fts} \
+                 ORDER BY messages_fts.rowid DESC LIMIT ? OFFSET ?"
+            ),
+            params: self.params(),
+        }
+    }
+
+    /// The matches, newest first, each joined to its row to test the other filters.
+    fn join(&self, filters: Conditions) -> HistoryPlan {
+        let fts = self.where_sql();
+        let and = filters.and_sql();
+        let from = "messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid";
+        let mut params = self.params();
+        params.extend(filters.params);
+        HistoryPlan {
+            count_sql: format!("SELECT count(*) FROM {from} WHERE {fts}{and}"),
+            ids_sql: format!(
+                "SELECT m.id FROM {from} WHERE {fts}{and} \
+                 ORDER BY messages_fts.rowid DESC LIMIT ? OFFSET ?"
+            ),
+            params,
+        }
+    }
+}
+
+/// How a history query runs: the total, the page of ids (its last two parameters are LIMIT
+/// and OFFSET), and their shared parameters.
+pub(super) struct HistoryPlan {
+    pub(super) count_sql: String,
+    pub(super) ids_sql: String,
+    pub(super) params: Vec<SqlValue>,
+}
+
+impl HistoryPlan {
+    /// A plan over `messages` alone, newest first.
+    fn filtered(filters: Conditions) -> Self {
+        let where_sql = filters.where_sql();
+        HistoryPlan {
+            count_sql: format!("SELECT count(*) FROM messages m{where_sql}"),
+            ids_sql: format!(
+                "SELECT m.id FROM messages m{where_sql} ORDER BY m.id DESC LIMIT ? OFFSET ?"
+            ),
+            params: filters.params,
+        }
+    }
+}
+
+/// Chooses how to run a history query; `None` when nothing can match.
+///
+/// - A time filter first becomes an id range (`message_days`), which every plan seeks.
+/// - No text, or 1–2 characters of it: the filters over `messages`, newest first (SQLite
+///   walks `(peer, id, text)`, `(session, id)`, … or the rowid), short text tested per row.
+/// - Three or more characters and no other filter: the FTS index alone, count included.
+/// - Three or more characters with a user filter: see [`UserTextPlan`].
+/// - Otherwise the FTS matches, newest first, each joined to its row for the other filters.
+///
+/// `force` overrides the choice for user + long text (tests try each plan).
+pub(super) fn plan_history(
+    conn: &Connection,
+    q: &HistoryQuery,
+    force: Option<UserTextPlan>,
+) -> StoreResult<Option<HistoryPlan>> {
+    let range = match TimeScope::of(conn, q.since_ms, q.until_ms)? {
+        TimeScope::Nothing => return Ok(None),
+        TimeScope::All => None,
+        TimeScope::Ids(range) => Some(range),
+    };
+    let mut filters = Conditions::from_query(q);
+    let (phrase, folded) = match TextFilter::from_query(q.text.as_deref()) {
+        TextFilter::None => {
+            filters.push_range(range);
+            return Ok(Some(HistoryPlan::filtered(filters)));
+        }
+        TextFilter::Scan { folded } => {
+            filters.push_range(range);
+            filters.push_contains(folded, false);
+            return Ok(Some(HistoryPlan::filtered(filters)));
+        }
+        TextFilter::Fts { phrase, folded } => (phrase, folded),
+    };
+    let fts = FtsMatch { phrase, range };
+    if filters.is_empty() {
+        return Ok(Some(fts.alone()));
+    }
+    if let Some(user) = non_blank(&q.user) {
+        let plan = match force {
+            Some(plan) => plan,
+            None => UserTextPlan::choose(conn, user, &fts)?,
+        };
+        match plan {
+            UserTextPlan::JoinMatches => {}
+            UserTextPlan::ScanUser => {
+                filters.push_range(range);
+                filters.push_contains(folded, true);
+                return Ok(Some(HistoryPlan::filtered(filters)));
+            }
+        }
+    }
+    Ok(Some(fts.join(filters)))
+}
+
+/// Relative cost of one row in each way of running user + long text, measured on the
+/// 1,000,000-message benchmark (`benches/history.rs`).
+mod cost {
+    /// An FTS match joined to its `messages` row (a random table lookup).
+    pub const JOIN_MATCH: f64 = 8.0;
+    /// One of the user's `(peer, id, text)` index entries, its text tested.
+    pub const SCAN_USER_ENTRY: f64 = 1.0;
+}
+
+/// Two ways to run a long text with a user filter; which is cheaper depends on how many rows
+/// the user has (`u`) and the text matches (`t`). Both return the same rows: the scan uses
+/// the tokenizer's case folding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum UserTextPlan {
+    /// Walk the FTS matches and join each to its row: ~8`t`; wins for rare text.
+    JoinMatches,
+    /// Walk the user's `(peer, id, text)` entries and test the text, never touching the
+    /// table for rows that fail: ~`u`; wins for common text.
+    ScanUser,
+}
+
+impl UserTextPlan {
+    /// Counts the user's rows and the text's matches (each only as far as the decision
+    /// needs, index-only) and picks the cheaper plan.
+    pub(super) fn choose(conn: &Connection, user: &str, fts: &FtsMatch) -> StoreResult<Self> {
+        let mut user_sql = "SELECT 1 FROM messages WHERE peer = ?".to_owned();
+        let mut user_params = vec![SqlValue::from(user.to_owned())];
+        if let Some(r) = fts.range {
+            user_sql.push_str(" AND id BETWEEN ? AND ?");
+            user_params.extend([r.lo.into(), r.hi.into()]);
+        }
+        let entries = capped_count(conn, &user_sql, user_params, PLAN_PROBE_CAP)? as f64;
+        // Past this many matches, scanning the user's entries is cheaper.
+        let enough = (entries * cost::SCAN_USER_ENTRY / cost::JOIN_MATCH).ceil() as i64 + 1;
+        let fts_sql = format!("SELECT 1 FROM messages_fts WHERE {}", fts.where_sql());
+        let matches = capped_count(conn, &fts_sql, fts.params(), enough)? as f64;
+        Ok(
+            if matches * cost::JOIN_MATCH <= entries * cost::SCAN_USER_ENTRY {
+                UserTextPlan::JoinMatches
+            } else {
+                UserTextPlan::ScanUser
+            },
+        )
+    }
+}
+
+/// Plans and runs a history query (see [`plan_history`] for `force`).
+pub(super) fn run_history(
+    conn: &Connection,
+    query: &HistoryQuery,
+    force: Option<UserTextPlan>,
+) -> StoreResult<HistoryPage> {
+    let Some(plan) = plan_history(conn, query, force)? else {
+        return Ok(HistoryPage {
+            messages: Vec::new(),
+            total: 0,
+        });
+    };
+    let total: i64 =
+        conn.query_row(&plan.count_sql, params_from_iter(plan.params.iter()), |r| {
+            r.get(0)
+        })?;
+    let total = u64::try_from(total).unwrap_or(0);
+    let mut messages = Vec::new();
+    if query.limit > 0 && total > u64::from(query.offset) {
+        let mut params = plan.params;
+        params.push(i64::from(query.limit).into());
+        params.push(i64::from(query.offset).into());
+        let ids: Vec<i64> = conn
+            .prepare_cached(&plan.ids_sql)?
+            .query_map(params_from_iter(params.iter()), |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut load = conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id = ?1"
+        ))?;
+        messages.reserve(ids.len());
+        for id in ids {
+            if let Some(message) = load.query_and_then([id], message_from_row)?.next() {
+                messages.push(message?);
+            }
+        }
+    }
+    Ok(HistoryPage { messages, total })
+}
+
+/// `count(*)` of the rows `sql` (with `params`) returns, counting at most `cap`.
+fn capped_count(
+    conn: &Connection,
+    sql: &str,
+    mut params: Vec<SqlValue>,
+    cap: i64,
+) -> StoreResult<i64> {
+    params.push(cap.into());
+    Ok(conn.query_row(
+        &format!("SELECT count(*) FROM ({sql} LIMIT ?)"),
+        params_from_iter(params.iter()),
+        |r| r.get(0),
+    )?)
+}

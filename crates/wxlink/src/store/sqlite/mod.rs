@@ -1,0 +1,304 @@
+//! The embedded SQLite implementation of [`Store`]: one database file (WAL) holding sessions,
+//! upstream cursors, context tokens, messages with their full-text index, and consumer
+//! cursors.
+//!
+//! - [`schema`]: the migrations, the file's mode (0600) and the connection settings.
+//! - [`ops`]: the SQL of every [`Store`] operation, as plain functions over a connection.
+//! - [`rows`]: rows into records, and `MessageInserts`, the one way messages are written.
+//! - [`history`]: the history planner (time ranges, FTS5 trigram search, user plans).
+//! - [`fold`]: case folding that agrees with the FTS5 tokenizer.
+//! - [`checkpoint`]: the background WAL checkpointer.
+//!
+//! **Off the runtime.** SQLite is a blocking library: every [`Store`] method hands its work to
+//! a blocking thread (`spawn_blocking`) that takes the store's one connection (behind a mutex;
+//! a poisoned lock is taken over: every write runs in a transaction, so a panic mid-way leaves
+//! nothing half-done). Several stores — in one process or several — can share a file: WAL lets
+//! readers run beside the writer, `busy_timeout` makes writers queue, and every write
+//! transaction starts with `BEGIN IMMEDIATE` so two writers never deadlock on a lock upgrade.
+//!
+//! **Messages** are split in two tables with the same id: `messages` holds what history filters
+//! on plus the text (small rows, cheap to scan), `message_bodies` the items, raw JSON and other
+//! per-message details. Ids come from `AUTOINCREMENT` and are never reused. `messages_fts` is
+//! an external-content FTS5 table over `messages.text` with the `trigram` tokenizer; inserts
+//! are indexed by the code that makes them, once per transaction; deletes and text updates by
+//! triggers.
+//!
+//! Credentials (session tokens, context tokens) are kept in plain text and protected by the
+//! file's mode (0600 in a 0700 directory).
+
+mod checkpoint;
+mod fold;
+mod history;
+mod ops;
+mod rows;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::Connection;
+
+use self::checkpoint::Checkpointer;
+use self::schema::{BUSY_TIMEOUT_MS, CACHE_KIB, MIGRATIONS, STATEMENT_CACHE};
+use super::{
+    ContextRecord, HistoryPage, HistoryQuery, LoginRecord, NewMessage, Retention, Secret,
+    SessionRecord, SessionStatus, Store, StoreError, StoreResult, StoredMessage,
+};
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::database(e)
+    }
+}
+
+/// The embedded store: one SQLite file (or an in-memory database for tests).
+///
+/// Cheap to clone (clones share the connection). Open one per process (or several — they
+/// coordinate through SQLite's locks).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    conn: Mutex<Connection>,
+    /// Dropped with the store, which ends the checkpoint thread (if any).
+    checkpointer: Option<Checkpointer>,
+}
+
+impl Inner {
+    /// The connection; a poisoned lock is taken over (see the module docs).
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl SqliteStore {
+    /// The schema version this build writes (the number of migrations).
+    pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Blocking: call it before the runtime serves requests, or on a blocking thread.
+    ///
+    /// The file is created with mode 0600 (an existing one is set to 0600, and so are its
+    /// `-wal`/`-shm` files); a missing parent directory is created with mode 0700. The
+    /// connection runs in WAL mode with `synchronous=NORMAL`, a 5 s busy timeout and foreign
+    /// keys on; a background thread checkpoints the WAL. Fails with [`StoreError::TooNew`]
+    /// when a newer wxlink wrote the file.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        schema::prepare_file(path)?;
+        let mut conn = Connection::open(path)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        configure(&mut conn)?;
+        let wal = mode.eq_ignore_ascii_case("wal");
+        let checkpointer = if wal {
+            // Checkpoints move to a thread of their own (see `Checkpointer`).
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            Some(Checkpointer::start(path)?)
+        } else {
+            tracing::warn!(
+                mode,
+                "SQLite refused WAL mode; concurrent access will be slower"
+            );
+            None
+        };
+        Ok(Self::wrap(conn, checkpointer))
+    }
+
+    /// An empty, private in-memory database (for tests and throwaway runs).
+    pub fn open_in_memory() -> StoreResult<Self> {
+        let mut conn = Connection::open_in_memory()?;
+        configure(&mut conn)?;
+        Ok(Self::wrap(conn, None))
+    }
+
+    fn wrap(conn: Connection, checkpointer: Option<Checkpointer>) -> Self {
+        SqliteStore {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                checkpointer,
+            }),
+        }
+    }
+
+    /// How many background WAL checkpoints ran (0 for an in-memory store).
+    pub fn checkpoints(&self) -> u64 {
+        self.inner
+            .checkpointer
+            .as_ref()
+            .map_or(0, |c| c.done.load(Ordering::Relaxed))
+    }
+
+    /// Runs `op` with the connection on a blocking thread.
+    async fn run<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        match tokio::task::spawn_blocking(move || op(&mut inner.lock())).await {
+            Ok(result) => result,
+            Err(join) => Err(StoreError::database(join)),
+        }
+    }
+
+    /// The connection, for this module's tests.
+    #[cfg(test)]
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.inner.lock()
+    }
+}
+
+/// The settings every connection gets, then the migrations.
+fn configure(conn: &mut Connection) -> StoreResult<()> {
+    conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    // Statement journals and the rare temporary b-tree stay in memory.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    // Statements are parsed once and reused (history builds a handful of shapes).
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    fold::register_functions(conn)?;
+    schema::migrate(conn)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn sessions(&self) -> StoreResult<Vec<SessionRecord>> {
+        self.run(ops::sessions).await
+    }
+
+    async fn session(&self, name: &str) -> StoreResult<Option<SessionRecord>> {
+        let name = name.to_owned();
+        self.run(move |c| ops::session(c, &name)).await
+    }
+
+    async fn save_login(&self, name: &str, login: &LoginRecord) -> StoreResult<SessionRecord> {
+        let (name, login) = (name.to_owned(), login.clone());
+        self.run(move |c| ops::save_login(c, &name, &login)).await
+    }
+
+    async fn set_status(&self, name: &str, status: SessionStatus) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.run(move |c| ops::set_status(c, &name, status)).await
+    }
+
+    async fn logout(&self, name: &str) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.run(move |c| ops::logout(c, &name)).await
+    }
+
+    async fn rename_session(&self, old: &str, new: &str) -> StoreResult<()> {
+        let (old, new) = (old.to_owned(), new.to_owned());
+        self.run(move |c| ops::rename_session(c, &old, &new)).await
+    }
+
+    async fn set_default(&self, name: &str) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.run(move |c| ops::set_default(c, &name)).await
+    }
+
+    async fn default_session(&self) -> StoreResult<Option<String>> {
+        self.run(ops::default_session).await
+    }
+
+    async fn cursor(&self, session: &str) -> StoreResult<String> {
+        let session = session.to_owned();
+        self.run(move |c| ops::cursor(c, &session)).await
+    }
+
+    async fn ingest(
+        &self,
+        session: &str,
+        batch: Vec<NewMessage>,
+        cursor: &str,
+    ) -> StoreResult<Vec<i64>> {
+        let (session, cursor) = (session.to_owned(), cursor.to_owned());
+        self.run(move |c| ops::ingest(c, &session, &batch, &cursor))
+            .await
+    }
+
+    async fn contexts_for_user(&self, user_id: &str) -> StoreResult<Vec<ContextRecord>> {
+        let user_id = user_id.to_owned();
+        self.run(move |c| ops::contexts_for_user(c, &user_id)).await
+    }
+
+    async fn contexts(&self, session: Option<&str>) -> StoreResult<Vec<ContextRecord>> {
+        let session = session.map(str::to_owned);
+        self.run(move |c| ops::contexts(c, session.as_deref()))
+            .await
+    }
+
+    async fn reserve_send(
+        &self,
+        session: &str,
+        user_id: &str,
+        token: &Secret<String>,
+    ) -> StoreResult<Option<u32>> {
+        let (session, user_id, token) = (session.to_owned(), user_id.to_owned(), token.clone());
+        self.run(move |c| ops::reserve_send(c, &session, &user_id, token.expose_str()))
+            .await
+    }
+
+    async fn refund_send(
+        &self,
+        session: &str,
+        user_id: &str,
+        token: &Secret<String>,
+    ) -> StoreResult<()> {
+        let (session, user_id, token) = (session.to_owned(), user_id.to_owned(), token.clone());
+        self.run(move |c| ops::refund_send(c, &session, &user_id, token.expose_str()))
+            .await
+    }
+
+    async fn record_outbound(&self, message: NewMessage) -> StoreResult<i64> {
+        self.run(move |c| ops::record_outbound(c, &message)).await
+    }
+
+    async fn message(&self, id: &str) -> StoreResult<Option<StoredMessage>> {
+        let id = id.to_owned();
+        self.run(move |c| ops::message(c, &id)).await
+    }
+
+    async fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage> {
+        let query = query.clone();
+        self.run(move |c| ops::history(c, &query)).await
+    }
+
+    async fn latest_id(&self) -> StoreResult<i64> {
+        self.run(ops::latest_id).await
+    }
+
+    async fn last_session_with(&self, peer: &str) -> StoreResult<Option<String>> {
+        let peer = peer.to_owned();
+        self.run(move |c| ops::last_session_with(c, &peer)).await
+    }
+
+    async fn claim_inbox(&self, consumer: &str, limit: u32) -> StoreResult<Vec<StoredMessage>> {
+        let consumer = consumer.to_owned();
+        self.run(move |c| ops::claim_inbox(c, &consumer, limit))
+            .await
+    }
+
+    async fn release_claim(
+        &self,
+        consumer: &str,
+        first_id: i64,
+        last_id: i64,
+    ) -> StoreResult<bool> {
+        let consumer = consumer.to_owned();
+        self.run(move |c| ops::release_claim(c, &consumer, first_id, last_id))
+            .await
+    }
+
+    async fn prune(&self, retention: Retention) -> StoreResult<u64> {
+        self.run(move |c| ops::prune(c, retention)).await
+    }
+}

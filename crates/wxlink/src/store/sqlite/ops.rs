@@ -1,0 +1,494 @@
+//! The SQL of every [`Store`](crate::store::Store) operation, as plain functions over one
+//! connection. [`super::SqliteStore`] runs each on a blocking thread; nothing here knows about
+//! the async runtime. Every write runs in a `BEGIN IMMEDIATE` transaction, so two writers never
+//! deadlock on a lock upgrade and a failure mid-way leaves nothing half-done.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::history::run_history;
+use super::rows::{
+    context_from_row, load_session, message_from_row, require_session, session_exists,
+    session_from_row, MessageInserts, CONTEXT_SELECT, MESSAGE_COLUMNS, MESSAGE_FROM,
+    SESSION_SELECT,
+};
+use crate::model::check_session_name;
+use crate::store::{
+    ContextRecord, Direction, HistoryPage, HistoryQuery, LoginRecord, NewMessage, Retention,
+    SessionRecord, SessionStatus, StoreError, StoreResult, StoredMessage, DEFAULT_CONSUMER,
+    SEND_QUOTA_PER_TOKEN,
+};
+
+/// A different token replaces the stored one only if it is not older (and resets the send
+/// count); the same token again only moves `received_at` forward.
+const SQL_UPSERT_CONTEXT: &str = "INSERT INTO contexts (session, user_id, token, received_at, \
+     send_count) VALUES (?1, ?2, ?3, ?4, 0) \
+     ON CONFLICT (session, user_id) DO UPDATE SET \
+         send_count  = CASE WHEN excluded.token = contexts.token \
+                            THEN contexts.send_count ELSE 0 END, \
+         token       = excluded.token, \
+         received_at = max(contexts.received_at, excluded.received_at) \
+     WHERE excluded.token = contexts.token OR excluded.received_at >= contexts.received_at";
+
+const SQL_BUMP_LAST_MESSAGE: &str = "UPDATE sessions \
+     SET last_message_at = max(coalesce(last_message_at, ?2), ?2) WHERE name = ?1";
+
+const SQL_SET_CURSOR: &str = "INSERT INTO cursors (session, cursor) VALUES (?1, ?2) \
+     ON CONFLICT (session) DO UPDATE SET cursor = excluded.cursor";
+
+const SQL_RESERVE_SEND: &str = "UPDATE contexts SET send_count = send_count + 1 \
+     WHERE session = ?1 AND user_id = ?2 AND token = ?3 AND send_count < ?4 \
+     RETURNING send_count";
+
+const SQL_REFUND_SEND: &str = "UPDATE contexts SET send_count = send_count - 1 \
+     WHERE session = ?1 AND user_id = ?2 AND token = ?3 AND send_count > 0";
+
+/// A new consumer starts at 0 (the default one) or after the newest message (`?2` = 1).
+const SQL_CREATE_CONSUMER: &str = "INSERT INTO consumers (name, last_id) \
+     VALUES (?1, CASE WHEN ?2 THEN (SELECT coalesce(max(id), 0) FROM messages) ELSE 0 END) \
+     ON CONFLICT (name) DO NOTHING";
+
+/// Moves an existing consumer's cursor forward (never backwards).
+const SQL_ADVANCE_CONSUMER: &str =
+    "UPDATE consumers SET last_id = max(last_id, ?2) WHERE name = ?1";
+
+/// Deletes every message at or below the `(?1 + 1)`-th newest id.
+const SQL_PRUNE_ROWS: &str = "DELETE FROM messages WHERE id <= \
+     (SELECT id FROM messages ORDER BY id DESC LIMIT 1 OFFSET ?1)";
+
+/// Drops the `message_days` entries whose messages are all gone.
+const SQL_PRUNE_DAYS: &str = "DELETE FROM message_days \
+     WHERE max_id < (SELECT coalesce(min(id), 9223372036854775807) FROM messages)";
+
+pub(super) fn sessions(conn: &mut Connection) -> StoreResult<Vec<SessionRecord>> {
+    let sql = format!("{SESSION_SELECT} ORDER BY s.is_default DESC, s.name");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_and_then([], session_from_row)?;
+    rows.collect()
+}
+
+pub(super) fn session(conn: &mut Connection, name: &str) -> StoreResult<Option<SessionRecord>> {
+    load_session(conn, name)
+}
+
+pub(super) fn save_login(
+    conn: &mut Connection,
+    name: &str,
+    login: &LoginRecord,
+) -> StoreResult<SessionRecord> {
+    check_session_name(name)?;
+    let now = now_ms();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let existing: Option<Option<String>> = tx
+        .query_row("SELECT bot_id FROM sessions WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match existing {
+        None => {
+            let first: bool =
+                tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM sessions)", [], |r| {
+                    r.get(0)
+                })?;
+            tx.execute(
+                "INSERT INTO sessions (name, backend, bot_id, user_id, token, base_url, \
+                 status, is_default, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                params![
+                    name,
+                    login.backend.as_str(),
+                    login.bot_id,
+                    login.user_id,
+                    login.token.expose_str(),
+                    login.base_url,
+                    SessionStatus::Connected.as_str(),
+                    first,
+                    now,
+                ],
+            )?;
+        }
+        Some(old_bot) => {
+            if old_bot.as_deref() != Some(login.bot_id.as_str()) {
+                tx.execute("DELETE FROM cursors WHERE session = ?1", [name])?;
+                tx.execute("DELETE FROM contexts WHERE session = ?1", [name])?;
+            }
+            tx.execute(
+                "UPDATE sessions SET backend = ?2, bot_id = ?3, user_id = ?4, token = ?5, \
+                 base_url = ?6, status = ?7, updated_at = ?8 WHERE name = ?1",
+                params![
+                    name,
+                    login.backend.as_str(),
+                    login.bot_id,
+                    login.user_id,
+                    login.token.expose_str(),
+                    login.base_url,
+                    SessionStatus::Connected.as_str(),
+                    now,
+                ],
+            )?;
+        }
+    }
+    let record =
+        load_session(&tx, name)?.ok_or_else(|| StoreError::UnknownSession(name.to_owned()))?;
+    tx.commit()?;
+    Ok(record)
+}
+
+pub(super) fn set_status(
+    conn: &mut Connection,
+    name: &str,
+    status: SessionStatus,
+) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let changed = tx.execute(
+        "UPDATE sessions SET status = ?2, updated_at = ?3 WHERE name = ?1",
+        params![name, status.as_str(), now_ms()],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::UnknownSession(name.to_owned()));
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn logout(conn: &mut Connection, name: &str) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let changed = tx.execute(
+        "UPDATE sessions SET token = NULL, status = ?2, updated_at = ?3 WHERE name = ?1",
+        params![name, SessionStatus::LoggedOut.as_str(), now_ms()],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::UnknownSession(name.to_owned()));
+    }
+    tx.execute("DELETE FROM cursors WHERE session = ?1", [name])?;
+    tx.execute("DELETE FROM contexts WHERE session = ?1", [name])?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn rename_session(conn: &mut Connection, old: &str, new: &str) -> StoreResult<()> {
+    check_session_name(new)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    require_session(&tx, old)?;
+    if old == new {
+        return Ok(());
+    }
+    if session_exists(&tx, new)? {
+        return Err(StoreError::SessionExists(new.to_owned()));
+    }
+    tx.execute(
+        "UPDATE sessions SET name = ?2, updated_at = ?3 WHERE name = ?1",
+        params![old, new, now_ms()],
+    )?;
+    for table in ["cursors", "contexts", "messages"] {
+        tx.execute(
+            &format!("UPDATE {table} SET session = ?2 WHERE session = ?1"),
+            params![old, new],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn set_default(conn: &mut Connection, name: &str) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    require_session(&tx, name)?;
+    tx.execute(
+        "UPDATE sessions SET is_default = 0 WHERE is_default = 1 AND name <> ?1",
+        [name],
+    )?;
+    tx.execute("UPDATE sessions SET is_default = 1 WHERE name = ?1", [name])?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn default_session(conn: &mut Connection) -> StoreResult<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT name FROM sessions \
+             ORDER BY is_default DESC, status = 'connected' DESC, created_at, name LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+pub(super) fn cursor(conn: &mut Connection, session: &str) -> StoreResult<String> {
+    Ok(conn
+        .query_row(
+            "SELECT cursor FROM cursors WHERE session = ?1",
+            [session],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Every message is stored under `session` with its own direction; only inbound messages
+/// carrying a non-empty token update the contexts. A token is taken from duplicates too
+/// (the age rule keeps that harmless). The cursor is stored even for an empty batch.
+pub(super) fn ingest(
+    conn: &mut Connection,
+    session: &str,
+    batch: &[NewMessage],
+    cursor: &str,
+) -> StoreResult<Vec<i64>> {
+    let stored_at = now_ms();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    require_session(&tx, session)?;
+    let mut inserted = Vec::with_capacity(batch.len());
+    {
+        let mut insert = MessageInserts::prepare(&tx)?;
+        let mut upsert_context = tx.prepare_cached(SQL_UPSERT_CONTEXT)?;
+        for message in batch {
+            if let Some(id) = insert.insert(session, message, stored_at)? {
+                inserted.push(id);
+            }
+            let token = message
+                .context_token
+                .as_ref()
+                .map(|t| t.expose_str())
+                .filter(|t| !t.is_empty());
+            if let (Direction::In, Some(token)) = (message.direction, token) {
+                upsert_context.execute(params![
+                    session,
+                    message.peer,
+                    token,
+                    message.created_at_ms
+                ])?;
+            }
+        }
+        insert.finish()?;
+    }
+    if let Some(newest) = batch.iter().map(|m| m.created_at_ms).max() {
+        tx.execute(SQL_BUMP_LAST_MESSAGE, params![session, newest])?;
+    }
+    tx.execute(SQL_SET_CURSOR, params![session, cursor])?;
+    tx.commit()?;
+    Ok(inserted)
+}
+
+pub(super) fn contexts_for_user(
+    conn: &mut Connection,
+    user_id: &str,
+) -> StoreResult<Vec<ContextRecord>> {
+    let sql = format!("{CONTEXT_SELECT} WHERE user_id = ?1 ORDER BY received_at DESC, session");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_and_then([user_id], context_from_row)?;
+    rows.collect()
+}
+
+pub(super) fn contexts(
+    conn: &mut Connection,
+    session: Option<&str>,
+) -> StoreResult<Vec<ContextRecord>> {
+    let sql = format!(
+        "{CONTEXT_SELECT} WHERE ?1 IS NULL OR session = ?1 \
+         ORDER BY received_at DESC, session, user_id"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_and_then([session], context_from_row)?;
+    rows.collect()
+}
+
+pub(super) fn reserve_send(
+    conn: &mut Connection,
+    session: &str,
+    user_id: &str,
+    token: &str,
+) -> StoreResult<Option<u32>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let count: Option<i64> = tx
+        .query_row(
+            SQL_RESERVE_SEND,
+            params![session, user_id, token, SEND_QUOTA_PER_TOKEN],
+            |r| r.get(0),
+        )
+        .optional()?;
+    tx.commit()?;
+    Ok(count.and_then(|c| u32::try_from(c).ok()))
+}
+
+pub(super) fn refund_send(
+    conn: &mut Connection,
+    session: &str,
+    user_id: &str,
+    token: &str,
+) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(SQL_REFUND_SEND, params![session, user_id, token])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Idempotent: a message whose `(session, direction, dedupe_key)` is already stored is not
+/// stored again, and the existing row's id is returned.
+pub(super) fn record_outbound(conn: &mut Connection, message: &NewMessage) -> StoreResult<i64> {
+    let stored_at = now_ms();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    require_session(&tx, &message.session)?;
+    let inserted = {
+        let mut insert = MessageInserts::prepare(&tx)?;
+        let id = insert.insert(&message.session, message, stored_at)?;
+        insert.finish()?;
+        id
+    };
+    let id = match inserted {
+        Some(id) => id,
+        None => tx.query_row(
+            "SELECT id FROM messages WHERE session = ?1 AND direction = ?2 AND dedupe_key = ?3",
+            params![
+                message.session,
+                message.direction.code(),
+                message.dedupe_key
+            ],
+            |r| r.get(0),
+        )?,
+    };
+    tx.execute(
+        SQL_BUMP_LAST_MESSAGE,
+        params![message.session, message.created_at_ms],
+    )?;
+    tx.commit()?;
+    Ok(id)
+}
+
+/// An all-digits `id` is first looked up as an upstream id (inbound preferred), then as our
+/// id. Anything else finds nothing.
+pub(super) fn message(conn: &mut Connection, id: &str) -> StoreResult<Option<StoredMessage>> {
+    let id = id.trim();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    if let Ok(upstream) = id.parse::<u64>() {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.upstream_id = ?1 \
+             ORDER BY m.direction, m.id DESC LIMIT 1"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query_and_then([upstream.to_string()], message_from_row)?;
+        if let Some(found) = rows.next().transpose()? {
+            return Ok(Some(found));
+        }
+    }
+    let Ok(ours) = id.parse::<i64>() else {
+        return Ok(None);
+    };
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query_and_then([ours], message_from_row)?;
+    rows.next().transpose()
+}
+
+/// Blank `user`, `session`, `kind` and `text` filters count as absent; the text is
+/// trimmed. The page and the count read one snapshot.
+pub(super) fn history(conn: &mut Connection, query: &HistoryQuery) -> StoreResult<HistoryPage> {
+    let tx = conn.transaction()?;
+    run_history(&tx, query, None)
+}
+
+pub(super) fn latest_id(conn: &mut Connection) -> StoreResult<i64> {
+    Ok(
+        conn.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+pub(super) fn last_session_with(conn: &mut Connection, peer: &str) -> StoreResult<Option<String>> {
+    // messages_peer (peer, id, …) answers this from the index's last entry.
+    let mut stmt = conn
+        .prepare_cached("SELECT session FROM messages WHERE peer = ?1 ORDER BY id DESC LIMIT 1")?;
+    let session = stmt.query_row([peer], |r| r.get(0)).optional()?;
+    Ok(session)
+}
+
+/// A blank consumer name means [`DEFAULT_CONSUMER`]. The read and the cursor move share one
+/// `BEGIN IMMEDIATE` transaction: a second reader of the same consumer (another task, another
+/// process) waits for the write lock and then reads after the moved cursor.
+pub(super) fn claim_inbox(
+    conn: &mut Connection,
+    consumer: &str,
+    limit: u32,
+) -> StoreResult<Vec<StoredMessage>> {
+    let consumer = consumer_name(consumer);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
+        SQL_CREATE_CONSUMER,
+        params![consumer, consumer != DEFAULT_CONSUMER],
+    )?;
+    let last: i64 = tx.query_row(
+        "SELECT last_id FROM consumers WHERE name = ?1",
+        [consumer],
+        |r| r.get(0),
+    )?;
+    let messages = if limit == 0 {
+        Vec::new()
+    } else {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} \
+             WHERE m.direction = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let rows = stmt.query_and_then(
+            params![Direction::In.code(), last, i64::from(limit)],
+            message_from_row,
+        )?;
+        rows.collect::<StoreResult<Vec<_>>>()?
+    };
+    if let Some(newest) = messages.last() {
+        tx.execute(SQL_ADVANCE_CONSUMER, params![consumer, newest.id])?;
+    }
+    tx.commit()?;
+    Ok(messages)
+}
+
+/// Only moves a cursor that still stands where the claim left it.
+pub(super) fn release_claim(
+    conn: &mut Connection,
+    consumer: &str,
+    first_id: i64,
+    last_id: i64,
+) -> StoreResult<bool> {
+    let consumer = consumer_name(consumer);
+    let changed = conn.execute(
+        "UPDATE consumers SET last_id = ?2 WHERE name = ?1 AND last_id = ?3",
+        params![consumer, first_id - 1, last_id],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Age is measured by `stored_at`; the row limit keeps the highest ids.
+pub(super) fn prune(conn: &mut Connection, retention: Retention) -> StoreResult<u64> {
+    if retention.max_age_ms.is_none() && retention.max_rows.is_none() {
+        return Ok(0);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut deleted = 0usize;
+    if let Some(max_age) = retention.max_age_ms {
+        let cutoff = now_ms().saturating_sub(max_age.max(0));
+        deleted += tx.execute("DELETE FROM messages WHERE stored_at < ?1", [cutoff])?;
+    }
+    if let Some(max_rows) = retention.max_rows {
+        let keep = i64::try_from(max_rows).unwrap_or(i64::MAX);
+        deleted += tx.execute(SQL_PRUNE_ROWS, [keep])?;
+    }
+    if deleted > 0 {
+        tx.execute(SQL_PRUNE_DAYS, [])?;
+    }
+    tx.commit()?;
+    Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
+}
+
+/// The consumer a (possibly blank) name stands for.
+fn consumer_name(consumer: &str) -> &str {
+    if consumer.trim().is_empty() {
+        DEFAULT_CONSUMER
+    } else {
+        consumer
+    }
+}
+
+/// Milliseconds since the epoch, now.
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

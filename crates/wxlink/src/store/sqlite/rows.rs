@@ -1,0 +1,229 @@
+//! Rows in and out: the column lists every query shares, rows into records (with their stored
+//! words checked), session lookups, and [`MessageInserts`], the one way messages are written.
+
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension, Row};
+use serde_json::Value;
+
+use super::history::IdRange;
+use crate::store::{
+    BackendKind, ContextRecord, Direction, MessageStatus, NewMessage, Secret, SessionRecord,
+    SessionStatus, StoreError, StoreResult, StoredMessage,
+};
+
+/// Columns of `messages m` and `message_bodies b`, in the order [`message_from_row`] reads
+/// them; use with [`MESSAGE_FROM`].
+pub(super) const MESSAGE_COLUMNS: &str =
+    "m.id, m.session, m.direction, m.upstream_id, m.dedupe_key, m.peer, \
+     m.bot_id, m.kind, m.text, b.items, b.raw, b.context_token, m.created_at, m.stored_at, \
+     b.client_id, m.status, b.error, b.speaker";
+
+/// The tables [`MESSAGE_COLUMNS`] come from.
+pub(super) const MESSAGE_FROM: &str = "messages m LEFT JOIN message_bodies b ON b.id = m.id";
+
+/// Columns of `sessions s` plus the user count, in the order [`session_from_row`] reads them.
+pub(super) const SESSION_SELECT: &str =
+    "SELECT s.name, s.backend, s.bot_id, s.user_id, s.token, s.base_url, \
+     s.status, s.is_default, s.created_at, s.updated_at, s.last_message_at, \
+     (SELECT count(*) FROM contexts c WHERE c.session = s.name) \
+     FROM sessions s";
+
+const SQL_SESSION_EXISTS: &str = "SELECT 1 FROM sessions WHERE name = ?1";
+
+const SQL_INSERT_MESSAGE: &str = "INSERT INTO messages (session, direction, upstream_id, \
+     dedupe_key, peer, bot_id, kind, text, created_at, stored_at, status) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+     ON CONFLICT (session, direction, dedupe_key) DO NOTHING";
+
+/// Indexes the text of the messages with ids `?1..=?2` (all inserted by this transaction).
+const SQL_INDEX_FTS: &str = "INSERT INTO messages_fts (rowid, text) \
+     SELECT id, text FROM messages WHERE id BETWEEN ?1 AND ?2 AND text IS NOT NULL";
+
+/// Widens the `message_days` entries for the messages with ids `?1..=?2`.
+const SQL_INDEX_DAYS: &str = "INSERT INTO message_days (day, min_id, max_id) \
+     SELECT created_at / 86400000, min(id), max(id) FROM messages \
+     WHERE id BETWEEN ?1 AND ?2 GROUP BY 1 \
+     ON CONFLICT (day) DO UPDATE SET min_id = min(min_id, excluded.min_id), \
+                                     max_id = max(max_id, excluded.max_id)";
+
+const SQL_INSERT_BODY: &str = "INSERT INTO message_bodies (id, items, raw, context_token, \
+     client_id, error, speaker) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+pub(super) const CONTEXT_SELECT: &str =
+    "SELECT session, user_id, token, received_at, send_count FROM contexts";
+
+pub(super) fn session_exists(conn: &Connection, name: &str) -> StoreResult<bool> {
+    Ok(conn
+        .query_row(SQL_SESSION_EXISTS, [name], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+pub(super) fn require_session(conn: &Connection, name: &str) -> StoreResult<()> {
+    if session_exists(conn, name)? {
+        Ok(())
+    } else {
+        Err(StoreError::UnknownSession(name.to_owned()))
+    }
+}
+
+pub(super) fn load_session(conn: &Connection, name: &str) -> StoreResult<Option<SessionRecord>> {
+    let sql = format!("{SESSION_SELECT} WHERE s.name = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query_and_then([name], session_from_row)?;
+    rows.next().transpose()
+}
+
+pub(super) fn session_from_row(row: &Row<'_>) -> StoreResult<SessionRecord> {
+    let status: String = row.get(6)?;
+    let status = SessionStatus::parse(&status)
+        .ok_or_else(|| StoreError::Corrupt("sessions.status", status.clone()))?;
+    let backend: String = row.get(1)?;
+    let backend = BackendKind::parse(&backend)
+        .ok_or_else(|| StoreError::Corrupt("sessions.backend", backend.clone()))?;
+    let users: i64 = row.get(11)?;
+    let token: Option<String> = row.get(4)?;
+    Ok(SessionRecord {
+        name: row.get(0)?,
+        backend,
+        bot_id: row.get(2)?,
+        user_id: row.get(3)?,
+        token: token.map(Secret::new),
+        base_url: row.get(5)?,
+        status,
+        is_default: row.get(7)?,
+        created_at_ms: row.get(8)?,
+        updated_at_ms: row.get(9)?,
+        last_message_at_ms: row.get(10)?,
+        users: u64::try_from(users).unwrap_or(0),
+    })
+}
+
+pub(super) fn context_from_row(row: &Row<'_>) -> StoreResult<ContextRecord> {
+    let send_count: i64 = row.get(4)?;
+    Ok(ContextRecord {
+        session: row.get(0)?,
+        user_id: row.get(1)?,
+        token: Secret::new(row.get(2)?),
+        received_at_ms: row.get(3)?,
+        send_count: u32::try_from(send_count.max(0)).unwrap_or(u32::MAX),
+    })
+}
+
+pub(super) fn message_from_row(row: &Row<'_>) -> StoreResult<StoredMessage> {
+    let direction: i64 = row.get(2)?;
+    let direction = Direction::from_code(direction)
+        .ok_or_else(|| StoreError::Corrupt("messages.direction", direction.to_string()))?;
+    let items: Option<String> = row.get(9)?;
+    let items = items.ok_or_else(|| StoreError::Corrupt("message_bodies", "missing row".into()))?;
+    let items = serde_json::from_str(&items)
+        .map_err(|e| StoreError::Corrupt("message_bodies.items", e.to_string()))?;
+    let status: String = row.get(15)?;
+    let status = MessageStatus::parse(&status)
+        .ok_or_else(|| StoreError::Corrupt("messages.status", status.clone()))?;
+    let context_token: Option<String> = row.get(11)?;
+    let raw: Option<String> = row.get(10)?;
+    let raw = raw
+        .map(|r| serde_json::from_str::<Value>(&r))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt("message_bodies.raw", e.to_string()))?;
+    Ok(StoredMessage {
+        id: row.get(0)?,
+        stored_at_ms: row.get(13)?,
+        message: NewMessage {
+            session: row.get(1)?,
+            direction,
+            upstream_id: row.get(3)?,
+            dedupe_key: row.get(4)?,
+            peer: row.get(5)?,
+            bot_id: row.get(6)?,
+            kind: row.get(7)?,
+            text: row.get(8)?,
+            items,
+            raw,
+            context_token: context_token.map(Secret::new),
+            created_at_ms: row.get(12)?,
+            client_id: row.get(14)?,
+            status,
+            error: row.get(16)?,
+            speaker: row.get(17)?,
+        },
+    })
+}
+
+/// Inserts messages within one write transaction, then indexes them ([`finish`]).
+///
+/// Every insert into `messages` goes through here. Ids inserted under one write lock are
+/// consecutive and above every earlier id, so the batch is indexed as one id range.
+///
+/// [`finish`]: MessageInserts::finish
+pub(super) struct MessageInserts<'c> {
+    conn: &'c Connection,
+    message: CachedStatement<'c>,
+    body: CachedStatement<'c>,
+    inserted: Option<IdRange>,
+}
+
+impl<'c> MessageInserts<'c> {
+    pub(super) fn prepare(conn: &'c Connection) -> StoreResult<Self> {
+        Ok(MessageInserts {
+            conn,
+            message: conn.prepare_cached(SQL_INSERT_MESSAGE)?,
+            body: conn.prepare_cached(SQL_INSERT_BODY)?,
+            inserted: None,
+        })
+    }
+
+    /// Inserts one message under `session` (whatever `message.session` says); returns its id,
+    /// or `None` when a row with the same `(session, direction, dedupe_key)` exists.
+    pub(super) fn insert(
+        &mut self,
+        session: &str,
+        message: &NewMessage,
+        stored_at: i64,
+    ) -> StoreResult<Option<i64>> {
+        let changed = self.message.execute(params![
+            session,
+            message.direction.code(),
+            message.upstream_id,
+            message.dedupe_key,
+            message.peer,
+            message.bot_id,
+            message.kind,
+            message.text,
+            message.created_at_ms,
+            stored_at,
+            message.status.as_str(),
+        ])?;
+        if changed != 1 {
+            return Ok(None);
+        }
+        let id = self.conn.last_insert_rowid();
+        self.body.execute(params![
+            id,
+            message.items.to_string(),
+            message.raw.as_ref().map(Value::to_string),
+            message.context_token.as_ref().map(Secret::expose_str),
+            message.client_id,
+            message.error,
+            message.speaker,
+        ])?;
+        self.inserted = Some(match self.inserted {
+            None => IdRange { lo: id, hi: id },
+            Some(r) => IdRange {
+                lo: r.lo.min(id),
+                hi: r.hi.max(id),
+            },
+        });
+        Ok(Some(id))
+    }
+
+    /// Adds the inserted messages to `messages_fts` and `message_days`. Must run before the
+    /// transaction commits.
+    pub(super) fn finish(self) -> StoreResult<()> {
+        if let Some(r) = self.inserted {
+            self.conn.execute(SQL_INDEX_FTS, params![r.lo, r.hi])?;
+            self.conn.execute(SQL_INDEX_DAYS, params![r.lo, r.hi])?;
+        }
+        Ok(())
+    }
+}

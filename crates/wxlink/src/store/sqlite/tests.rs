@@ -1,0 +1,807 @@
+//! Tests of what only the SQLite store has: migrations, file modes, the background
+//! checkpointer, the FTS5 case folding, the history planner's choices, raw-SQL corner cases —
+//! and the shared contract suite ([`crate::store::contract`]) run against it.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params_from_iter, Connection};
+
+use super::fold::{contains_folded, fold, fts5_fold, is_caseless};
+use super::history::{plan_history, run_history, FtsMatch, UserTextPlan};
+use super::schema::MIGRATIONS;
+use super::SqliteStore;
+use crate::store::contract::{ids, inbound, login, outbound, query, tok, with_token, Fixture};
+use crate::store::{
+    BackendKind, HistoryQuery, LoginRecord, Retention, SessionStatus, Store, StoreError,
+    StoreResult, DEFAULT_CONSUMER,
+};
+
+/// A fresh database file in a temporary directory.
+struct SqliteFixture {
+    dir: tempfile::TempDir,
+}
+
+impl SqliteFixture {
+    fn new() -> Self {
+        SqliteFixture {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("wxlink.db")
+    }
+
+    /// The database as an `SqliteStore` (for the raw-SQL tests).
+    fn sqlite(&self) -> SqliteStore {
+        SqliteStore::open(&self.path()).unwrap()
+    }
+}
+
+#[async_trait]
+impl Fixture for SqliteFixture {
+    async fn open(&self) -> Arc<dyn Store> {
+        Arc::new(self.sqlite())
+    }
+
+    async fn check_integrity(&self, _store: &dyn Store) {
+        let store = self.sqlite();
+        let fk: i64 = store
+            .lock()
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(fk, 0, "foreign keys");
+        fts_integrity(&store);
+    }
+}
+
+mod contract {
+    crate::store::contract::contract_suite!(super::SqliteFixture::new());
+}
+
+/// An in-memory store with these sessions.
+async fn memory_with(sessions: &[&str]) -> SqliteStore {
+    let store = SqliteStore::open_in_memory().unwrap();
+    for (i, name) in sessions.iter().enumerate() {
+        store
+            .save_login(name, &login(&format!("bot{i}"), "tok"))
+            .await
+            .unwrap();
+    }
+    store
+}
+
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn fts_integrity(store: &SqliteStore) {
+    store
+        .lock()
+        .execute_batch("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_keep_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wxlink.db");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.save_login("main", &login("b", "t")).await.unwrap();
+    }
+    for _ in 0..2 {
+        let store = SqliteStore::open(&path).unwrap();
+        let version: i64 = store
+            .lock()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SqliteStore::SCHEMA_VERSION);
+        assert_eq!(store.sessions().await.unwrap().len(), 1);
+        let journal: String = store
+            .lock()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(journal, "wal");
+    }
+}
+
+#[tokio::test]
+async fn a_version_1_database_upgrades_and_keeps_its_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wxlink.db");
+    {
+        // What wxlink 0.1 with schema 1 wrote: a session and a message.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO sessions (name, backend, status, is_default, created_at, updated_at) \
+             VALUES ('old', 'ilink', 'connected', 1, 1, 1);
+             INSERT INTO messages (session, direction, dedupe_key, peer, kind, text, \
+             created_at, stored_at, status) VALUES ('old', 1, 'k1', 'u@im.wechat', 'text', \
+             'kept across the upgrade', 5, 5, 'received');
+             INSERT INTO message_bodies (id, items) VALUES (last_insert_rowid(), '[]');",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SqliteStore::SCHEMA_VERSION);
+    let old = store.message("1").await.unwrap().unwrap();
+    assert_eq!(old.message.text.as_deref(), Some("kept across the upgrade"));
+    assert_eq!(old.message.speaker, None);
+    // New rows keep a speaker.
+    let mut group = inbound("old", "k2", "room@chatroom", "in a group", 6);
+    group.speaker = Some("wxid_zhangsan".into());
+    store.ingest("old", vec![group], "").await.unwrap();
+    let page = store
+        .history(&HistoryQuery {
+            text: Some("group".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page.messages[0].message.speaker.as_deref(),
+        Some("wxid_zhangsan")
+    );
+}
+
+#[tokio::test]
+async fn the_wal_is_checkpointed_in_the_background_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wxlink.db");
+    let store = SqliteStore::open(&path).unwrap();
+    store
+        .save_login(
+            "s",
+            &LoginRecord {
+                backend: BackendKind::Ilink,
+                bot_id: "b".into(),
+                user_id: None,
+                token: "t".into(),
+                base_url: None,
+            },
+        )
+        .await
+        .unwrap();
+    let wal = dir.path().join("wxlink.db-wal");
+    let wal_size = || fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let wait_for_checkpoint = || {
+        let before = store.checkpoints();
+        for _ in 0..100 {
+            if store.checkpoints() > before {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no background checkpoint within 5 s");
+    };
+    let mut sizes = Vec::new();
+    for round in 0..3 {
+        let batch: Vec<_> = (0..300)
+            .map(|i| {
+                let text = format!("round {round} message {i} {}", "x".repeat(2_000));
+                inbound("s", &format!("{round}-{i}"), "u@im.wechat", &text, 1)
+            })
+            .collect();
+        store.ingest("s", batch.to_vec(), "").await.unwrap();
+        sizes.push(wal_size());
+        wait_for_checkpoint();
+    }
+    // Without checkpoints (autocheckpoint is off on the writer) the WAL would hold all three
+    // rounds; checkpointed, each round reuses it from the start.
+    assert!(sizes[0] > 500_000, "a round fills the WAL: {sizes:?}");
+    assert!(
+        sizes[2] < sizes[0] * 3 / 2,
+        "the WAL keeps growing: {sizes:?}"
+    );
+    assert_eq!(store.message("900").await.unwrap().map(|m| m.id), Some(900));
+}
+
+#[tokio::test]
+async fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wxlink.db");
+    drop(SqliteStore::open(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    match SqliteStore::open(&path) {
+        Err(StoreError::TooNew { found, supported }) => {
+            assert_eq!(found, 99);
+            assert_eq!(supported, SqliteStore::SCHEMA_VERSION);
+        }
+        other => panic!("expected TooNew, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn files_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub").join("wxlink.db");
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(mode_of(&path), 0o600);
+    assert_eq!(mode_of(path.parent().unwrap()), 0o700);
+    store.save_login("main", &login("b", "t")).await.unwrap();
+    let wal = dir.path().join("sub").join("wxlink.db-wal");
+    assert!(wal.exists(), "WAL file should exist after a write");
+    assert_eq!(mode_of(&wal), 0o600);
+    drop(store);
+
+    // An existing, too-open file is tightened.
+    let loose = dir.path().join("loose.db");
+    fs::write(&loose, b"").unwrap();
+    fs::set_permissions(&loose, fs::Permissions::from_mode(0o644)).unwrap();
+    let store = SqliteStore::open(&loose).unwrap();
+    assert_eq!(mode_of(&loose), 0o600);
+    assert!(store.sessions().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn ingest_failing_midway_rolls_back_everything() {
+    let store = memory_with(&["main"]).await;
+    store
+        .lock()
+        .execute_batch(
+            "CREATE TEMP TRIGGER boom BEFORE INSERT ON messages WHEN new.text = 'BOOM' \
+             BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+        )
+        .unwrap();
+    let batch = [
+        with_token(inbound("main", "1", "u1", "fine", 1), "t1"),
+        inbound("main", "2", "u1", "BOOM", 2),
+    ];
+    assert!(matches!(
+        store.ingest("main", batch.to_vec(), "c").await,
+        Err(StoreError::Database(_))
+    ));
+    assert_eq!(store.latest_id().await.unwrap(), 0);
+    assert_eq!(store.cursor("main").await.unwrap(), "");
+    assert!(store.contexts(None).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .session("main")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_message_at_ms,
+        None
+    );
+}
+
+/// The FTS phrase match and the per-row test must agree on case folding in every script,
+/// or a user filter (which may switch to the row test) would change results.
+#[tokio::test]
+async fn fold_matches_fts5() {
+    for (c, folded) in [
+        ('A', 'a'),
+        ('z', 'z'),
+        ('É', 'é'),
+        ('Σ', 'σ'),
+        ('ẞ', 'ß'),
+        ('Ａ', 'ａ'),
+        ('Ꭰ', 'Ꭰ'),
+        ('𐐀', '𐐨'),
+        ('预', '预'),
+    ] {
+        assert_eq!(fts5_fold::fold_char(c), folded, "{c}");
+    }
+    assert_eq!(fold("AbC\0Ü"), "abcü");
+    assert!(is_caseless("预算 2024，"));
+    assert!(!is_caseless("a"), "'A' folds to 'a'");
+    assert!(!is_caseless("ß"), "'ẞ' folds to 'ß'");
+    assert!(contains_folded("Budget MEETING", "meeting"));
+    assert!(contains_folded("ÉCOLE", "école"));
+    assert!(contains_folded("a\0bc", "abc"));
+    assert!(!contains_folded("abd", "abc"));
+}
+
+#[tokio::test]
+async fn fts_and_row_test_fold_case_alike() {
+    let store = memory_with(&["main"]).await;
+    let texts = [
+        "ÉCOLE et école",
+        "ПРИВЕТ мир",
+        "ΣΟΦΊΑ και σοφία τῆς",
+        "İstanbul Istanbul",
+        "STRASSE straße ẞ",
+        "Ǆemal ǅ ǆ",
+        "ﬁle ligature",
+        "Kelvin 5K degrees",
+        "ＡＢＣ fullwidth ａｂｃ",
+        "Ꭰ Cherokee ꭰ",
+        "Ა Georgian ა",
+        "𐐀 Deseret 𐐨",
+        "𐓀 Osage 𐓘",
+        "nul\0byte text",
+        "数字 ＡＢＣ 预算 budget",
+    ];
+    let batch: Vec<_> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| inbound("main", &i.to_string(), "u", t, i as i64))
+        .collect();
+    store.ingest("main", batch.to_vec(), "c").await.unwrap();
+    let queries = [
+        "école",
+        "ÉCOLE",
+        "Ecole",
+        "привет",
+        "ПРИВЕТ",
+        "σοφία",
+        "ΣΟΦΊΑ",
+        "istanbul",
+        "İstanbul",
+        "straße",
+        "STRASSE",
+        "ǆem",
+        "ǅem",
+        "Ǆem",
+        "ﬁle",
+        "file",
+        "n 5k",
+        "n 5K",
+        "ａｂｃ",
+        "ＡＢＣ",
+        "Ꭰ C",
+        "ꭰ C",
+        "ა G",
+        "Ა G",
+        "𐐨 D",
+        "𐐀 D",
+        "𐓘 O",
+        "𐓀 O",
+        "nulbyte",
+        "l\0by",
+        "ul\0",
+        "预算 b",
+        "预算 B",
+        "字 ａ",
+    ];
+    let conn = store.lock();
+    let mut matched = 0;
+    for needle in queries {
+        let fts_only = run_history(
+            &conn,
+            &HistoryQuery {
+                text: Some(needle.into()),
+                ..query()
+            },
+            None,
+        )
+        .unwrap();
+        let scanned = run_history(
+            &conn,
+            &HistoryQuery {
+                user: Some("u".into()),
+                text: Some(needle.into()),
+                ..query()
+            },
+            Some(UserTextPlan::ScanUser),
+        )
+        .unwrap();
+        assert_eq!(
+            ids(&fts_only.messages),
+            ids(&scanned.messages),
+            "{needle:?}"
+        );
+        matched += usize::from(!fts_only.messages.is_empty());
+    }
+    assert!(matched >= 20, "only {matched} queries matched anything");
+}
+
+/// Both plans for user + long text (walk the FTS matches, or scan the user's rows) must
+/// return the same rows; the fixture makes each one the cheaper in turn.
+#[tokio::test]
+async fn history_user_and_text_plans_agree() {
+    let store = memory_with(&["main"]).await;
+    let mut batch = Vec::new();
+    for i in 0..300 {
+        // "common" is in every message; "rare" in few; "many" has most rows.
+        let peer = if i % 30 == 0 { "few" } else { "many" };
+        let text = if i % 50 == 0 {
+            format!("common RARE word {i}")
+        } else {
+            format!("common text {i}")
+        };
+        batch.push(inbound("main", &i.to_string(), peer, &text, i));
+    }
+    store.ingest("main", batch.to_vec(), "c").await.unwrap();
+    let brute = async |user: &str, needle: &str| -> Vec<i64> {
+        let mut ids: Vec<_> = store
+            .history(&HistoryQuery {
+                limit: 1_000,
+                ..query()
+            })
+            .await
+            .unwrap()
+            .messages
+            .into_iter()
+            .filter(|m| {
+                m.message.peer == user
+                    && fold(m.message.text.as_deref().unwrap_or("")).contains(&fold(needle))
+            })
+            .map(|m| m.id)
+            .collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids
+    };
+    // "few" has 10 rows, "many" 290; "common" matches 300 rows, "rare" 6. Each plan, forced
+    // or chosen, must give the brute-force answer; with time filters too.
+    for (user, needle) in [
+        ("few", "common"),
+        ("many", "common"),
+        ("few", "rare"),
+        ("many", "rare"),
+        ("many", "COMMON text 1"),
+    ] {
+        let expected = brute(user, needle).await;
+        for force in [
+            None,
+            Some(UserTextPlan::JoinMatches),
+            Some(UserTextPlan::ScanUser),
+        ] {
+            let conn = store.lock();
+            let q = HistoryQuery {
+                user: Some(user.into()),
+                text: Some(needle.into()),
+                limit: 1_000,
+                ..query()
+            };
+            let page = run_history(&conn, &q, force).unwrap();
+            assert_eq!(
+                page.total as usize,
+                expected.len(),
+                "{user} {needle} {force:?}"
+            );
+            assert_eq!(ids(&page.messages), expected, "{user} {needle} {force:?}");
+            let narrow = HistoryQuery {
+                since_ms: Some(100),
+                until_ms: Some(199),
+                limit: 3,
+                offset: 1,
+                ..q
+            };
+            let page = run_history(&conn, &narrow, force).unwrap();
+            let in_range: Vec<i64> = expected
+                .iter()
+                .copied()
+                .filter(|id| (101..=200).contains(id))
+                .collect();
+            assert_eq!(
+                page.total as usize,
+                in_range.len(),
+                "{user} {needle} {force:?}"
+            );
+            let want: Vec<i64> = in_range.iter().copied().skip(1).take(3).collect();
+            assert_eq!(ids(&page.messages), want, "{user} {needle} {force:?}");
+        }
+    }
+    let conn = store.lock();
+    let choose = |user: &str, needle: &str| {
+        let fts = FtsMatch {
+            phrase: format!("\"{needle}\""),
+            range: None,
+        };
+        UserTextPlan::choose(&conn, user, &fts).unwrap()
+    };
+    assert_eq!(choose("few", "common"), UserTextPlan::ScanUser);
+    assert_eq!(choose("many", "rare"), UserTextPlan::JoinMatches);
+}
+
+/// The query plans the planner's comments promise: no sort of a large result, and the
+/// intended index or FTS access for each shape.
+#[tokio::test]
+async fn query_plans_use_the_intended_access_paths() {
+    let store = memory_with(&["s"]).await;
+    let conn = store.lock();
+    conn.execute_batch("INSERT INTO message_days VALUES (0, 1, 10)")
+        .unwrap();
+    let q = |f: fn(&mut HistoryQuery)| {
+        let mut q = HistoryQuery {
+            limit: 5,
+            ..HistoryQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let cases: Vec<(HistoryQuery, Option<UserTextPlan>, &str)> = vec![
+        (
+            q(|q| q.text = Some("abc".into())),
+            None,
+            "SCAN messages_fts VIRTUAL TABLE",
+        ),
+        (
+            q(|q| {
+                q.user = Some("u".into());
+                q.text = Some("abc".into());
+            }),
+            Some(UserTextPlan::ScanUser),
+            "COVERING INDEX messages_peer (peer=?)",
+        ),
+        (
+            q(|q| {
+                q.user = Some("u".into());
+                q.session = Some("s".into());
+                q.text = Some("abc".into());
+            }),
+            Some(UserTextPlan::ScanUser),
+            "INDEX messages_peer (peer=?)",
+        ),
+        (
+            q(|q| {
+                q.user = Some("u".into());
+                q.text = Some("abc".into());
+            }),
+            Some(UserTextPlan::JoinMatches),
+            "SEARCH m USING INTEGER PRIMARY KEY (rowid=?)",
+        ),
+        (
+            q(|q| {
+                q.session = Some("s".into());
+                q.since_ms = Some(0);
+                q.until_ms = Some(5);
+                q.text = Some("abc".into());
+            }),
+            None,
+            "M1><", // the FTS scan is limited to the id range
+        ),
+        (
+            q(|q| {
+                q.session = Some("s".into());
+                q.since_ms = Some(0);
+                q.until_ms = Some(5);
+            }),
+            None,
+            "INDEX messages_session (session=? AND id>? AND id<?)",
+        ),
+        (
+            q(|q| q.user = Some("u".into())),
+            None,
+            "COVERING INDEX messages_peer (peer=?)",
+        ),
+    ];
+    for (query, force, expected) in cases {
+        let plan = plan_history(&conn, &query, force).unwrap().unwrap();
+        for (sql, paged) in [(&plan.count_sql, false), (&plan.ids_sql, true)] {
+            let mut params = plan.params.clone();
+            if paged {
+                params.extend([5i64.into(), 0i64.into()]);
+            }
+            let steps: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(params_from_iter(params.iter()), |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let steps = steps.join(" | ");
+            assert!(steps.contains(expected), "{sql}\n{steps}");
+            assert!(!steps.contains("TEMP B-TREE"), "{sql}\n{steps}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn prune_keeps_ids_monotonic_and_fts_in_sync() {
+    let store = memory_with(&["main"]).await;
+    let batch: Vec<_> = (1..=10)
+        .map(|i| inbound("main", &i.to_string(), "u", &format!("searchable {i}"), i))
+        .collect();
+    let inserted = store.ingest("main", batch.to_vec(), "c").await.unwrap();
+    assert_eq!(store.prune(Retention::default()).await.unwrap(), 0);
+
+    // Keep the newest 4 (the newest rows by id).
+    let deleted = store
+        .prune(Retention {
+            max_rows: Some(4),
+            ..Retention::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(deleted, 6);
+    let left = store.history(&query()).await.unwrap();
+    assert_eq!(
+        ids(&left.messages),
+        inserted[6..].iter().rev().copied().collect::<Vec<_>>()
+    );
+    let found = store
+        .history(&HistoryQuery {
+            text: Some("searchable".into()),
+            ..query()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.total, 4);
+    fts_integrity(&store);
+
+    // By age: make three rows old.
+    store
+        .lock()
+        .execute(
+            "UPDATE messages SET stored_at = stored_at - 100000 WHERE id <= ?1",
+            [inserted[8]],
+        )
+        .unwrap();
+    let deleted = store
+        .prune(Retention {
+            max_age_ms: Some(50_000),
+            max_rows: Some(100),
+        })
+        .await
+        .unwrap();
+    assert_eq!(deleted, 3);
+    assert_eq!(store.latest_id().await.unwrap(), inserted[9]);
+
+    // Delete everything, then insert: ids keep growing.
+    store
+        .prune(Retention {
+            max_rows: Some(0),
+            ..Retention::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.latest_id().await.unwrap(), 0);
+    let days: i64 = store
+        .lock()
+        .query_row("SELECT count(*) FROM message_days", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(days, 0, "day entries of deleted messages are dropped");
+    let next = store
+        .ingest("main", vec![inbound("main", "11", "u", "after", 11)], "c")
+        .await
+        .unwrap();
+    assert!(next[0] > inserted[9]);
+    fts_integrity(&store);
+    assert_eq!(
+        store
+            .history(&HistoryQuery {
+                text: Some("searchable".into()),
+                ..query()
+            })
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+}
+
+/// Two stores on one file, used from two threads at once: every write lands and no
+/// SQLITE_BUSY surfaces.
+#[tokio::test]
+async fn two_stores_on_one_file_work_concurrently() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wxlink.db");
+    let a = Arc::new(SqliteStore::open(&path).unwrap());
+    let b = Arc::new(SqliteStore::open(&path).unwrap());
+    a.save_login("one", &login("b1", "t")).await.unwrap();
+    b.save_login("two", &login("b2", "t")).await.unwrap();
+    const ROUNDS: usize = 150;
+    let writer = |store: Arc<SqliteStore>, session: &'static str| {
+        tokio::spawn(async move {
+            for round in 0..ROUNDS {
+                let batch: Vec<_> = (0..4)
+                    .map(|k| {
+                        let key = format!("{round}-{k}");
+                        with_token(
+                            inbound(session, &key, "peer", "并发 concurrent", round as i64),
+                            &format!("tok{round}"),
+                        )
+                    })
+                    .collect();
+                store.ingest(session, batch, &format!("cur{round}")).await?;
+                store
+                    .reserve_send(session, "peer", &tok(&format!("tok{round}")))
+                    .await?;
+                store
+                    .record_outbound(outbound(
+                        session,
+                        &format!("out-{round}"),
+                        "peer",
+                        "reply",
+                        round as i64,
+                    ))
+                    .await?;
+                let page = store
+                    .history(&HistoryQuery {
+                        text: Some("concurrent".into()),
+                        limit: 5,
+                        ..HistoryQuery::default()
+                    })
+                    .await?;
+                assert!(page.total >= 4);
+                store.claim_inbox(session, 100).await?;
+            }
+            StoreResult::Ok(())
+        })
+    };
+    let t1 = writer(Arc::clone(&a), "one");
+    let t2 = writer(Arc::clone(&b), "two");
+    t1.await.unwrap().unwrap();
+    t2.await.unwrap().unwrap();
+    let total = a.history(&query()).await.unwrap().total;
+    assert_eq!(total as usize, 2 * ROUNDS * 5);
+    assert_eq!(b.cursor("one").await.unwrap(), format!("cur{}", ROUNDS - 1));
+    assert_eq!(a.cursor("two").await.unwrap(), format!("cur{}", ROUNDS - 1));
+    assert_eq!(b.contexts(None).await.unwrap().len(), 2);
+    assert!(b
+        .contexts(None)
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| c.send_count == 1));
+    let all_ids = ids(&a.claim_inbox(DEFAULT_CONSUMER, 10_000).await.unwrap());
+    assert_eq!(all_ids.len(), 2 * ROUNDS * 4);
+    assert!(all_ids.windows(2).all(|w| w[0] < w[1]));
+    fts_integrity(&a);
+}
+
+#[tokio::test]
+async fn store_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SqliteStore>();
+    let _: Box<dyn Store> = Box::new(SqliteStore::open_in_memory().unwrap());
+}
+
+/// The order when no session is marked (a database from before the mark was kept).
+#[tokio::test]
+async fn default_session_resolution_order() {
+    let store = memory_with(&[]).await;
+    assert_eq!(store.default_session().await.unwrap(), None);
+    store.save_login("zeta", &login("b1", "t")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    store.save_login("alpha", &login("b2", "t")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    store.save_login("mid", &login("b3", "t")).await.unwrap();
+    // 1. the marked one (the first saved)
+    assert_eq!(
+        store.default_session().await.unwrap().as_deref(),
+        Some("zeta")
+    );
+    store.set_default("mid").await.unwrap();
+    assert_eq!(
+        store.default_session().await.unwrap().as_deref(),
+        Some("mid")
+    );
+    // 2. no mark: the oldest connected one
+    store
+        .lock()
+        .execute("UPDATE sessions SET is_default = 0", [])
+        .unwrap();
+    store
+        .set_status("zeta", SessionStatus::Expired)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.default_session().await.unwrap().as_deref(),
+        Some("alpha")
+    );
+    // 3. none connected: the oldest one
+    store.logout("alpha").await.unwrap();
+    store
+        .set_status("mid", SessionStatus::Expired)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.default_session().await.unwrap().as_deref(),
+        Some("zeta")
+    );
+    assert!(matches!(
+        store.set_status("nope", SessionStatus::Expired).await,
+        Err(StoreError::UnknownSession(_))
+    ));
+}
