@@ -8,8 +8,9 @@
 #   3. tests/mcp/run.sh — the official MCP Python client (in its own venv) against `wxlink mcp`
 #      over stdio, with the fake playing WeChat;
 #   4. tests/conformance/run.sh — the official MCP conformance suite (npm, with the Node 22 it
-#      needs, pinned in tests/conformance/package-lock.json) against `wxlink mcp -t http` built
-#      with the conformance fixtures, for spec 2025-11-25 and 2026-07-28; every check must pass.
+#      needs, pinned in tests/conformance/package-lock.json) against wxlink's MCP server over
+#      Streamable HTTP with the suite's fixtures around it (crates/wxlink-conformance), for spec
+#      2025-11-25 and 2026-07-28; every check must pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm ci --prefix tests/wechaty-peer --no-audit --no-fund --loglevel=error

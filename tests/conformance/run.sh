@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance suite (@modelcontextprotocol/conformance, pinned with the
-# Node 22 it needs in package.json / package-lock.json) against `wxlink mcp -t http`:
+# Node 22 it needs in package.json / package-lock.json) against wxlink's MCP server over
+# Streamable HTTP:
 #
 #   1. `npm ci` into tests/conformance/node_modules (skipped while package-lock.json is unchanged);
-#   2. builds wxlink with `--features conformance-fixtures` (the suite's fixture tools, resources
-#      and prompts; see crates/wxlink/src/mcp/conformance.rs);
-#   3. starts `wxlink mcp -t http -p 0 --conformance-fixtures` on a throwaway data directory, with
-#      an iLink base that is never contacted (no session is logged in), and waits for /health;
+#   2. builds `wxlink-conformance` (crates/wxlink-conformance, unpublished): wxlink's own handler
+#      and HTTP server, as `wxlink mcp -t http` runs them, with the suite's fixture tools,
+#      resources and prompts around the handler (never compiled into the wxlink binary);
+#   3. starts `wxlink-conformance -p 0` on a throwaway data directory, with an iLink base that is
+#      never contacted (no session is logged in), and waits for /health;
 #   4. runs `--suite all` at `--spec-version 2025-11-25` and `2026-07-28`, then exactly what each
 #      revision requires (`--requirements 2025-11-25`, `--requirements 2026-07-28`);
 #   5. prints the checks per run and exits non-zero if any check failed or any run failed.
 #
-#   WXLINK_CONFORMANCE_BIN  a wxlink binary built with the feature (skips the build)
+#   WXLINK_CONFORMANCE_BIN  a wxlink-conformance binary (skips the build)
 #   CONFORMANCE_OUT         where results go (default: a temporary directory, removed on success)
 #
 # No expected-failures baseline: every check must pass.
@@ -37,7 +39,7 @@ export PATH="${HERE}/node_modules/.bin:${PATH}"
 echo "conformance: node $(node --version), suite $(node -p 'require(process.argv[1]).version' \
     "${HERE}/node_modules/@modelcontextprotocol/conformance/package.json")" >&2
 
-# 2. wxlink with the fixtures, copied out so a concurrent build cannot replace it mid-run.
+# 2. The fixtures' server, copied out so a concurrent build cannot replace it mid-run.
 WORK="$(mktemp -d)"
 SERVER_PID=""
 cleanup() {
@@ -51,18 +53,18 @@ trap cleanup EXIT
 if [[ -n "${WXLINK_CONFORMANCE_BIN:-}" ]]; then
     BIN="${WXLINK_CONFORMANCE_BIN}"
 else
-    (cd "${ROOT}" && cargo build -q --locked -p wxlink --features conformance-fixtures)
+    (cd "${ROOT}" && cargo build -q --locked -p wxlink-conformance)
     TARGET_DIR="$(cd "${ROOT}" && cargo metadata --format-version 1 --no-deps \
         | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
-    cp "${TARGET_DIR}/debug/wxlink" "${WORK}/wxlink"
-    BIN="${WORK}/wxlink"
+    cp "${TARGET_DIR}/debug/wxlink-conformance" "${WORK}/wxlink-conformance"
+    BIN="${WORK}/wxlink-conformance"
 fi
 
 # 3. The server, on a free port (-p 0; the port is read from the banner).
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,${NO_PROXY}}"
 export no_proxy="${NO_PROXY}"
 "${BIN}" -d "${WORK}/data" --ilink-base http://127.0.0.1:9 --cdn-base http://127.0.0.1:9 \
-    mcp -t http --host 127.0.0.1 -p 0 --conformance-fixtures 2>"${WORK}/server.log" &
+    --host 127.0.0.1 -p 0 2>"${WORK}/server.log" &
 SERVER_PID=$!
 URL=""
 for _ in $(seq 1 100); do
@@ -71,7 +73,7 @@ for _ in $(seq 1 100); do
         break
     fi
     if ! kill -0 "${SERVER_PID}" 2>/dev/null; then
-        echo "conformance: wxlink mcp exited early:" >&2
+        echo "conformance: wxlink-conformance exited early:" >&2
         cat "${WORK}/server.log" >&2
         exit 1
     fi
@@ -79,7 +81,7 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 if [[ -z "${URL}" ]]; then
-    echo "conformance: wxlink mcp did not become healthy:" >&2
+    echo "conformance: wxlink-conformance did not become healthy:" >&2
     cat "${WORK}/server.log" >&2
     exit 1
 fi

@@ -102,17 +102,21 @@ class Wxlink:
             *extra,
         ]
 
-    def params(self) -> StdioServerParameters:
-        argv = self.argv()
+    def params(self, *extra: str) -> StdioServerParameters:
+        argv = self.argv(*extra)
         return StdioServerParameters(command=argv[0], args=argv[1:], env={"NO_PROXY": "*"})
 
     @asynccontextmanager
-    async def client(self, mode: str = "auto", **kwargs: Any) -> AsyncIterator[Client]:
+    async def client(
+        self, mode: str = "auto", extra: tuple[str, ...] = (), **kwargs: Any
+    ) -> AsyncIterator[Client]:
+        """A client of ``wxlink mcp EXTRA…`` over stdio."""
         # The server's stderr (its logs) goes to a file, to show when a test fails.
         with open(self.stderr_path, "a", encoding="utf-8") as errlog:
             from mcp.client.stdio import stdio_client
 
-            async with Client(stdio_client(self.params(), errlog=errlog), mode=mode, **kwargs) as c:
+            transport = stdio_client(self.params(*extra), errlog=errlog)
+            async with Client(transport, mode=mode, **kwargs) as c:
                 yield c
 
     def stderr(self) -> str:

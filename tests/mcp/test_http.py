@@ -6,7 +6,9 @@ WeChat.
   ``mode="legacy"`` (initialize, ``Mcp-Session-Id``): tools/list, a QR login, ``recv`` of an
   injected message, ``send``.
 - Legacy HTTP+SSE on ``/sse`` (``mcp.client.sse.sse_client``): the same.
-- ``/health`` without a token, 401 without one on ``/mcp``, a clean exit on SIGTERM.
+- ``/health`` without a token; 401 without one on ``/mcp``, saying plainly that a bearer token
+  is needed; 404 for OAuth discovery (``/.well-known/…``) and registration; a clean exit on
+  SIGTERM; ``DELETE /mcp`` answered so that the client closes its session without a warning.
 - The official client refused without the right token (Streamable HTTP and SSE); 403 for a
   foreign ``Origin`` and 421 for a rebound ``Host``.
 
@@ -16,6 +18,7 @@ Run through ``run.sh`` (it creates the venv and builds the binary).
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -105,8 +108,36 @@ def test_health_and_auth(server: HttpServer):
     assert set(health) >= {"uptime", "timestamp", "connections", "sessions"}
     r = httpx2.post(f"{server.url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
     assert r.status_code == 401
-    assert r.headers["www-authenticate"] == "Bearer"
+    # Plainly a bearer token, not OAuth: no resource_metadata to discover.
+    assert r.headers["www-authenticate"] == 'Bearer realm="wxlink"'
+    assert "needs a bearer token" in r.json()["error"]["message"]
     assert httpx2.get(f"{server.url}/sse", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    # OAuth discovery finds nothing, with or without a token, so clients do not start OAuth.
+    for path in (
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-authorization-server",
+    ):
+        assert httpx2.get(f"{server.url}{path}").status_code == 404, path
+        assert httpx2.get(f"{server.url}{path}", headers=AUTH).status_code == 404, path
+    reg = httpx2.post(f"{server.url}/register", json={"client_name": "x"})
+    assert reg.status_code == 404 and "bearer token" in reg.json()["error_description"]
+
+
+def test_closing_a_session_logs_no_warning(server: HttpServer, caplog: pytest.LogCaptureFixture):
+    """The official client ends its Streamable HTTP session with DELETE /mcp: wxlink answers
+    204, which it takes without a warning (it logged "Session termination failed: 202")."""
+
+    async def body():
+        async with server.streamable(mode="legacy") as c:
+            await c.list_tools()
+
+    with caplog.at_level(logging.DEBUG, logger="mcp.client.streamable_http"):
+        run(body())
+    complaints = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert complaints == [], complaints
+    terminated = [r for r in caplog.records if "termination" in r.getMessage().lower()]
+    assert not any("failed" in r.getMessage() for r in terminated), terminated
 
 
 def test_streamable_http(server: HttpServer, fake: FakeControl):

@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
-from mcp.client.subscriptions import ResourceUpdated
+from mcp.client.subscriptions import ResourcesListChanged, ResourceUpdated
 
 from conftest import FakeControl, Wxlink, run
 
@@ -40,19 +40,15 @@ TOOLS = {
     "set_default",
     "typing",
     "contacts",
-    # Wechaty-MCP-SSE's tools (same names and arguments) and getRoomMembers: test_wechaty.py.
-    "findFriend",
-    "findRoomByTopic",
-    "sendMessageToFriend",
-    "sendMessageToFriendByNickname",
-    "sendMessageToRoom",
-    "sendMessageToRoomByTopic",
-    "sendMessageToFriendByWxId",
-    "sendMessageToRoomByWxId",
-    "getRoomMembers",
 }
-# WeiLink's nine tools (same names, parameters and defaults) plus typing and contacts, and the
-# Wechaty tools.
+# WeiLink's nine tools (same names, parameters and defaults) plus typing and contacts: what a
+# server without a Wechaty session lists. The Wechaty-MCP-SSE tools join them once a Wechaty
+# session exists (test_wechaty.py), and always with `--tools all`.
+STANDARD_FORMATS = {
+    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
+    "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
+    "json-pointer", "relative-json-pointer", "regex",
+}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -124,7 +120,8 @@ def test_tools_have_schemas_and_annotations(wx: Wxlink):
             assert t.description and len(t.description) > 40, t.name
             assert t.input_schema["type"] == "object", t.name
             assert t.output_schema and t.output_schema["type"] == "object", t.name
-            assert t.annotations is not None and t.annotations.title, t.name
+            assert t.title, t.name
+            assert t.annotations is not None, t.name
         ann = {n: t.annotations for n, t in tools.items()}
         for name in ("history", "sessions", "contacts"):
             assert ann[name].read_only_hint is True, name
@@ -142,21 +139,82 @@ def test_tools_have_schemas_and_annotations(wx: Wxlink):
             "to", "text", "image_path", "file_path", "file_name", "video_path", "voice_path"
         }
         assert tools["send"].input_schema["required"] == ["to"]
-        assert props["send"]["text"]["default"] == ""
-        assert props["download"]["save_dir"]["default"] == ""
+        # Optional strings: left out means "not given" (WeiLink's default ""), so the schema
+        # spends no bytes on an empty default.
+        assert "text" not in tools["send"].input_schema["required"]
+        assert props["send"]["text"]["type"] == "string"
+        assert props["download"]["save_dir"].get("default", "") == ""
         assert props["history"]["limit"]["default"] == 50
         assert props["history"]["offset"]["default"] == 0
         for key in ("user_id", "bot_id", "msg_type", "direction", "since", "until", "text_contains"):
-            assert props["history"][key]["default"] == "", key
+            assert props["history"][key].get("default", "") == "", key
+            assert key not in tools["history"].input_schema.get("required", []), key
         assert props["login"]["timeout"]["default"] == 30.0
         assert props["login"]["force"]["default"] is False
-        assert props["login"]["session_name"]["default"] == ""
-        assert props["logout"]["session_name"]["default"] == ""
+        assert "session_name" not in tools["login"].input_schema.get("required", [])
+        assert "session_name" not in tools["logout"].input_schema.get("required", [])
         assert set(tools["rename_session"].input_schema["required"]) == {"old_name", "new_name"}
         assert tools["set_default"].input_schema["required"] == ["session_name"]
         assert props["typing"]["on"]["default"] is True
 
     run(body())
+
+
+def _schema_problems(node: Any, at: str = "#") -> list[str]:
+    """What a strict client (ajv, the Inspector's --strict) reports in a schema."""
+    out: list[str] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            here = f"{at}/{k}"
+            if k == "format" and isinstance(v, str) and v not in STANDARD_FORMATS:
+                out.append(f"{here}: format {v!r}")
+            if k == "type" and isinstance(v, list):
+                out.append(f"{here}: a type array {v}")
+            if k == "description" and isinstance(v, str) and "\n" in v:
+                out.append(f"{here}: a line break")
+            if k == "$schema":
+                out.append(f"{here}: $schema")
+            if k not in ("default", "examples", "const", "enum"):
+                out += _schema_problems(v, here)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _schema_problems(v, f"{at}/{i}")
+    return out
+
+
+def test_every_schema_is_portable(wx: Wxlink):
+    """Every tool (`--tools all`): only standard JSON Schema formats, nullable values as
+    `anyOf`, descriptions on one line — what the TypeScript SDK and the Inspector's --strict
+    accept without a warning."""
+
+    async def body():
+        async with wx.client(extra=("--tools", "all")) as c:
+            tools = (await c.list_tools()).tools
+        assert len(tools) == len(TOOLS) + 9
+        for t in tools:
+            assert "\n" not in (t.description or ""), t.name
+            for which, schema in (("input", t.input_schema), ("output", t.output_schema)):
+                assert _schema_problems(schema or {}) == [], (t.name, which)
+
+    run(body())
+
+
+def test_the_default_tool_list_is_lean(wx: Wxlink):
+    """Clients send tools/list with every request: the default list stays under 20 KB."""
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+    }
+    lines, code, _ = _raw_session(
+        wx, [init, {"jsonrpc": "2.0", "method": "notifications/initialized"}, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}]
+    )
+    assert code == 0, wx.stderr()
+    reply = next(json.loads(line) for line in lines if json.loads(line).get("id") == 2)
+    size = len(json.dumps(reply["result"], ensure_ascii=False, separators=(",", ":")).encode())
+    assert {t["name"] for t in reply["result"]["tools"]} == TOOLS
+    assert size <= 20_000, f"tools/list is {size} bytes"
 
 
 def test_instructions_and_resources_are_advertised(wx: Wxlink):
@@ -169,8 +227,9 @@ def test_instructions_and_resources_are_advertised(wx: Wxlink):
             templates = (await c.list_resource_templates()).resource_templates
         for word in ("login", "recv", "send", "10 replies", "16 KiB", "QR"):
             assert word in text, word
-        assert caps.tools is not None
+        assert caps.tools is not None and caps.tools.list_changed is True
         assert caps.resources is not None and caps.resources.subscribe is True
+        assert caps.resources.list_changed is True
         assert [str(r.uri) for r in resources] == ["wxlink://inbox"]
         assert [t.uri_template for t in templates] == ["wxlink://conversation/{user_id}"]
 
@@ -236,7 +295,9 @@ def test_login_through_the_qr_flow(wx: Wxlink, fake: FakeControl):
 
 def test_login_expired_qr_gives_a_new_one(wx: Wxlink, fake: FakeControl):
     fake.qr_script("expired")
-    fake.qr_script({"status": "confirmed", "user_id": USER})
+    # The login goes on between calls: the new code waits (as a person would take a moment to
+    # scan it) so the next call sees it before the confirmation.
+    fake.qr_script("wait", "wait", "wait", {"status": "confirmed", "user_id": USER})
 
     async def body():
         async with wx.client() as c:
@@ -402,7 +463,7 @@ def test_history_finds_chinese_inside_sentences(wx: Wxlink, fake: FakeControl):
             nobody = await call(c, "history", {"bot_id": "nobody@im.bot"})
             assert nobody["total"] == 0 and "no session has bot id" in nobody["note"]
             bad = await call_error(c, "history", {"msg_type": "sticker"})
-            assert "unknown msg_type" in bad
+            assert "unknown message type" in bad
             bad = await call_error(c, "history", {"since": "last week"})
             assert "ISO 8601" in bad
 
@@ -607,6 +668,46 @@ def test_listen_subscription_2026(wx: Wxlink, fake: FakeControl):
             assert convo["messages"][0]["text"] == "listen hello"
 
     run(body())
+
+
+def test_new_conversations_are_announced(wx: Wxlink, fake: FakeControl):
+    """A user writing for the first time adds a conversation resource: announced with
+    notifications/resources/list_changed, to a 2026-07-28 listener that asked for it and on a
+    legacy session's stream."""
+
+    async def modern():
+        async with wx.client() as c:
+            await login(c, fake)
+            assert [str(r.uri) for r in (await c.list_resources()).resources] == ["wxlink://inbox"]
+            async with c.listen(resources_list_changed=True) as sub:
+                assert sub.honored.resources_list_changed
+                fake.inject(from_user_id=USER, text="hello, new here")
+                with anyio.fail_after(10):
+                    async for event in sub:
+                        assert isinstance(event, ResourcesListChanged), event
+                        break
+            uris = [str(r.uri) for r in (await c.list_resources()).resources]
+            assert uris == ["wxlink://inbox", f"wxlink://conversation/{USER}"]
+
+    run(modern())
+
+    changed = anyio.Event()
+
+    async def handler(message: Any) -> None:
+        root = getattr(message, "root", message)
+        if getattr(root, "method", None) == "notifications/resources/list_changed":
+            changed.set()
+
+    async def legacy():
+        async with wx.client(mode="legacy", message_handler=handler) as c:
+            assert c.server_capabilities.resources.list_changed is True
+            fake.inject(from_user_id=STRANGER, text="me too")
+            with anyio.fail_after(10):
+                await changed.wait()
+            uris = [str(r.uri) for r in (await c.list_resources()).resources]
+            assert f"wxlink://conversation/{STRANGER}" in uris, uris
+
+    run(legacy())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import ToolsListChanged
 
 from conftest import FakeControl, McpServerProcess, WechatyPeer, run, wxlink_bin
 
@@ -47,6 +48,9 @@ WECHATY_TOOLS = {
     "sendMessageToRoomByWxId",
     "getRoomMembers",
 }
+# Wechaty-MCP-SSE's second names of sendMessageToFriend and sendMessageToRoom: listed where its
+# compatibility is asked for (`-t sse`), callable everywhere.
+ALIASES = {"sendMessageToFriendByNickname", "sendMessageToRoomByTopic"}
 SENT_RE = re.compile(r"^消息发送消息到「(.+)」成功，发送时间 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)$")
 ILINK_USER = "o9cq80wechatytest0000000@im.wechat"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -185,18 +189,29 @@ async def inject_until_received(
 # ---------------------------------------------------------------------------------------------
 
 
-def test_tools_names_arguments_and_annotations(server: Server):
+def test_tools_names_arguments_and_annotations(server: Server, peer: WechatyPeer):
     async def body():
         async with server.client() as c:
             tools = {t.name: t for t in (await c.list_tools()).tools}
-        assert WECHATY_TOOLS <= set(tools)
+            if server.transport == "sse":
+                # `-t sse` serves /sse as Wechaty-MCP-SSE did: every tool, aliases too.
+                expected = WECHATY_TOOLS
+            else:
+                # Without a Wechaty session the default list leaves them out…
+                assert not WECHATY_TOOLS & set(tools), sorted(tools)
+                await login_wechaty(c, peer)
+                tools = {t.name: t for t in (await c.list_tools()).tools}
+                # …and lists them (one name each) once there is one.
+                expected = WECHATY_TOOLS - ALIASES
+                assert not ALIASES & set(tools), sorted(tools)
+        assert expected <= set(tools), sorted(tools)
         props = {n: set(t.input_schema.get("properties", {})) for n, t in tools.items()}
         req = {n: set(t.input_schema.get("required", [])) for n, t in tools.items()}
         # Wechaty-MCP-SSE's argument names, required as there.
-        for name in ("sendMessageToFriend", "sendMessageToFriendByNickname"):
+        for name in {"sendMessageToFriend", "sendMessageToFriendByNickname"} & expected:
             assert req[name] == {"nickname", "message"}, name
             assert {"fuzzy", "index", "file_path", "session"} <= props[name]
-        for name in ("sendMessageToRoom", "sendMessageToRoomByTopic"):
+        for name in {"sendMessageToRoom", "sendMessageToRoomByTopic"} & expected:
             assert req[name] == {"topic", "message"}, name
         for name in ("sendMessageToFriendByWxId", "sendMessageToRoomByWxId"):
             assert req[name] == {"wxid", "message"}, name
@@ -206,7 +221,7 @@ def test_tools_names_arguments_and_annotations(server: Server):
         assert {"topic", "wxid"} <= props["getRoomMembers"]
         assert {"backend", "endpoint", "token"} <= props["login"]
         assert "query" in props["contacts"]
-        for name in WECHATY_TOOLS:
+        for name in expected:
             t = tools[name]
             assert t.output_schema and t.output_schema["type"] == "object", name
             assert t.description and len(t.description) > 40, name
@@ -218,6 +233,61 @@ def test_tools_names_arguments_and_annotations(server: Server):
                 assert a.destructive_hint is False, name
 
     run(body())
+
+
+def test_a_new_wechaty_session_is_announced_with_tools_list_changed(
+    fake: FakeControl, peer: WechatyPeer, tmp_path: Path
+):
+    """Streamable HTTP, both eras, each on a fresh data directory: a legacy session gets
+    notifications/tools/list_changed on its stream, a 2026-07-28 client through
+    subscriptions/listen; each then lists the Wechaty tools."""
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        root = getattr(message, "root", message)
+        if getattr(root, "method", None) == "notifications/tools/list_changed":
+            changed.set()
+
+    async def legacy(url: str):
+        async with httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=300)) as http:
+            transport = streamable_http_client(f"{url}/mcp", http_client=http)
+            async with Client(transport, mode="legacy", message_handler=on_message) as c:
+                assert c.server_capabilities.tools.list_changed is True
+                before = {t.name for t in (await c.list_tools()).tools}
+                assert not WECHATY_TOOLS & before, sorted(before)
+                await login_wechaty(c, peer)
+                with anyio.fail_after(15):
+                    await changed.wait()
+                after = {t.name for t in (await c.list_tools()).tools}
+                assert WECHATY_TOOLS - ALIASES <= after, sorted(after)
+
+    async def modern(url: str):
+        async with httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=300)) as http:
+            async with Client(streamable_http_client(f"{url}/mcp", http_client=http)) as c:
+                assert c.protocol_version == "2026-07-28"
+                before = {t.name for t in (await c.list_tools()).tools}
+                assert not WECHATY_TOOLS & before, sorted(before)
+                async with c.listen(tools_list_changed=True) as sub:
+                    assert sub.honored.tools_list_changed
+                    await login_wechaty(c, peer)
+                    with anyio.fail_after(15):
+                        async for event in sub:
+                            assert isinstance(event, ToolsListChanged), event
+                            break
+                after = {t.name for t in (await c.list_tools()).tools}
+                assert WECHATY_TOOLS - ALIASES <= after, sorted(after)
+
+    for name, era in (("legacy", legacy), ("modern", modern)):
+        srv = Server(fake, tmp_path / name / "data", tmp_path / f"{name}.stderr", "http")
+        try:
+            run(era(srv.url))
+        except BaseException:
+            import sys
+
+            sys.stderr.write(f"\n--- wxlink mcp stderr ({name}) ---\n{srv.stderr()[-6000:]}\n")
+            raise
+        finally:
+            assert srv.stop() == 0
 
 
 # ---------------------------------------------------------------------------------------------

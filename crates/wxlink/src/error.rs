@@ -177,7 +177,7 @@ pub enum AppError {
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
     /// Something the session's backend cannot do was asked of it.
-    #[error("session {session:?} is an {} session, and {what}; log in a Wechaty session with `wxlink login --wechaty --endpoint HOST:PORT --token TOKEN`", backend.label())]
+    #[error("session {session:?} is {} {} session, and {what}; log in a Wechaty session with `wxlink login --wechaty --endpoint HOST:PORT --token TOKEN`", backend.article(), backend.label())]
     NeedsWechaty {
         /// The session.
         session: String,
@@ -264,6 +264,22 @@ pub enum AppError {
     /// The message carries no media.
     #[error("message {0} has no image, voice, file or video to download")]
     NoMedia(String),
+    /// A login through a service (Wechaty) without the service's endpoint or token.
+    #[error("{} {} login needs the service's endpoint (HOST:PORT, or https://HOST:PORT for TLS) and its token: give --endpoint and --token", backend.article(), backend.label())]
+    LoginNeedsEndpoint {
+        /// The backend.
+        backend: BackendKind,
+    },
+    /// A login under the name of a session of another backend.
+    #[error("session {session:?} is {} {} session; log the {} account in under another name", backend.article(), backend.label(), wanted.label())]
+    OtherBackend {
+        /// The session.
+        session: String,
+        /// Its backend.
+        backend: BackendKind,
+        /// The backend of the login.
+        wanted: BackendKind,
+    },
     /// Bad input that is not any of the above.
     #[error("{0}")]
     Invalid(String),
@@ -327,7 +343,9 @@ impl AppError {
             AppError::FileNotFound(_) => ErrorKind::FileNotFound,
             AppError::MessageNotFound(_) => ErrorKind::MessageNotFound,
             AppError::NoMedia(_) => ErrorKind::NoMedia,
-            AppError::Invalid(_) => ErrorKind::Invalid,
+            AppError::Invalid(_)
+            | AppError::LoginNeedsEndpoint { .. }
+            | AppError::OtherBackend { .. } => ErrorKind::Invalid,
             AppError::Login(_) => ErrorKind::LoginFailed,
             AppError::Reported(_) => ErrorKind::Reported,
         }

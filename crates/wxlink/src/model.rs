@@ -40,6 +40,14 @@ impl BackendKind {
             .find(|k| k.as_str().eq_ignore_ascii_case(s))
     }
 
+    /// The article its name takes ("an iLink", "a Wechaty").
+    pub fn article(self) -> &'static str {
+        match self {
+            BackendKind::Ilink => "an",
+            BackendKind::Wechaty => "a",
+        }
+    }
+
     /// How people call it ("iLink", "Wechaty").
     pub fn label(self) -> &'static str {
         match self {

@@ -542,3 +542,55 @@ fn legacy_sse_session() {
     assert_eq!(gone.status, 404);
     server.stop();
 }
+
+/// `resources/subscribe` is not a 2026-07-28 method: "method not found" (-32601) on stdio and on
+/// HTTP alike, whatever headers came with it (rmcp asked for an `Mcp-Name` header on HTTP).
+#[test]
+fn subscribe_is_not_a_2026_method_on_any_transport() {
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+    });
+    let subscribe = json!({"jsonrpc": "2.0", "id": 7, "method": "resources/subscribe",
+        "params": {"uri": "wxlink://inbox", "_meta": meta}})
+    .to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut stdio = Command::new(BIN)
+        .arg("-d")
+        .arg(dir.path())
+        .args(["mcp", "--no-banner"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    writeln!(stdio.stdin.as_mut().unwrap(), "{subscribe}").unwrap();
+    let mut line = String::new();
+    BufReader::new(stdio.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    drop(stdio.stdin.take());
+    let _ = stdio.wait();
+    let answer: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(answer["error"]["code"], -32601, "{answer}");
+
+    let server = Server::start(dir.path(), &[]);
+    let reply = request(
+        server.addr.as_str(),
+        "POST",
+        "/mcp",
+        &[
+            MCP_ACCEPT,
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "resources/subscribe"),
+        ],
+        &subscribe,
+    );
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    let answer = reply.json();
+    assert_eq!(answer["error"]["code"], -32601, "{answer}");
+    assert_eq!(answer["id"], 7);
+    server.stop();
+}

@@ -411,7 +411,7 @@ async fn the_cli_logs_in_finds_and_sends_through_wechaty() {
         v["error"]["message"]
             .as_str()
             .unwrap_or("")
-            .contains("is logged in through iLink"),
+            .contains("is an iLink session"),
         "{v}"
     );
     let (code, v) = login(None);

@@ -15,7 +15,7 @@ mod recv;
 mod sandbox;
 mod send;
 mod sessions;
-mod signal;
+pub mod signal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -56,6 +56,9 @@ impl Progress {
     }
 }
 
+/// How often a waiting call reports progress when nothing changes.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 const SHOW_QR: &str = "Show this QR code to the user and ask them to scan it with WeChat (or \
                        to open qr_url in WeChat on their phone), then call login again: it waits \
                        up to `timeout` seconds for the scan and the confirmation on the phone.";
@@ -131,27 +134,31 @@ pub async fn step(
         seen = u64::MAX; // the current state counts as news
     }
     let wait = wait(p.timeout);
-    let deadline = tokio::time::Instant::now() + wait;
+    let started = tokio::time::Instant::now();
+    let deadline = started + wait;
+    // Progress goes out on every change and every few seconds while nothing changes, so a
+    // client whose timeout resets on progress keeps waiting.
+    let mut ticker = tokio::time::interval(PROGRESS_EVERY);
+    ticker.tick().await;
     loop {
         let state = watch.borrow_and_update().clone();
         let fresh = seen == u64::MAX || state.version > seen;
         if let Some(step) = report(service, &pending, &state, fresh, &note).await {
             return step;
         }
-        if state.phase == LoginPhase::Scanned {
-            if let Some(progress) = &progress {
-                progress
-                    .report(
-                        pending.started.elapsed().as_secs_f64(),
-                        pending.deadline.as_secs_f64(),
-                        "Scanned; waiting for the user to confirm on the phone.",
-                    )
-                    .await;
-            }
+        if let Some(progress) = &progress {
+            progress
+                .report(
+                    started.elapsed().as_secs_f64(),
+                    wait.as_secs_f64(),
+                    status_message(&state.phase),
+                )
+                .await;
         }
         seen = state.version;
         let changed = tokio::select! {
             r = watch.changed() => r.is_ok(),
+            _ = ticker.tick() => true,
             _ = tokio::time::sleep_until(deadline) => break,
             _ = ct.cancelled() => break,
         };
@@ -271,29 +278,35 @@ async fn report(
     None
 }
 
+/// What a login in this phase waits for, in words (also the progress messages).
+fn status_message(phase: &LoginPhase) -> &'static str {
+    match phase {
+        LoginPhase::Scanned => {
+            "Scanned; waiting for the user to confirm the login on the phone. Call login again \
+             to keep waiting."
+        }
+        LoginPhase::NeedVerifyCode { .. } => {
+            "The phone shows a number: ask the user for it and call login with verify_code."
+        }
+        LoginPhase::Starting => {
+            "Connected; waiting for a QR code or for the login to be reported. Call login again \
+             to keep waiting."
+        }
+        _ => {
+            "Still waiting for the QR code to be scanned. Call login again to keep waiting (the \
+             QR code is the one shown before; qr_url is its link)."
+        }
+    }
+}
+
 /// The answer when the call's time is up and nothing new happened.
 fn waiting(pending: &PendingLogin, state: &LoginState, note: &str) -> LoginStep {
-    let (status, message) = match &state.phase {
-        LoginPhase::Scanned => (
-            "scanned",
-            "Scanned; waiting for the user to confirm the login on the phone. Call login again \
-             to keep waiting.",
-        ),
-        LoginPhase::NeedVerifyCode { .. } => (
-            "need_verifycode",
-            "The phone shows a number: ask the user for it and call login with verify_code.",
-        ),
-        LoginPhase::Starting => (
-            "pending",
-            "Connected; waiting for a QR code or for the login to be reported. Call login again \
-             to keep waiting.",
-        ),
-        _ => (
-            "pending",
-            "Still waiting for the QR code to be scanned. Call login again to keep waiting (the \
-             QR code is the one shown before; qr_url is its link).",
-        ),
+    let status = match &state.phase {
+        LoginPhase::Scanned => "scanned",
+        LoginPhase::NeedVerifyCode { .. } => "need_verifycode",
+        _ => "pending",
     };
+    let message = status_message(&state.phase);
     LoginStep {
         out: out(
             status,

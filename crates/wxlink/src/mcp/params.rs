@@ -67,11 +67,31 @@ pub fn error_message(e: &AppError) -> String {
             backend,
             what,
         } => format!(
-            "session {session:?} is an {} session, and {what}. Group chats and contacts by \
+            "session {session:?} is {} {} session, and {what}. Group chats and contacts by \
              name need a Wechaty session: log one in with the `login` tool \
              (backend=\"wechaty\", endpoint=\"HOST:PORT\" of a Wechaty Puppet Service, \
              token=\"...\")",
+            backend.article(),
             backend.label()
+        ),
+        AppError::LoginNeedsEndpoint { backend } => format!(
+            "{} {} login needs `endpoint` (the service: HOST:PORT, or https://HOST:PORT for \
+             TLS) and `token` (the service's token, e.g. insecure_<uuid> or \
+             puppet_padlocal_<hex>)",
+            backend.article(),
+            backend.label()
+        ),
+        AppError::OtherBackend {
+            session,
+            backend,
+            wanted,
+        } => format!(
+            "session {session:?} is {} {} session; give the {} login another session_name, or \
+             log {session:?} in again with backend=\"{}\"",
+            backend.article(),
+            backend.as_str(),
+            wanted.label(),
+            backend.as_str()
         ),
         AppError::NoWechatySession => {
             "no Wechaty session: log one in with the `login` tool (backend=\"wechaty\", \

@@ -4,12 +4,14 @@
 //! portable subset of JSON Schema 2020-12:
 //!
 //! - only the standard `format`s: Rust's `uint32`, `uint64`, `int64`, `double`… are dropped and
-//!   an unsigned integer gets `minimum: 0` (and `maximum` for 32 bits) instead;
+//!   an unsigned integer gets `minimum: 0` instead;
 //! - a nullable value `"type": ["T", "null"]` becomes `anyOf: [{"type": "T"}, {"type": "null"}]`
 //!   when the property is always present, and plain `T` when it is optional (our optional
 //!   fields are left out rather than written as `null`);
-//! - descriptions on one line; `$schema` (2020-12 is MCP's default dialect) and empty-string
-//!   defaults (an empty string means "not given" anyway) are left out.
+//! - descriptions on one line; `$schema` (2020-12 is MCP's default dialect), empty-string
+//!   defaults (an empty string means "not given" anyway) and `additionalProperties: true` (the
+//!   default) are left out. The schemas are listed to every client with every `tools/list`, so
+//!   no byte is spent on what says nothing.
 
 use serde_json::{Map, Value};
 
@@ -49,6 +51,9 @@ fn walk(node: &mut Map<String, Value>) {
     }
     if node.get("default") == Some(&Value::String(String::new())) {
         node.remove("default");
+    }
+    if node.get("additionalProperties") == Some(&Value::Bool(true)) {
+        node.remove("additionalProperties");
     }
     let required: Vec<String> = match node.get("required") {
         Some(Value::Array(r)) => r
@@ -97,19 +102,12 @@ fn fix_format(node: &mut Map<String, Value>) {
     if STANDARD_FORMATS.contains(&format.as_str()) {
         return;
     }
-    let maximum: Option<u64> = match format.as_str() {
-        "uint8" => Some(u64::from(u8::MAX)),
-        "uint16" => Some(u64::from(u16::MAX)),
-        "uint32" => Some(u64::from(u32::MAX)),
-        _ => None,
-    };
+    // The width of an integer says nothing an agent needs (the descriptions give the ranges
+    // that matter); its sign does.
     let unsigned = format.starts_with("uint");
     node.remove("format");
     if unsigned {
         node.entry("minimum").or_insert(Value::from(0));
-        if let Some(max) = maximum {
-            node.entry("maximum").or_insert(Value::from(max));
-        }
     }
 }
 
@@ -230,7 +228,7 @@ mod tests {
             json!({
                 "type": "object",
                 "properties": {
-                    "limit": {"type": "integer", "minimum": 0, "maximum": 4294967295u64, "default": 50},
+                    "limit": {"type": "integer", "minimum": 0, "default": 50},
                     "total": {"type": "integer", "minimum": 0},
                     "ms": {"type": "integer"},
                     "timeout": {"type": "number"},
@@ -260,7 +258,7 @@ mod tests {
         );
         assert_eq!(
             s["properties"]["index"],
-            json!({"type": "integer", "minimum": 0, "maximum": 4294967295u64})
+            json!({"type": "integer", "minimum": 0})
         );
         assert_eq!(
             s["$defs"]["Inner"]["properties"]["n"],

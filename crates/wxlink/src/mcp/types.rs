@@ -40,12 +40,11 @@ fn default_true() -> bool {
 /// Parameters of `recv`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct RecvParams {
-    /// Seconds to wait for the first new message (0 to 300). Returns as soon as one arrives.
+    /// Seconds to wait for the first message (0 to 300).
     #[serde(default = "default_recv_timeout")]
     pub timeout: f64,
-    /// Read position to use: each consumer name sees every message once, independently of
-    /// the others (default: "default"). A new name starts with the messages that arrive after
-    /// its first call.
+    /// Read position: each consumer sees every message once (default "default"); a new one
+    /// starts with what arrives after its first call.
     #[serde(default)]
     pub consumer: Option<String>,
 }
@@ -53,28 +52,27 @@ pub struct RecvParams {
 /// Parameters of `send`. Paths are files on the machine this server runs on.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct SendParams {
-    /// The recipient: a user id from a received message (its `user` field), e.g.
-    /// "o9cq80…@im.wechat". The user must have written to the bot first.
+    /// The recipient: a received message's `user` (or `room_id`).
     pub to: String,
-    /// Text to send (at most 16 KiB of UTF-8; sent first).
+    /// Text, sent first (iLink: at most 16 KiB).
     #[serde(default)]
     pub text: String,
     /// Path of an image file to send.
     #[serde(default)]
     pub image_path: String,
-    /// Path of a file to send as an attachment.
+    /// Path of a file to attach.
     #[serde(default)]
     pub file_path: String,
-    /// Name the recipient sees for `file_path` (default: the file's own name).
+    /// Name shown for `file_path` (default: its own).
     #[serde(default)]
     pub file_name: String,
     /// Path of a video file to send.
     #[serde(default)]
     pub video_path: String,
-    /// Path of a voice file to send (WeChat plays files sent with `file_path` more reliably).
+    /// Path of a voice file (a `file_path` plays more reliably).
     #[serde(default)]
     pub voice_path: String,
-    /// Send through this session instead of the one holding the user's freshest context token.
+    /// Send through this session instead of the routed one.
     #[serde(default)]
     pub session: String,
 }
@@ -82,9 +80,9 @@ pub struct SendParams {
 /// Parameters of `download`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct DownloadParams {
-    /// The message's `id` (or its upstream `message_id`), from `recv` or `history`.
+    /// The message's `id` (or `message_id`).
     pub message_id: String,
-    /// Directory to save into (created if missing); empty means the data directory's media/.
+    /// Directory to save into (created if missing; default: wxlink's media/).
     #[serde(default)]
     pub save_dir: String,
 }
@@ -95,29 +93,28 @@ pub struct HistoryParams {
     /// Only messages with this user.
     #[serde(default)]
     pub user_id: String,
-    /// Only messages of the session whose bot account has this id.
+    /// Only the session with this bot id.
     #[serde(default)]
     pub bot_id: String,
-    /// Only this type: text, image, voice, file, video (WeiLink's TEXT…VIDEO and 1…5 work
-    /// too), mixed or unknown.
+    /// text, image, voice, file, video (or WeiLink's TEXT… and 1…5), mixed, unknown.
     #[serde(default)]
     pub msg_type: String,
-    /// Only received ("received", "in") or sent ("sent", "out") messages.
+    /// "received" or "sent".
     #[serde(default)]
     pub direction: String,
-    /// Not before this time: ISO 8601 (2026-11-22, 2026-11-22T09:30:00+08:00) or unix ms.
+    /// Not before this time: ISO 8601 (2026-11-22T09:30:00+08:00) or unix ms.
     #[serde(default)]
     pub since: String,
     /// Not after this time: ISO 8601 or unix ms.
     #[serde(default)]
     pub until: String,
-    /// Text the message contains; Chinese words inside sentences are found (下午开会).
+    /// Text contained (Chinese words inside sentences too: 下午开会).
     #[serde(default)]
     pub text_contains: String,
     /// Page size, 1 to 200 (newest first).
     #[serde(default = "default_limit")]
     pub limit: u32,
-    /// Matching messages to skip (for the next page).
+    /// Matches to skip (next page).
     #[serde(default)]
     pub offset: u32,
     /// Only this session (by name).
@@ -182,9 +179,8 @@ pub struct SetDefaultParams {
 /// Parameters of `contacts`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 pub struct ContactsParams {
-    /// Search: iLink users whose id contains it, and Wechaty contacts whose nickname or remark
-    /// (备注) contains it (any case). Empty: every iLink user, and for Wechaty sessions only
-    /// how many contacts and rooms they have (search them with `query`).
+    /// Only iLink users whose id contains it, and Wechaty contacts whose nickname or remark
+    /// (备注) contains it (any case).
     #[serde(default)]
     pub query: String,
     /// Only this session.
@@ -200,7 +196,7 @@ pub struct TypingParams {
     /// true shows "typing…", false cancels it.
     #[serde(default = "default_true")]
     pub on: bool,
-    /// Use this session instead of the one holding the user's freshest context token.
+    /// Use this session instead of the routed one.
     #[serde(default)]
     pub session: String,
 }
@@ -209,20 +205,20 @@ pub struct TypingParams {
 // Results
 // ---------------------------------------------------------------------------------------------
 
-/// A stored message (the JSON of `wxlink --json recv/history`).
+/// A stored message.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct MessageOut {
-    /// Our id (a string): pass it to `download`.
+    /// Our id: pass it to `download`.
     pub id: String,
-    /// The upstream message id, when known.
+    /// The upstream id.
     pub message_id: Option<String>,
-    /// The session (account) it belongs to.
+    /// Its session.
     pub session: String,
     /// The bot account id.
     pub bot_id: Option<String>,
-    /// "in" (from the user) or "out" (sent by the bot).
+    /// "in" or "out" (sent by the bot).
     pub direction: String,
-    /// The user on the other side: reply to this id.
+    /// The other side (a user, contact or room): reply to it.
     pub user: String,
     /// Sender id.
     pub from: String,
@@ -231,18 +227,18 @@ pub struct MessageOut {
     /// text, image, voice, file, video, mixed or unknown.
     #[serde(rename = "type")]
     pub kind: String,
-    /// The searchable text: text items, voice transcripts, file names, quotes.
+    /// Text, voice transcripts, file names, quotes.
     pub text: Option<String>,
-    /// Every item of the message (text, media references, quotes).
+    /// Its items (text, media, quotes).
     #[schemars(with = "Vec<Map<String, Value>>")]
     pub items: Value,
-    /// When it was created, ISO 8601 (UTC).
+    /// When it was sent, ISO 8601 (UTC).
     pub time: String,
-    /// The same time in unix milliseconds.
+    /// The same in unix ms.
     pub timestamp_ms: i64,
     /// received, sent or failed.
     pub status: String,
-    /// Why a send failed, or why an upstream message could not be read.
+    /// Why a send failed, or an upstream message could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Fields added later.
@@ -280,11 +276,11 @@ pub struct SessionOut {
     pub connected: bool,
     /// The default session.
     pub default: bool,
-    /// Whether some process is polling it now (null when unknown).
+    /// Whether some process polls it now (null: unknown).
     pub polling: Option<bool>,
     /// Newest stored message, ISO 8601.
     pub last_message_at: Option<String>,
-    /// Users with a context token in this session.
+    /// Users it can answer (with a context token).
     pub users: u64,
     /// First login, ISO 8601.
     pub created_at: String,
@@ -304,7 +300,7 @@ impl SessionOut {
 /// Result of `recv`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RecvOut {
-    /// New messages, oldest first (empty when none arrived within the timeout).
+    /// New messages, oldest first (none within the timeout: empty).
     pub messages: Vec<MessageOut>,
 }
 
@@ -414,16 +410,14 @@ pub struct SessionsOut {
 /// Result of `login`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct LoginOut {
-    /// pending (show the QR and call login again), scanned (waiting for the phone to
-    /// confirm), confirmed (logged in), expired (a new QR replaced the old one),
-    /// need_verifycode (call login with verify_code), already_bound (this WeChat account
-    /// is already logged in here) or already_logged_in (pass force=true to log in again).
+    /// pending, scanned, confirmed, expired (a new QR), need_verifycode, already_bound or
+    /// already_logged_in; `message` says what to do next.
     pub status: String,
     /// The session being logged in.
     pub session: String,
     /// What to do next.
     pub message: String,
-    /// The QR code's link: show it to the user as a QR code or a link to open in WeChat.
+    /// The QR code's content: show it as a QR code, or as a link to open in WeChat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qr_url: Option<String>,
     /// The bot account id (confirmed, already_logged_in).
@@ -488,11 +482,11 @@ pub struct ContactOut {
     pub session: String,
     /// Whether that session is connected.
     pub connected: bool,
-    /// When the user last wrote (the message that carried the token), ISO 8601.
+    /// When the user last wrote, ISO 8601.
     pub received_at: String,
     /// Replies left on the token (10 per message the user sends).
     pub sends_left: u32,
-    /// The token is older than 24 hours and may no longer be accepted.
+    /// The token is over 24 hours old and may be refused.
     pub stale: bool,
 }
 
@@ -523,7 +517,7 @@ pub struct ContactsOut {
     /// Wechaty contacts matching `query` (empty without a query), sorted by session and id.
     #[serde(default)]
     pub wechaty: Vec<WechatyContactOut>,
-    /// About Wechaty sessions: their size without a query, a cut list, a session not connected.
+    /// About Wechaty sessions (their size, a cut list, a session not connected).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }

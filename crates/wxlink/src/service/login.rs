@@ -192,7 +192,7 @@ impl Service {
     ///
     /// The backend is the one asked for; else the one that takes an endpoint when an endpoint
     /// or token is given; else the backend of the session named; else the backend of the one
-    /// pending login; else iLink. The session name is checked before anything goes upstream.
+    /// pending login (or the one that ended unreported); else iLink. The session name is checked before anything goes upstream.
     pub async fn login(&self, req: LoginRequest) -> AppResult<LoginStart> {
         let session = req
             .session
@@ -264,9 +264,10 @@ impl Service {
                 return Ok(s.backend);
             }
         }
+        // A login still going, or one that ended and whose end nobody was told yet.
         let pending: Vec<BackendKind> = slots
             .iter()
-            .filter(|(_, p)| !p.state().phase.is_final())
+            .filter(|(_, p)| !matches!(p.state().phase, LoginPhase::Failed(_)))
             .map(|(k, _)| *k)
             .collect();
         if let [only] = pending.as_slice() {
@@ -301,12 +302,11 @@ impl Service {
             .filter(|t| !t.expose_str().trim().is_empty());
         if let Some(s) = &existing {
             if s.backend != backend {
-                return Err(AppError::Invalid(format!(
-                    "session {name:?} is logged in through {}; log the {} account in under \
-                     another session name",
-                    s.backend.label(),
-                    backend.label()
-                )));
+                return Err(AppError::OtherBackend {
+                    session: name,
+                    backend: s.backend,
+                    wanted: backend,
+                });
             }
             if caps.login_needs_endpoint {
                 // A session named without endpoint or token logs in again with what it has.
@@ -319,11 +319,7 @@ impl Service {
             }
         }
         if caps.login_needs_endpoint && (endpoint.is_none() || token.is_none()) {
-            return Err(AppError::Invalid(format!(
-                "a {} login needs an endpoint (the service: HOST:PORT, or https://HOST:PORT for \
-                 TLS) and the service's token",
-                backend.label()
-            )));
+            return Err(AppError::LoginNeedsEndpoint { backend });
         }
         let deadline = req.deadline.unwrap_or(LOGIN_DEADLINE);
         let params = LoginParams {

@@ -422,9 +422,10 @@ impl WxlinkMcp {
             if found.source == Source::KnownUsers {
                 let hint =
                     format!(
-                    "Session {:?} is an {} session: it has no contact list; it knows its users by \
-                     id only (…@im.wechat), so findFriend there searches those ids{}.",
+                    "Session {:?} is {} {} session: it has no contact list; it knows its users \
+                     by id only (…@im.wechat), so findFriend there searches those ids{}.",
                     found.session.name,
+                    found.session.backend.article(),
                     found.session.backend.label(),
                     if p.fuzzy { "" } else { " (fuzzy=true: parts of ids)" }
                 );
