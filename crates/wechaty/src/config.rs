@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 /// How to reach and use one Wechaty Puppet Service.
 ///
 /// Build it with [`Config::new`] and adjust the public fields; the defaults suit a service on
-/// localhost or a private network.
-#[derive(Debug, Clone)]
+/// localhost or a private network. `Debug` never shows the token.
+#[derive(Clone)]
 pub struct Config {
     /// `host:port`, `http://host:port` (plaintext h2c) or `https://host:port` (TLS). A bare
     /// `host:port` uses plaintext unless [`Config::tls`] is [`TlsConfig::Tls`].
@@ -43,6 +43,26 @@ pub struct Config {
     /// How many payload requests run at once when listing contacts, rooms or members (the Node
     /// client uses 16). Default 16.
     pub fetch_concurrency: usize,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("endpoint", &self.endpoint)
+            .field("token", &"***")
+            .field("tls", &self.tls)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("transfer_timeout", &self.transfer_timeout)
+            .field("reconnect", &self.reconnect)
+            .field("start_on_connect", &self.start_on_connect)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("event_buffer", &self.event_buffer)
+            .field("cache", &self.cache)
+            .field("inline_file_limit", &self.inline_file_limit)
+            .field("fetch_concurrency", &self.fetch_concurrency)
+            .finish()
+    }
 }
 
 impl Config {
@@ -221,6 +241,14 @@ mod tests {
         assert!(Config::new("", "t").uri().is_err());
         assert!(Config::new("ftp://h:1", "t").uri().is_err());
         assert!(Config::new("h:1/x", "t").uri().is_err());
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let c = Config::new("127.0.0.1:8788", "puppet_padlocal_s3cret");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("127.0.0.1:8788"), "{shown}");
     }
 
     #[test]

@@ -186,3 +186,28 @@ fn init_logging(level: &str) {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsed_arguments_never_print_a_token() {
+        for args in [
+            &["wxlink", "mcp", "-t", "http", "--token", "s3cret-token"][..],
+            &[
+                "wxlink",
+                "login",
+                "--wechaty",
+                "--endpoint",
+                "127.0.0.1:8788",
+                "--token",
+                "s3cret-token",
+            ][..],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            let shown = format!("{cli:?}");
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
+    }
+}

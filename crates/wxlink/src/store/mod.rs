@@ -362,3 +362,67 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Applies retention; returns the number of messages deleted.
     async fn prune(&self, retention: Retention) -> StoreResult<u64>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_record_prints_a_token() {
+        let token = Secret::new("s3cret-token".to_string());
+        let session = SessionRecord {
+            name: "s".into(),
+            backend: BackendKind::Ilink,
+            bot_id: None,
+            user_id: None,
+            token: Some(token.clone()),
+            base_url: None,
+            status: SessionStatus::Connected,
+            is_default: true,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+            last_message_at_ms: None,
+            users: 0,
+        };
+        let login = LoginRecord {
+            backend: BackendKind::Wechaty,
+            bot_id: "b".into(),
+            user_id: None,
+            token: token.clone(),
+            base_url: None,
+        };
+        let context = ContextRecord {
+            session: "s".into(),
+            user_id: "u".into(),
+            token: token.clone(),
+            received_at_ms: 0,
+            send_count: 0,
+        };
+        let message = NewMessage {
+            session: "s".into(),
+            direction: Direction::In,
+            upstream_id: None,
+            dedupe_key: "k".into(),
+            peer: "u".into(),
+            bot_id: None,
+            kind: "text".into(),
+            text: None,
+            items: serde_json::json!([]),
+            raw: Some(serde_json::json!({"context_token": "s3cret-token"})),
+            context_token: Some(token),
+            created_at_ms: 0,
+            client_id: None,
+            status: MessageStatus::Received,
+            error: None,
+            speaker: None,
+        };
+        for shown in [
+            format!("{session:?}"),
+            format!("{login:?}"),
+            format!("{context:?}"),
+            format!("{message:?}"),
+        ] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
+    }
+}
