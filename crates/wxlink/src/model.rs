@@ -24,6 +24,9 @@ impl BackendKind {
     /// Every backend, in the order they are offered.
     pub const ALL: [BackendKind; 2] = [BackendKind::Ilink, BackendKind::Wechaty];
 
+    /// The backend a login uses when nothing says otherwise: WeChat's official API.
+    pub const DEFAULT: BackendKind = BackendKind::Ilink;
+
     /// The stored and displayed name (`ilink`, `wechaty`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -110,7 +110,13 @@ pub async fn step(
         deadline: None,
     };
     let (pending, note) = match service.login(req).await? {
-        LoginStart::AlreadyLoggedIn(s) => return Ok(already_logged_in(s)),
+        LoginStart::AlreadyLoggedIn(s) => {
+            let through_service = service
+                .upstream(s.backend)
+                .capabilities()
+                .login_needs_endpoint;
+            return Ok(already_logged_in(s, through_service));
+        }
         LoginStart::Started(pending) => (pending, String::new()),
         LoginStart::Joined { pending, other } => {
             let note = if other {
@@ -319,9 +325,10 @@ fn waiting(pending: &PendingLogin, state: &LoginState, note: &str) -> LoginStep 
     }
 }
 
-fn already_logged_in(s: SessionRecord) -> LoginStep {
+/// `through_service`: the session logs in through a service (Wechaty), whose endpoint it names.
+fn already_logged_in(s: SessionRecord, through_service: bool) -> LoginStep {
     let message = match &s.base_url {
-        Some(endpoint) if s.backend == BackendKind::Wechaty => format!(
+        Some(endpoint) if through_service => format!(
             "Session {:?} is already logged in to {endpoint}. Call login with force=true to log \
              it in again (its name and history are kept).",
             s.name

@@ -192,7 +192,7 @@ impl Service {
     ///
     /// The backend is the one asked for; else the one that takes an endpoint when an endpoint
     /// or token is given; else the backend of the session named; else the backend of the one
-    /// pending login (or the one that ended unreported); else iLink. The session name is checked before anything goes upstream.
+    /// pending login (or the one that ended unreported); else [`BackendKind::DEFAULT`] (iLink). The session name is checked before anything goes upstream.
     pub async fn login(&self, req: LoginRequest) -> AppResult<LoginStart> {
         let session = req
             .session
@@ -273,7 +273,7 @@ impl Service {
         if let [only] = pending.as_slice() {
             return Ok(*only);
         }
-        Ok(BackendKind::Ilink)
+        Ok(BackendKind::DEFAULT)
     }
 
     async fn start_login(

@@ -1,0 +1,319 @@
+//! History: each filter, text search (Chinese inside sentences), combinations, time ranges and pages.
+
+use super::*;
+
+pub(crate) async fn history_fixture(db: &dyn Fixture) -> Arc<dyn Store> {
+    let store = store_with(db, &["work", "home"]).await;
+    let mut image = inbound("work", "5", "alice", "photo.jpg", 5_000);
+    image.kind = "image".into();
+    store
+        .ingest(
+            "work",
+            vec![
+                inbound("work", "1", "alice", "我们明天下午开会讨论预算", 1_000),
+                inbound("work", "2", "bob", "Budget Meeting moved to Friday", 2_000),
+                inbound("work", "3", "alice", "好的，预算表我来准备", 3_000),
+                inbound(
+                    "work",
+                    "4",
+                    "bob",
+                    "say \"hello\" to the BUDGET team",
+                    4_000,
+                ),
+                image,
+            ],
+            "c",
+        )
+        .await
+        .unwrap();
+    store
+        .ingest(
+            "home",
+            vec![inbound(
+                "home",
+                "6",
+                "alice",
+                "晚饭吃什么？budget 不多",
+                6_000,
+            )],
+            "c",
+        )
+        .await
+        .unwrap();
+    store
+        .record_outbound(outbound("work", "c7", "alice", "下午开会见", 7_000))
+        .await
+        .unwrap();
+    store
+}
+
+pub(crate) async fn history_filters_one_by_one(db: &dyn Fixture) {
+    let store = history_fixture(db).await;
+    let run = async |q: HistoryQuery| {
+        let page = store.history(&q).await.unwrap();
+        assert_eq!(page.total as usize, page.messages.len());
+        texts(&page)
+    };
+    let all = run(query()).await;
+    assert_eq!(all.len(), 7);
+    assert_eq!(all[0], "下午开会见", "newest first");
+
+    let user = run(HistoryQuery {
+        user: Some("bob".into()),
+        ..query()
+    })
+    .await;
+    assert_eq!(
+        user,
+        [
+            "say \"hello\" to the BUDGET team",
+            "Budget Meeting moved to Friday"
+        ]
+    );
+    assert_eq!(
+        run(HistoryQuery {
+            session: Some("home".into()),
+            ..query()
+        })
+        .await,
+        ["晚饭吃什么？budget 不多"]
+    );
+    assert_eq!(
+        run(HistoryQuery {
+            kind: Some("image".into()),
+            ..query()
+        })
+        .await,
+        ["photo.jpg"]
+    );
+    assert_eq!(
+        run(HistoryQuery {
+            direction: Some(Direction::Out),
+            ..query()
+        })
+        .await,
+        ["下午开会见"]
+    );
+    assert_eq!(
+        run(HistoryQuery {
+            since_ms: Some(6_000),
+            ..query()
+        })
+        .await
+        .len(),
+        2
+    );
+    assert_eq!(
+        run(HistoryQuery {
+            until_ms: Some(2_000),
+            ..query()
+        })
+        .await
+        .len(),
+        2
+    );
+    // Blank filters are no filters.
+    assert_eq!(
+        run(HistoryQuery {
+            user: Some(String::new()),
+            text: Some("   ".into()),
+            ..query()
+        })
+        .await
+        .len(),
+        7
+    );
+}
+
+pub(crate) async fn history_text_search(db: &dyn Fixture) {
+    let store = history_fixture(db).await;
+    let search = async |text: &str| {
+        let page = store
+            .history(&HistoryQuery {
+                text: Some(text.into()),
+                ..query()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.total as usize, page.messages.len());
+        texts(&page)
+    };
+    // Chinese substring inside a sentence (FTS trigram path).
+    assert_eq!(
+        search("下午开会").await,
+        ["下午开会见", "我们明天下午开会讨论预算"]
+    );
+    // Two characters: the scan path.
+    assert_eq!(
+        search("预算").await,
+        ["好的，预算表我来准备", "我们明天下午开会讨论预算"]
+    );
+    assert_eq!(
+        search("会").await,
+        ["下午开会见", "我们明天下午开会讨论预算"]
+    );
+    // Latin, case-insensitive, on both paths.
+    assert_eq!(search("budget").await.len(), 3);
+    assert_eq!(search("BUDGET").await.len(), 3);
+    assert_eq!(search("  Budget  ").await.len(), 3);
+    assert_eq!(search("bU").await.len(), 3);
+    assert_eq!(
+        search("meeting moved").await,
+        ["Budget Meeting moved to Friday"]
+    );
+    // FTS syntax is literal text.
+    assert_eq!(
+        search("\"hello\"").await,
+        ["say \"hello\" to the BUDGET team"]
+    );
+    assert!(search("budget OR friday").await.is_empty());
+    assert!(search("NEAR(a b)").await.is_empty());
+    assert!(search("*").await.is_empty());
+    assert!(search("不存在的词").await.is_empty());
+}
+
+pub(crate) async fn history_filters_combine(db: &dyn Fixture) {
+    let store = history_fixture(db).await;
+    let page = store
+        .history(&HistoryQuery {
+            user: Some("alice".into()),
+            session: Some("work".into()),
+            direction: Some(Direction::In),
+            text: Some("预算".into()),
+            since_ms: Some(2_000),
+            ..query()
+        })
+        .await
+        .unwrap();
+    assert_eq!(texts(&page), ["好的，预算表我来准备"]);
+    let page = store
+        .history(&HistoryQuery {
+            user: Some("alice".into()),
+            text: Some("下午开会".into()),
+            direction: Some(Direction::In),
+            ..query()
+        })
+        .await
+        .unwrap();
+    assert_eq!(texts(&page), ["我们明天下午开会讨论预算"]);
+    let page = store
+        .history(&HistoryQuery {
+            session: Some("work".into()),
+            text: Some("budget".into()),
+            until_ms: Some(3_000),
+            ..query()
+        })
+        .await
+        .unwrap();
+    assert_eq!(texts(&page), ["Budget Meeting moved to Friday"]);
+    let page = store
+        .history(&HistoryQuery {
+            kind: Some("image".into()),
+            user: Some("bob".into()),
+            ..query()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 0);
+}
+
+pub(crate) async fn time_filters_span_days_and_late_arrivals(db: &dyn Fixture) {
+    let store = store_with(db, &["main"]).await;
+    let day = 86_400_000;
+    let batch: Vec<_> = (0..10)
+        .map(|d| {
+            inbound(
+                "main",
+                &d.to_string(),
+                "u",
+                &format!("day {d} report"),
+                d * day + 5,
+            )
+        })
+        .collect();
+    store.ingest("main", batch.to_vec(), "c").await.unwrap();
+    // Arrives last (highest id) but was created on day 2.
+    store
+        .ingest(
+            "main",
+            vec![inbound("main", "late", "u", "late report", 2 * day + 7)],
+            "c",
+        )
+        .await
+        .unwrap();
+    let between = async |since: Option<i64>, until: Option<i64>, text: Option<&str>| {
+        let page = store
+            .history(&HistoryQuery {
+                since_ms: since,
+                until_ms: until,
+                text: text.map(String::from),
+                ..query()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.total as usize, page.messages.len());
+        texts(&page)
+    };
+    assert_eq!(
+        between(Some(2 * day), Some(3 * day), None).await,
+        ["late report", "day 2 report"]
+    );
+    assert_eq!(
+        between(Some(2 * day + 6), Some(3 * day + 5), Some("report")).await,
+        ["late report", "day 3 report"]
+    );
+    assert_eq!(
+        between(Some(2 * day + 6), Some(3 * day + 5), Some("re"))
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(between(None, Some(day), Some("report")).await.len(), 1);
+    assert_eq!(between(Some(9 * day), None, None).await, ["day 9 report"]);
+    assert!(between(Some(20 * day), None, Some("report"))
+        .await
+        .is_empty());
+    assert!(between(Some(5 * day), Some(4 * day), None).await.is_empty());
+    assert!(between(Some(-5 * day), Some(-day), None).await.is_empty());
+}
+
+pub(crate) async fn history_pages(db: &dyn Fixture) {
+    let store = store_with(db, &["main"]).await;
+    let batch: Vec<_> = (1..=25)
+        .map(|i| inbound("main", &i.to_string(), "u", &format!("note number {i}"), i))
+        .collect();
+    store.ingest("main", batch.to_vec(), "c").await.unwrap();
+    for text in [None, Some("number"), Some("nu")] {
+        let page = async |offset, limit| {
+            store
+                .history(&HistoryQuery {
+                    text: text.map(String::from),
+                    limit,
+                    offset,
+                    ..query()
+                })
+                .await
+                .unwrap()
+        };
+        let first = page(0, 10).await;
+        assert_eq!(first.total, 25);
+        assert_eq!(first.messages.len(), 10);
+        assert_eq!(
+            first.messages[0].message.text.as_deref(),
+            Some("note number 25")
+        );
+        let last = page(20, 10).await;
+        assert_eq!(last.total, 25);
+        assert_eq!(
+            texts(&last),
+            (1..=5)
+                .rev()
+                .map(|i| format!("note number {i}"))
+                .collect::<Vec<_>>()
+        );
+        let beyond = page(30, 10).await;
+        assert_eq!((beyond.total, beyond.messages.len()), (25, 0));
+        let none = page(0, 0).await;
+        assert_eq!((none.total, none.messages.len()), (25, 0));
+    }
+}

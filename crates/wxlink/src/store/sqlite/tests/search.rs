@@ -1,0 +1,316 @@
+//! Search: FTS5 case folding and the history planner.
+
+use super::*;
+
+/// The FTS phrase match and the per-row test must agree on case folding in every script,
+/// or a user filter (which may switch to the row test) would change results.
+#[tokio::test]
+async fn fold_matches_fts5() {
+    for (c, folded) in [
+        ('A', 'a'),
+        ('z', 'z'),
+        ('É', 'é'),
+        ('Σ', 'σ'),
+        ('ẞ', 'ß'),
+        ('Ａ', 'ａ'),
+        ('Ꭰ', 'Ꭰ'),
+        ('𐐀', '𐐨'),
+        ('预', '预'),
+    ] {
+        assert_eq!(fts5_fold::fold_char(c), folded, "{c}");
+    }
+    assert_eq!(fold("AbC\0Ü"), "abcü");
+    assert!(is_caseless("预算 2024，"));
+    assert!(!is_caseless("a"), "'A' folds to 'a'");
+    assert!(!is_caseless("ß"), "'ẞ' folds to 'ß'");
+    assert!(contains_folded("Budget MEETING", "meeting"));
+    assert!(contains_folded("ÉCOLE", "école"));
+    assert!(contains_folded("a\0bc", "abc"));
+    assert!(!contains_folded("abd", "abc"));
+}
+
+#[tokio::test]
+async fn fts_and_row_test_fold_case_alike() {
+    let store = memory_with(&["main"]).await;
+    let texts = [
+        "ÉCOLE et école",
+        "ПРИВЕТ мир",
+        "ΣΟΦΊΑ και σοφία τῆς",
+        "İstanbul Istanbul",
+        "STRASSE straße ẞ",
+        "Ǆemal ǅ ǆ",
+        "ﬁle ligature",
+        "Kelvin 5K degrees",
+        "ＡＢＣ fullwidth ａｂｃ",
+        "Ꭰ Cherokee ꭰ",
+        "Ა Georgian ა",
+        "𐐀 Deseret 𐐨",
+        "𐓀 Osage 𐓘",
+        "nul\0byte text",
+        "数字 ＡＢＣ 预算 budget",
+    ];
+    let batch: Vec<_> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| inbound("main", &i.to_string(), "u", t, i as i64))
+        .collect();
+    store.ingest("main", batch.to_vec(), "c").await.unwrap();
+    let queries = [
+        "école",
+        "ÉCOLE",
+        "Ecole",
+        "привет",
+        "ПРИВЕТ",
+        "σοφία",
+        "ΣΟΦΊΑ",
+        "istanbul",
+        "İstanbul",
+        "straße",
+        "STRASSE",
+        "ǆem",
+        "ǅem",
+        "Ǆem",
+        "ﬁle",
+        "file",
+        "n 5k",
+        "n 5K",
+        "ａｂｃ",
+        "ＡＢＣ",
+        "Ꭰ C",
+        "ꭰ C",
+        "ა G",
+        "Ა G",
+        "𐐨 D",
+        "𐐀 D",
+        "𐓘 O",
+        "𐓀 O",
+        "nulbyte",
+        "l\0by",
+        "ul\0",
+        "预算 b",
+        "预算 B",
+        "字 ａ",
+    ];
+    let conn = store.lock();
+    let mut matched = 0;
+    for needle in queries {
+        let fts_only = run_history(
+            &conn,
+            &HistoryQuery {
+                text: Some(needle.into()),
+                ..query()
+            },
+            None,
+        )
+        .unwrap();
+        let scanned = run_history(
+            &conn,
+            &HistoryQuery {
+                user: Some("u".into()),
+                text: Some(needle.into()),
+                ..query()
+            },
+            Some(UserTextPlan::ScanUser),
+        )
+        .unwrap();
+        assert_eq!(
+            ids(&fts_only.messages),
+            ids(&scanned.messages),
+            "{needle:?}"
+        );
+        matched += usize::from(!fts_only.messages.is_empty());
+    }
+    assert!(matched >= 20, "only {matched} queries matched anything");
+}
+
+/// Both plans for user + long text (walk the FTS matches, or scan the user's rows) must
+/// return the same rows; the fixture makes each one the cheaper in turn.
+#[tokio::test]
+async fn history_user_and_text_plans_agree() {
+    let store = memory_with(&["main"]).await;
+    let mut batch = Vec::new();
+    for i in 0..300 {
+        // "common" is in every message; "rare" in few; "many" has most rows.
+        let peer = if i % 30 == 0 { "few" } else { "many" };
+        let text = if i % 50 == 0 {
+            format!("common RARE word {i}")
+        } else {
+            format!("common text {i}")
+        };
+        batch.push(inbound("main", &i.to_string(), peer, &text, i));
+    }
+    store.ingest("main", batch.to_vec(), "c").await.unwrap();
+    let brute = async |user: &str, needle: &str| -> Vec<i64> {
+        let mut ids: Vec<_> = store
+            .history(&HistoryQuery {
+                limit: 1_000,
+                ..query()
+            })
+            .await
+            .unwrap()
+            .messages
+            .into_iter()
+            .filter(|m| {
+                m.message.peer == user
+                    && fold(m.message.text.as_deref().unwrap_or("")).contains(&fold(needle))
+            })
+            .map(|m| m.id)
+            .collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids
+    };
+    // "few" has 10 rows, "many" 290; "common" matches 300 rows, "rare" 6. Each plan, forced
+    // or chosen, must give the brute-force answer; with time filters too.
+    for (user, needle) in [
+        ("few", "common"),
+        ("many", "common"),
+        ("few", "rare"),
+        ("many", "rare"),
+        ("many", "COMMON text 1"),
+    ] {
+        let expected = brute(user, needle).await;
+        for force in [
+            None,
+            Some(UserTextPlan::JoinMatches),
+            Some(UserTextPlan::ScanUser),
+        ] {
+            let conn = store.lock();
+            let q = HistoryQuery {
+                user: Some(user.into()),
+                text: Some(needle.into()),
+                limit: 1_000,
+                ..query()
+            };
+            let page = run_history(&conn, &q, force).unwrap();
+            assert_eq!(
+                page.total as usize,
+                expected.len(),
+                "{user} {needle} {force:?}"
+            );
+            assert_eq!(ids(&page.messages), expected, "{user} {needle} {force:?}");
+            let narrow = HistoryQuery {
+                since_ms: Some(100),
+                until_ms: Some(199),
+                limit: 3,
+                offset: 1,
+                ..q
+            };
+            let page = run_history(&conn, &narrow, force).unwrap();
+            let in_range: Vec<i64> = expected
+                .iter()
+                .copied()
+                .filter(|id| (101..=200).contains(id))
+                .collect();
+            assert_eq!(
+                page.total as usize,
+                in_range.len(),
+                "{user} {needle} {force:?}"
+            );
+            let want: Vec<i64> = in_range.iter().copied().skip(1).take(3).collect();
+            assert_eq!(ids(&page.messages), want, "{user} {needle} {force:?}");
+        }
+    }
+    let conn = store.lock();
+    let choose = |user: &str, needle: &str| {
+        let fts = FtsMatch {
+            phrase: format!("\"{needle}\""),
+            range: None,
+        };
+        UserTextPlan::choose(&conn, user, &fts).unwrap()
+    };
+    assert_eq!(choose("few", "common"), UserTextPlan::ScanUser);
+    assert_eq!(choose("many", "rare"), UserTextPlan::JoinMatches);
+}
+
+/// The query plans the planner's comments promise: no sort of a large result, and the
+/// intended index or FTS access for each shape.
+#[tokio::test]
+async fn query_plans_use_the_intended_access_paths() {
+    let store = memory_with(&["s"]).await;
+    let conn = store.lock();
+    conn.execute_batch("INSERT INTO message_days VALUES (0, 1, 10)")
+        .unwrap();
+    let q = |f: fn(&mut HistoryQuery)| {
+        let mut q = HistoryQuery {
+            limit: 5,
+            ..HistoryQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let cases: Vec<(HistoryQuery, Option<UserTextPlan>, &str)> = vec![
+        (
+            q(|q| q.text = Some("abc".into())),
+            None,
+            "SCAN messages_fts VIRTUAL TABLE",
+        ),
+        (
+            q(|q| {
+                q.user = Some("u".into());
+                q.text = Some("abc".into());
+            }),
+            Some(UserTextPlan::ScanUser),
+            "COVERING INDEX messages_peer (peer=?)",
+        ),
+        (
+            q(|q| {
+                q.user = Some("u".into());
+                q.session = Some("s".into());
+                q.text = Some("abc".into());
+            }),
+            Some(UserTextPlan::ScanUser),
+            "INDEX messages_peer (peer=?)",
+        ),
+        (
+            q(|q| {
+                q.user = Some("u".into());
+                q.text = Some("abc".into());
+            }),
+            Some(UserTextPlan::JoinMatches),
+            "SEARCH m USING INTEGER PRIMARY KEY (rowid=?)",
+        ),
+        (
+            q(|q| {
+                q.session = Some("s".into());
+                q.since_ms = Some(0);
+                q.until_ms = Some(5);
+                q.text = Some("abc".into());
+            }),
+            None,
+            "M1><", // the FTS scan is limited to the id range
+        ),
+        (
+            q(|q| {
+                q.session = Some("s".into());
+                q.since_ms = Some(0);
+                q.until_ms = Some(5);
+            }),
+            None,
+            "INDEX messages_session (session=? AND id>? AND id<?)",
+        ),
+        (
+            q(|q| q.user = Some("u".into())),
+            None,
+            "COVERING INDEX messages_peer (peer=?)",
+        ),
+    ];
+    for (query, force, expected) in cases {
+        let plan = plan_history(&conn, &query, force).unwrap().unwrap();
+        for (sql, paged) in [(&plan.count_sql, false), (&plan.ids_sql, true)] {
+            let mut params = plan.params.clone();
+            if paged {
+                params.extend([5i64.into(), 0i64.into()]);
+            }
+            let steps: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(params_from_iter(params.iter()), |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let steps = steps.join(" | ");
+            assert!(steps.contains(expected), "{sql}\n{steps}");
+            assert!(!steps.contains("TEMP B-TREE"), "{sql}\n{steps}");
+        }
+    }
+}
