@@ -10,9 +10,13 @@
 //! - [`checkpoint`]: the background WAL checkpointer.
 //!
 //! **Off the runtime.** SQLite is a blocking library: every [`Store`] method hands its work to
-//! a blocking thread (`spawn_blocking`) that takes the store's one connection (behind a mutex;
-//! a poisoned lock is taken over: every write runs in a transaction, so a panic mid-way leaves
-//! nothing half-done). Several stores — in one process or several — can share a file: WAL lets
+//! the store's own thread, which owns its one connection and runs the operations in the order
+//! they come (a channel in, a oneshot back). One thread rather than `spawn_blocking`: the
+//! operations are serialized by the one connection anyway, and under load the queue is drained
+//! without a thread wake-up per call, where blocking-pool threads would contend for the
+//! connection. An operation that panics answers its caller with an error and leaves the
+//! connection usable: every write runs in a transaction, so a panic mid-way leaves nothing
+//! half-done. Several stores — in one process or several — can share a file: WAL lets
 //! readers run beside the writer, `busy_timeout` makes writers queue, and every write
 //! transaction starts with `BEGIN IMMEDIATE` so two writers never deadlock on a lock upgrade.
 //!
@@ -35,8 +39,10 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -67,15 +73,31 @@ pub struct SqliteStore {
 
 #[derive(Debug)]
 struct Inner {
-    conn: Mutex<Connection>,
+    /// Operations for the store's thread; dropped with the store, which ends the thread.
+    jobs: mpsc::Sender<Job>,
+    /// The connection the store's thread holds, for this module's tests.
+    #[cfg(test)]
+    conn: Arc<Mutex<Connection>>,
     /// Dropped with the store, which ends the checkpoint thread (if any).
     checkpointer: Option<Checkpointer>,
 }
 
-impl Inner {
-    /// The connection; a poisoned lock is taken over (see the module docs).
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+/// One operation for the store's thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The connection (uncontended but for this module's tests); a poisoned lock is taken over
+/// (see the module docs).
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The store's thread: runs the operations in order until the store is dropped.
+fn serve(conn: Arc<Mutex<Connection>>, jobs: mpsc::Receiver<Job>) {
+    while let Ok(job) = jobs.recv() {
+        // A panic drops the job's answer channel: its caller gets an error.
+        if catch_unwind(AssertUnwindSafe(|| job(&mut lock(&conn)))).is_err() {
+            tracing::error!("a store operation panicked; its transaction was rolled back");
+        }
     }
 }
 
@@ -108,23 +130,32 @@ impl SqliteStore {
             );
             None
         };
-        Ok(Self::wrap(conn, checkpointer))
+        Self::wrap(conn, checkpointer)
     }
 
     /// An empty, private in-memory database (for tests and throwaway runs).
     pub fn open_in_memory() -> StoreResult<Self> {
         let mut conn = Connection::open_in_memory()?;
         configure(&mut conn)?;
-        Ok(Self::wrap(conn, None))
+        Self::wrap(conn, None)
     }
 
-    fn wrap(conn: Connection, checkpointer: Option<Checkpointer>) -> Self {
-        SqliteStore {
+    fn wrap(conn: Connection, checkpointer: Option<Checkpointer>) -> StoreResult<Self> {
+        let conn = Arc::new(Mutex::new(conn));
+        let (jobs, queue) = mpsc::channel();
+        let theirs = conn.clone();
+        std::thread::Builder::new()
+            .name("wxlink-store".into())
+            .spawn(move || serve(theirs, queue))
+            .map_err(StoreError::database)?;
+        Ok(SqliteStore {
             inner: Arc::new(Inner {
-                conn: Mutex::new(conn),
+                jobs,
+                #[cfg(test)]
+                conn,
                 checkpointer,
             }),
-        }
+        })
     }
 
     /// How many background WAL checkpoints ran (0 for an in-memory store).
@@ -135,24 +166,40 @@ impl SqliteStore {
             .map_or(0, |c| c.done.load(Ordering::Relaxed))
     }
 
-    /// Runs `op` with the connection on a blocking thread.
+    /// Runs `op` with the connection on the store's thread.
     async fn run<T, F>(&self, op: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        match tokio::task::spawn_blocking(move || op(&mut inner.lock())).await {
-            Ok(result) => result,
-            Err(join) => Err(StoreError::database(join)),
-        }
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            // The caller may have stopped waiting (a cancelled request): nothing to tell.
+            let _ = answer.send(op(conn));
+        });
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|_| StoreError::database(StoreThread::Stopped))?;
+        answered
+            .await
+            .map_err(|_| StoreError::database(StoreThread::Panicked))?
     }
 
     /// The connection, for this module's tests.
     #[cfg(test)]
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.inner.lock()
+        lock(&self.inner.conn)
     }
+}
+
+/// Why the store's thread gave no answer.
+#[derive(Debug, thiserror::Error)]
+enum StoreThread {
+    #[error("the store's thread has stopped")]
+    Stopped,
+    #[error("the store operation panicked (see the log); nothing of it was written")]
+    Panicked,
 }
 
 /// The settings every connection gets, then the migrations.

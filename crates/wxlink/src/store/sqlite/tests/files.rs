@@ -405,3 +405,21 @@ async fn default_session_resolution_order() {
         Err(StoreError::UnknownSession(_))
     ));
 }
+
+#[tokio::test]
+async fn a_panicking_operation_is_an_error_and_the_store_goes_on() {
+    let store = memory_with(&["main"]).await;
+    let failed = store
+        .run(|conn| -> StoreResult<()> {
+            let tx = conn.transaction()?;
+            tx.execute("UPDATE sessions SET status = 'expired'", [])?;
+            panic!("a bug in an operation");
+        })
+        .await;
+    let err = failed.expect_err("a panicking operation answers an error");
+    assert!(err.to_string().contains("panicked"), "{err}");
+    // The store's thread still serves, and the transaction was rolled back.
+    let sessions = store.sessions().await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].status, SessionStatus::Connected);
+}
