@@ -3,8 +3,10 @@
 //! released by the kernel when its holder dies (even by SIGKILL); the other processes read what
 //! the holder stores and can still send.
 
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::paths::DataDir;
@@ -16,6 +18,32 @@ pub const LOCK_RETRY: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct ListenerLock {
     _file: File,
+    key: HeldKey,
+}
+
+impl Drop for ListenerLock {
+    fn drop(&mut self) {
+        held_here().remove(&self.key);
+    }
+}
+
+/// A lock by data directory and name.
+type HeldKey = (PathBuf, String);
+
+/// The locks this process holds, so that asking about them needs no file I/O.
+static HELD_HERE: Mutex<BTreeSet<HeldKey>> = Mutex::new(BTreeSet::new());
+
+fn held_here() -> MutexGuard<'static, BTreeSet<HeldKey>> {
+    HELD_HERE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn key(data: &DataDir, name: &str) -> HeldKey {
+    (data.root().to_path_buf(), name.to_owned())
+}
+
+/// Whether this process holds the lock `name`. Answered from memory: fine on async threads.
+pub fn is_held_here(data: &DataDir, name: &str) -> bool {
+    held_here().contains(&key(data, name))
 }
 
 /// Whether an attempt got the lock.
@@ -43,7 +71,11 @@ pub fn try_lock(data: &DataDir, name: &str) -> std::io::Result<Attempt> {
         .write(true)
         .open(&path)?;
     match file.try_lock() {
-        Ok(()) => Ok(Attempt::Held(ListenerLock { _file: file })),
+        Ok(()) => {
+            let key = key(data, name);
+            held_here().insert(key.clone());
+            Ok(Attempt::Held(ListenerLock { _file: file, key }))
+        }
         Err(std::fs::TryLockError::WouldBlock) => Ok(Attempt::Busy),
         Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
@@ -81,7 +113,13 @@ mod tests {
             Attempt::Busy
         ));
         assert_eq!(is_held(&data, "bot@im.bot"), Some(true));
+        assert!(is_held_here(&data, "bot@im.bot"));
+        assert!(!is_held_here(&data, "other@im.bot"));
+        let elsewhere = tempfile::tempdir().unwrap();
+        let elsewhere = DataDir::resolve(Some(elsewhere.path())).unwrap();
+        assert!(!is_held_here(&elsewhere, "bot@im.bot"));
         drop(lock);
         assert_eq!(is_held(&data, "bot@im.bot"), Some(false));
+        assert!(!is_held_here(&data, "bot@im.bot"));
     }
 }

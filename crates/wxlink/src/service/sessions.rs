@@ -21,27 +21,39 @@ impl Service {
     /// Every session, the default first, with who polls it.
     pub async fn list_sessions(&self) -> AppResult<Vec<SessionView>> {
         let sessions = self.store().sessions().await?;
-        let locks: Vec<Option<String>> = sessions
-            .iter()
-            .map(|s| self.upstream(s.backend).listener_lock(s))
-            .collect();
-        let data = self.data().clone();
-        // Checking a lock opens a file: off the runtime.
-        let polling = tokio::task::spawn_blocking(move || {
-            locks
-                .into_iter()
-                .map(|name| name.and_then(|n| coord::is_held(&data, &n)))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_default();
+        // A lock this process holds is known without I/O; the others are checked on a
+        // blocking thread (a file open each), and only if there are any.
+        let data = self.data();
+        let mut polling: Vec<Option<bool>> = Vec::with_capacity(sessions.len());
+        let mut elsewhere = Vec::new();
+        for (i, s) in sessions.iter().enumerate() {
+            match self.upstream(s.backend).listener_lock(s) {
+                None => polling.push(None),
+                Some(name) if coord::is_held_here(data, &name) => polling.push(Some(true)),
+                Some(name) => {
+                    polling.push(None);
+                    elsewhere.push((i, name));
+                }
+            }
+        }
+        if !elsewhere.is_empty() {
+            let data = data.clone();
+            let checked = tokio::task::spawn_blocking(move || {
+                elsewhere
+                    .into_iter()
+                    .map(|(i, name)| (i, coord::is_held(&data, &name)))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+            for (i, held) in checked {
+                polling[i] = held;
+            }
+        }
         Ok(sessions
             .into_iter()
-            .enumerate()
-            .map(|(i, record)| SessionView {
-                record,
-                polling: polling.get(i).copied().flatten(),
-            })
+            .zip(polling)
+            .map(|(record, polling)| SessionView { record, polling })
             .collect())
     }
 
