@@ -22,7 +22,7 @@ use crate::coord::{self, Attempt, ListenerLock, LOCK_RETRY};
 use crate::model::{BackendKind, Direction, Secret};
 use crate::service::{Event, Service};
 use crate::store::{NewMessage, SessionRecord, StoreResult};
-use crate::upstream::{Shutdown, Sink};
+use crate::upstream::{pause, Shutdown, Sink};
 
 /// How often retention is applied.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -120,17 +120,6 @@ async fn supervise(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
 /// The session still exists, is connected, and has the credentials the task started with.
 async fn still_wanted(service: &Service, key: &TaskKey) -> bool {
     matches!(service.store().session(&key.name).await, Ok(Some(s)) if wanted(&s).as_ref() == Some(key))
-}
-
-/// Waits `d` or until shutdown; true when shutting down.
-async fn pause(d: Duration, shutdown: &mut Shutdown) -> bool {
-    if *shutdown.borrow() {
-        return true;
-    }
-    tokio::select! {
-        _ = shutdown.changed() => true,
-        _ = tokio::time::sleep(d) => *shutdown.borrow(),
-    }
 }
 
 /// Takes the listener lock `name`, retrying while another process holds it.

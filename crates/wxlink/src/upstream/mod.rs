@@ -297,6 +297,17 @@ pub trait Sink: Send + Sync {
 /// Stops a listener: `true` once the process shuts down.
 pub type Shutdown = watch::Receiver<bool>;
 
+/// Waits `d` or until shutdown; true when shutting down.
+pub async fn pause(d: std::time::Duration, shutdown: &mut Shutdown) -> bool {
+    if *shutdown.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = shutdown.changed() => true,
+        _ = tokio::time::sleep(d) => *shutdown.borrow(),
+    }
+}
+
 /// A contact of a session with an address book.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use super::normalize;
 use crate::store::{NewMessage, StoreError, StoreResult};
 use crate::timefmt::now_ms;
-use crate::upstream::{Shutdown, Sink};
+use crate::upstream::{pause, Shutdown, Sink};
 
 /// Polls `bot` for session `name` until shutdown, expiry, or the session is no longer wanted.
 pub async fn run(name: &str, bot: &::ilink::Bot, sink: Arc<dyn Sink>, mut shutdown: Shutdown) {
@@ -123,17 +123,6 @@ pub async fn run(name: &str, bot: &::ilink::Bot, sink: Arc<dyn Sink>, mut shutdo
         }
     }
     tracing::info!(session = %name, "stopped polling");
-}
-
-/// Waits `d` or until shutdown; true when shutting down.
-async fn pause(d: Duration, shutdown: &mut Shutdown) -> bool {
-    if *shutdown.borrow() {
-        return true;
-    }
-    tokio::select! {
-        _ = shutdown.changed() => true,
-        _ = tokio::time::sleep(d) => *shutdown.borrow(),
-    }
 }
 
 /// One batch being committed (messages and cursor in one transaction) by a task of its own

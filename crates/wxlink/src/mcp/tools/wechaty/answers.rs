@@ -6,7 +6,7 @@ use rmcp::ErrorData;
 use serde::Serialize;
 
 use crate::error::{AppError, AppResult};
-use crate::mcp::params::{self, given, local_path};
+use crate::mcp::params::{given, local_path};
 use crate::mcp::types::SentItemOut;
 use crate::mcp::wechaty_types::*;
 use crate::service::send::{Attachment, SendReport, SendRequest};
@@ -35,8 +35,11 @@ pub(super) fn answer<T: Serialize>(
     Ok(result)
 }
 
-pub(super) fn failed(e: AppError) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(params::error_message(&e))])
+/// A tool's answer: its result, or its failure as a tool error whose text says what to do.
+pub(super) fn or_tool_error(
+    done: AppResult<Result<CallToolResult, ErrorData>>,
+) -> Result<CallToolResult, ErrorData> {
+    done.unwrap_or_else(|e| Ok(crate::mcp::tools::tool_error(e)))
 }
 
 pub(super) fn non_empty<'a>(what: &str, value: &'a str) -> AppResult<&'a str> {

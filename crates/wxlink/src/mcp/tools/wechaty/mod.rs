@@ -29,7 +29,7 @@ use rmcp::{tool, tool_router, ErrorData};
 use crate::mcp::server::WxlinkMcp;
 use crate::mcp::wechaty_types::*;
 
-use answers::failed;
+use answers::or_tool_error;
 
 #[tool_router(router = wechaty_router, vis = "pub(crate)")]
 impl WxlinkMcp {
@@ -54,10 +54,7 @@ impl WxlinkMcp {
         &self,
         Parameters(p): Parameters<FindFriendParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        match self.do_find_friend(&p).await {
-            Ok(r) => r,
-            Err(e) => Ok(failed(e)),
-        }
+        or_tool_error(self.do_find_friend(&p).await)
     }
 
     /// findRoomByTopic.
@@ -80,10 +77,7 @@ impl WxlinkMcp {
         &self,
         Parameters(p): Parameters<FindRoomParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        match self.do_find_room(&p).await {
-            Ok(r) => r,
-            Err(e) => Ok(failed(e)),
-        }
+        or_tool_error(self.do_find_room(&p).await)
     }
 
     /// sendMessageToFriend (Wechaty-MCP-SSE's first name for the nickname send).
@@ -106,10 +100,7 @@ impl WxlinkMcp {
         &self,
         Parameters(p): Parameters<FriendSendParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        match self.do_send_to_friend(&p).await {
-            Ok(r) => r,
-            Err(e) => Ok(failed(e)),
-        }
+        or_tool_error(self.do_send_to_friend(&p).await)
     }
 
     /// sendMessageToFriendByNickname.
@@ -132,10 +123,7 @@ impl WxlinkMcp {
         &self,
         Parameters(p): Parameters<FriendSendParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        match self.do_send_to_friend(&p).await {
-            Ok(r) => r,
-            Err(e) => Ok(failed(e)),
-        }
+        or_tool_error(self.do_send_to_friend(&p).await)
     }
 
     /// sendMessageToRoom (Wechaty-MCP-SSE's first name for the topic send).
@@ -158,10 +146,7 @@ impl WxlinkMcp {
         &self,
         Parameters(p): Parameters<RoomSendParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        match self.do_send_to_room(&p).await {
-            Ok(r) => r,
-            Err(e) => Ok(failed(e)),
-        }
+        or_tool_error(self.do_send_to_room(&p).await)
     }
 
     /// sendMessageToRoomByTopic.
@@ -184,10 +169,7 @@ impl WxlinkMcp {
         &self,
         Parameters(p): Parameters<RoomSendParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        match self.do_send_to_room(&p).await {
-            Ok(r) => r,
-            Err(e) => Ok(failed(e)),
-        }
+        or_tool_error(self.do_send_to_room(&p).await)
     }
 
     /// sendMessageToFriendByWxId.
@@ -210,10 +192,7 @@ impl WxlinkMcp {
         &self,
         Parameters(p): Parameters<WxidSendParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        match self.do_send_by_wxid(&p, Target::Contact).await {
-            Ok(r) => r,
-            Err(e) => Ok(failed(e)),
-        }
+        or_tool_error(self.do_send_by_wxid(&p, Target::Contact).await)
     }
 
     /// sendMessageToRoomByWxId.
@@ -236,10 +215,7 @@ impl WxlinkMcp {
         &self,
         Parameters(p): Parameters<WxidSendParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        match self.do_send_by_wxid(&p, Target::Room).await {
-            Ok(r) => r,
-            Err(e) => Ok(failed(e)),
-        }
+        or_tool_error(self.do_send_by_wxid(&p, Target::Room).await)
     }
 
     /// getRoomMembers.
@@ -262,9 +238,6 @@ impl WxlinkMcp {
         &self,
         Parameters(p): Parameters<RoomMembersParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        match self.do_room_members(&p).await {
-            Ok(r) => r,
-            Err(e) => Ok(failed(e)),
-        }
+        or_tool_error(self.do_room_members(&p).await)
     }
 }
