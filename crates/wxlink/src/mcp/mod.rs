@@ -4,7 +4,8 @@
 //! process sharing the data directory see the same inbox.
 //!
 //! - [`server`]: [`WxlinkMcp`], the handler of one connection — tools, resources with legacy and
-//!   2026-07-28 subscriptions, completions, the instructions agents read, change notifications.
+//!   2026-07-28 subscriptions, completions, the instructions agents read.
+//! - [`notify`]: one loop from the service's change feed to a connection's notifications.
 //! - [`tools`]: the tools, one file per group (messages, sessions, contacts, Wechaty-MCP-SSE's),
 //!   and which of them a connection lists ([`ToolSurface`]).
 //! - [`types`], [`wechaty_types`]: parameters and results (their docs are the schemas'
@@ -17,6 +18,7 @@
 //!   by [`crate::http`] with a [`HandlerFactory`].
 
 pub mod login;
+mod notify;
 pub mod params;
 pub mod qr;
 pub mod resources;

@@ -98,8 +98,9 @@ pub fn conversation_uri(user: &str) -> String {
     uri
 }
 
-/// The static resources and one conversation per user with a context token.
-pub async fn list(service: &Service) -> AppResult<Vec<Resource>> {
+/// The static resources and one conversation per user in `users` (the service's
+/// conversations, most recent first; the first [`LISTED_CONVERSATIONS`] of them).
+pub fn list(users: &[String]) -> Vec<Resource> {
     let mut out = vec![Resource::new(INBOX, "inbox")
         .with_title("WeChat inbox")
         .with_description(
@@ -107,21 +108,13 @@ pub async fn list(service: &Service) -> AppResult<Vec<Resource>> {
                  does not mark anything as read; use the recv tool for that.",
         )
         .with_mime_type("application/json")];
-    let mut seen = std::collections::HashSet::new();
-    for ctx in service.store().contexts(None).await? {
-        if seen.len() >= LISTED_CONVERSATIONS {
-            break;
-        }
-        if seen.insert(ctx.user_id.clone()) {
-            out.push(
-                Resource::new(conversation_uri(&ctx.user_id), ctx.user_id.clone())
-                    .with_title(format!("Conversation with {}", ctx.user_id))
-                    .with_description("The 50 newest messages with this user, both directions")
-                    .with_mime_type("application/json"),
-            );
-        }
-    }
-    Ok(out)
+    out.extend(users.iter().take(LISTED_CONVERSATIONS).map(|user| {
+        Resource::new(conversation_uri(user), user.clone())
+            .with_title(format!("Conversation with {user}"))
+            .with_description("The 50 newest messages with this user, both directions")
+            .with_mime_type("application/json")
+    }));
+    out
 }
 
 /// The resource templates.

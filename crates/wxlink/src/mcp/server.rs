@@ -2,7 +2,7 @@
 //! (listed as the connection's [`ToolSurface`] says), the inbox and conversation resources with
 //! subscriptions, completions, and the instructions an agent reads first.
 //!
-//! Change notifications, from the service's change feed ([`Service::changes`]):
+//! Change notifications ([`super::notify`]), from the service's change feed ([`Service::changes`]):
 //! - `notifications/tools/list_changed` when a Wechaty session appears or goes (the default
 //!   surface lists the Wechaty tools only while one exists);
 //! - `notifications/resources/list_changed` when a new conversation appears (a new user wrote);
@@ -18,17 +18,17 @@
 //! unknown resource is "resource not found" with the URI in `data` (SEP-2164).
 
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::Duration;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
-    CompletionInfo, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    Reference, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
-    SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
+    CompletionInfo, GetPromptRequestParams, GetPromptResponse, Implementation,
+    InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool,
+    UnsubscribeRequestParams,
 };
 // Logging is deprecated by the 2026-07-28 spec (SEP-2577) but part of 2025-11-25.
 #[allow(deprecated)]
@@ -39,9 +39,10 @@ use serde_json::json;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
+use super::notify::{Listed, Listening, Wanted};
 use super::resources::{self, Subscriptions, Target};
 use super::tools::{self, fail, ToolSurface};
-use crate::service::changes::Changes;
+use crate::service::changes::conversations_print;
 use crate::service::Service;
 
 /// What an agent reads before anything else (`instructions` of the initialize / discover
@@ -76,9 +77,6 @@ sendMessageToRoomByWxId — and getRoomMembers lists a group. Group messages in 
 carry room_id (answer there) and speaker (who wrote).
 Errors explain what to do next (log in, wait for the user to write, fix a path).";
 
-/// How often a connection's notifier checks that its client is still there.
-const PEER_CHECK: Duration = Duration::from_secs(2);
-
 /// The MCP server for one client connection.
 #[derive(Clone)]
 pub struct WxlinkMcp {
@@ -88,6 +86,8 @@ pub struct WxlinkMcp {
     subscriptions: Arc<Mutex<Subscriptions>>,
     /// The task sending this connection's notifications (sessions before 2026-07-28).
     notifier: Arc<StdMutex<Option<JoinHandle<()>>>>,
+    /// What this connection last listed (a listener that starts later compares).
+    pub(super) listed: Arc<Listed>,
     router: ToolRouter<Self>,
 }
 
@@ -152,6 +152,7 @@ impl WxlinkMcp {
             surface,
             subscriptions: Arc::default(),
             notifier: Arc::default(),
+            listed: Arc::default(),
             router: tools::router(),
         }
     }
@@ -163,7 +164,7 @@ impl WxlinkMcp {
 
     /// Whether a session with an address book (Wechaty) exists, which decides the default
     /// surface.
-    async fn has_address_book(&self) -> bool {
+    pub(super) async fn has_address_book(&self) -> bool {
         match self.service.address_book_sessions().await {
             Ok(n) => n > 0,
             Err(e) => {
@@ -173,9 +174,10 @@ impl WxlinkMcp {
         }
     }
 
-    /// The tools this connection lists now.
+    /// The tools this connection lists now (and remembers that it listed them).
     pub async fn listed_tools(&self) -> Vec<Tool> {
         let book = self.has_address_book().await;
+        self.listed.tools(book);
         self.router
             .list_all()
             .into_iter()
@@ -183,58 +185,23 @@ impl WxlinkMcp {
             .collect()
     }
 
-    /// Starts this connection's notifier (once).
+    /// Starts this connection's notifier (once): notifications on the session itself, for
+    /// clients before spec 2026-07-28.
     fn start_notifier(&self, peer: Peer<RoleServer>) {
         let mut slot = self.notifier.lock().unwrap_or_else(|p| p.into_inner());
         if slot.as_ref().is_some_and(|t| !t.is_finished()) {
             return;
         }
         let this = self.clone();
-        *slot = Some(tokio::spawn(async move { this.notify(peer).await }));
-    }
-
-    /// Sends this connection's change notifications until its client goes away.
-    async fn notify(self, peer: Peer<RoleServer>) {
-        let Changes {
-            mut messages,
-            mut sessions,
-            mut conversations,
-        } = self.service.changes().await;
-        let mut book = self.has_address_book().await;
-        loop {
-            tokio::select! {
-                r = messages.changed() => {
-                    if r.is_err() { return; }
-                    let changed = self.subscriptions.lock().await.changed(&self.service).await;
-                    for uri in changed {
-                        let note = ResourceUpdatedNotificationParam::new(uri);
-                        if peer.notify_resource_updated(note).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                r = sessions.changed() => {
-                    if r.is_err() { return; }
-                    let now = self.has_address_book().await;
-                    if self.surface.is_dynamic() && now != book
-                        && peer.notify_tool_list_changed().await.is_err() {
-                        return;
-                    }
-                    book = now;
-                }
-                r = conversations.changed() => {
-                    if r.is_err() { return; }
-                    if peer.notify_resource_list_changed().await.is_err() {
-                        return;
-                    }
-                }
-                _ = tokio::time::sleep(PEER_CHECK) => {
-                    if peer.is_transport_closed() {
-                        return;
-                    }
-                }
-            }
-        }
+        let wanted = Wanted {
+            updates: true,
+            tools: self.surface.is_dynamic(),
+            resources: true,
+        };
+        *slot = Some(tokio::spawn(async move {
+            let subs = this.subscriptions.clone();
+            this.notify(peer, &subs, wanted).await
+        }));
     }
 }
 
@@ -256,6 +223,16 @@ impl ServerHandler for WxlinkMcp {
                     .with_title("wxlink: WeChat for AI agents"),
             )
             .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        context.peer.set_peer_info(request.clone());
+        self.remember_initial_lists().await;
+        self.negotiate_initialize(&request)
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -293,10 +270,13 @@ impl ServerHandler for WxlinkMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let list = resources::list(&self.service)
+        let users = self
+            .service
+            .conversations()
             .await
             .map_err(|e| ErrorData::internal_error(fail(e), None))?;
-        Ok(ListResourcesResult::with_all_items(list))
+        self.listed.conversations(conversations_print(&users));
+        Ok(ListResourcesResult::with_all_items(resources::list(&users)))
     }
 
     async fn list_resource_templates(
@@ -463,41 +443,13 @@ impl ServerHandler for WxlinkMcp {
                 subs.add(&self.service, uri, target).await;
             }
         }
-        let tools_wanted = accepted.tools_list_changed == Some(true) && self.surface.is_dynamic();
-        let resources_wanted = accepted.resources_list_changed == Some(true);
-        let Changes {
-            mut messages,
-            mut sessions,
-            mut conversations,
-        } = self.service.changes().await;
-        let mut book = self.has_address_book().await;
-        let sink = context.sink().clone();
-        loop {
-            tokio::select! {
-                _ = context.cancelled() => return Ok(()),
-                r = messages.changed(), if !subs.is_empty() => {
-                    if r.is_err() { return Ok(()); }
-                    for uri in subs.changed(&self.service).await {
-                        if sink.notify_resource_updated(uri).await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                }
-                r = sessions.changed(), if tools_wanted => {
-                    if r.is_err() { return Ok(()); }
-                    let now = self.has_address_book().await;
-                    if now != book && sink.notify_tool_list_changed().await.is_err() {
-                        return Ok(());
-                    }
-                    book = now;
-                }
-                r = conversations.changed(), if resources_wanted => {
-                    if r.is_err() { return Ok(()); }
-                    if sink.notify_resource_list_changed().await.is_err() {
-                        return Ok(());
-                    }
-                }
-            }
-        }
+        let wanted = Wanted {
+            updates: !subs.is_empty(),
+            tools: accepted.tools_list_changed == Some(true) && self.surface.is_dynamic(),
+            resources: accepted.resources_list_changed == Some(true),
+        };
+        self.notify(Listening(&context), &Mutex::new(subs), wanted)
+            .await;
+        Ok(())
     }
 }

@@ -6,14 +6,16 @@
 //! querying the store each.
 
 use std::collections::hash_map::DefaultHasher;
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::error::AppResult;
 use crate::service::{Event, Events, Service};
-use crate::store::Store;
+use crate::store::{Store, StoreResult};
 
 /// How often the store is checked for what other processes store.
 const STORE_CHECK: Duration = Duration::from_millis(500);
@@ -29,7 +31,21 @@ pub struct Changes {
     pub conversations: watch::Receiver<u64>,
 }
 
+impl Changes {
+    /// Marks the current state as seen: the receivers then wake only for what changes later.
+    pub fn mark_seen(&mut self) {
+        self.messages.borrow_and_update();
+        self.sessions.borrow_and_update();
+        self.conversations.borrow_and_update();
+    }
+}
+
 impl Service {
+    /// The users with a conversation (a context token), most recent first, each once.
+    pub async fn conversations(&self) -> AppResult<Vec<String>> {
+        Ok(conversation_users(self.store.as_ref()).await?)
+    }
+
     /// The change feed of this process (started on first use, after a first look at the store,
     /// so its receivers start at the current state).
     pub async fn changes(&self) -> Changes {
@@ -61,17 +77,27 @@ async fn sessions_print(store: &dyn Store) -> Option<u64> {
     })))
 }
 
-async fn conversations_print(store: &dyn Store) -> Option<u64> {
-    let mut users: Vec<String> = store
+/// A fingerprint of a set of conversations (in any order), as the change feed publishes it.
+pub fn conversations_print(users: &[String]) -> u64 {
+    let mut users: Vec<&String> = users.iter().collect();
+    users.sort_unstable();
+    fingerprint(users)
+}
+
+async fn conversation_users(store: &dyn Store) -> StoreResult<Vec<String>> {
+    let mut seen = HashSet::new();
+    Ok(store
         .contexts(None)
-        .await
-        .ok()?
+        .await?
         .into_iter()
         .map(|c| c.user_id)
-        .collect();
-    users.sort_unstable();
-    users.dedup();
-    Some(fingerprint(users))
+        .filter(|u| seen.insert(u.clone()))
+        .collect())
+}
+
+async fn current_conversations_print(store: &dyn Store) -> Option<u64> {
+    let users = conversation_users(store).await.ok()?;
+    Some(conversations_print(&users))
 }
 
 async fn start(store: Arc<dyn Store>, events: Events) -> Changes {
@@ -79,8 +105,11 @@ async fn start(store: Arc<dyn Store>, events: Events) -> Changes {
     let latest = store.latest_id().await.unwrap_or(-1);
     let (messages_tx, messages) = watch::channel(latest);
     let (sessions_tx, sessions) = watch::channel(sessions_print(store.as_ref()).await.unwrap_or(0));
-    let (conversations_tx, conversations) =
-        watch::channel(conversations_print(store.as_ref()).await.unwrap_or(0));
+    let (conversations_tx, conversations) = watch::channel(
+        current_conversations_print(store.as_ref())
+            .await
+            .unwrap_or(0),
+    );
     tokio::spawn(async move {
         loop {
             let before = *messages_tx.borrow();
@@ -118,7 +147,7 @@ async fn start(store: Arc<dyn Store>, events: Events) -> Changes {
                 None => false,
             };
             if new_messages || sessions_changed {
-                if let Some(p) = conversations_print(store.as_ref()).await {
+                if let Some(p) = current_conversations_print(store.as_ref()).await {
                     conversations_tx.send_if_modified(|v| std::mem::replace(v, p) != p);
                 }
             }
