@@ -6,6 +6,9 @@
 #
 #   bench/mcp.sh [--runs N] [--sends-wx N] [--sends-wl N] [--recvs N] [--secs S]
 #
+#   WXLINK_BASELINE          a git revision (e.g. v0.1.0 or a commit) to measure alongside:
+#                            built in release from a worktree under target/baseline/ (kept for
+#                            the next run), with before/after ratios
 #   WXLINK_WEILINK_MCP_VENV  WeiLink's venv (default: $HOME/.cache/wxlink/weilink-mcp-venv),
 #                            created on the first run with weilink[mcp]==0.6.2 and the pins its
 #                            MCP server needs (mcp 2.x and toolregistry >= 0.12 break it)
@@ -29,4 +32,14 @@ fi
 cargo build --release -q -p wxlink --bin wxlink --example mcp_load
 TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,${NO_PROXY}}" no_proxy="127.0.0.1,localhost${no_proxy:+,${no_proxy}}"
-exec "${VENV}/bin/python" bench/mcp_bench.py "${TARGET}/release/wxlink" "${TARGET}/release/examples/mcp_load" "$@"
+BASELINE_ARGS=()
+if [[ -n "${WXLINK_BASELINE:-}" ]]; then
+    REV=$(git rev-parse --short "${WXLINK_BASELINE}^{commit}")
+    TREE="${TARGET}/baseline/${REV}"
+    if [[ ! -x "${TREE}/target/release/wxlink" ]]; then
+        [[ -d "${TREE}/.git" || -f "${TREE}/.git" ]] || git worktree add --detach -f "${TREE}" "${REV}" >/dev/null
+        (cd "${TREE}" && CARGO_TARGET_DIR="${TREE}/target" cargo build --release -q --locked -p wxlink --bin wxlink)
+    fi
+    BASELINE_ARGS=(--baseline "${TREE}/target/release/wxlink" --baseline-name "wxlink ${REV}")
+fi
+exec "${VENV}/bin/python" bench/mcp_bench.py "${TARGET}/release/wxlink" "${TARGET}/release/examples/mcp_load" "${BASELINE_ARGS[@]}" "$@"

@@ -2,12 +2,16 @@
 to the same fake iLink server (`wxlink sandbox`), in one run. Run by bench/mcp.sh, which builds
 wxlink and the load generator and sets up WeiLink's venv (this script runs in it).
 
-Usage: python bench/mcp_bench.py WXLINK_BIN MCP_LOAD_BIN [--runs N] [--sends-wx N]
-       [--sends-wl N] [--recvs N] [--secs S]
+Usage: python bench/mcp_bench.py WXLINK_BIN MCP_LOAD_BIN [--baseline BIN] [--runs N]
+       [--sends-wx N] [--sends-wl N] [--recvs N] [--secs S]
+
+With --baseline, an earlier wxlink binary is measured in the same run (its own data directory,
+logged in to the same fake) and the ratios before/after are printed too.
 
 What it measures (every figure for both servers, then the ratios):
 1. stdio: process start -> answer to the first `tools/list` (initialize, initialized, tools/list),
-   wall time as the client sees it, over N fresh processes. WeiLink's `mcp` command checks PyPI
+   wall time as the client sees it, over N fresh processes; and the size of that answer (what
+   listing the tools costs an agent's context). WeiLink's `mcp` command checks PyPI
    for a newer version before serving (even with --no-banner); it is measured twice: with the
    check failing at once (a dead HTTPS proxy, as offline) and as shipped (pypi.org answered).
 2. `send` tool latency over stdio (a text to the user who wrote last). Both are logged in and
@@ -236,15 +240,16 @@ class Server:
 
 
 def start_once(server: Server, env: dict | None = None):
-    """stdio start -> first tools/list answer (ms); stdout junk seen; tool count."""
+    """stdio start -> first tools/list answer (ms); stdout junk seen; tool count; list bytes."""
     s = server.stdio(env)
     try:
         s.initialize()
-        tools = len(s.request("tools/list")["tools"])
+        listed = s.request("tools/list")
         ms = (time.perf_counter() - s.started) * 1000
     finally:
         s.close()
-    return ms, s.junk, tools
+    size = len(json.dumps(listed, ensure_ascii=False, separators=(",", ":")).encode())
+    return ms, s.junk, len(listed["tools"]), size
 
 
 def idle_rss(server: Server) -> float:
@@ -345,6 +350,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("wxlink")
     ap.add_argument("mcp_load")
+    ap.add_argument("--baseline", metavar="BIN",
+                    help="an earlier wxlink binary, measured alongside (before/after ratios)")
+    ap.add_argument("--baseline-name", default="wxlink (before)", help="its name in the tables")
     ap.add_argument("--runs", type=int, default=10, help="stdio start-ups per server")
     ap.add_argument("--sends-wx", type=int, default=200, help="timed wxlink sends")
     ap.add_argument("--sends-wl", type=int, default=20, help="timed WeiLink sends (~1 s each)")
@@ -371,46 +379,60 @@ def main() -> None:
             fake = FakeControl(info["base_url"], info["cdn_url"], info["control_url"])
             fake.config(qr_hold_ms=10, record_requests=False)
 
-            wx_home, wl_home = tmp / "wxlink", tmp / "weilink"
-            wx_global = [a.wxlink, "-d", str(wx_home), "--ilink-base", fake.base_url,
+            def wxlink_server(name: str, binary: str, home: Path) -> Server:
+                """A wxlink binary with its own data directory, logged in to the fake."""
+                flags = [binary, "-d", str(home), "--ilink-base", fake.base_url,
                          "--cdn-base", fake.cdn_url]
-            login = subprocess.run([*wx_global, "--json", "login"], env=base_env, check=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60)
-            wx_bot = json.loads(login.stdout)["bot_id"]
+                login = subprocess.run([*flags, "--json", "login"], env=base_env, check=True,
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                       timeout=60)
+                return Server(name, json.loads(login.stdout)["bot_id"], lambda: [*flags, "mcp"],
+                              lambda port: [*flags, "mcp", "-t", "http", "-p", str(port),
+                                            "--no-banner"], base_env, tmp)
+
+            def version(binary: str) -> str:
+                return subprocess.run([binary, "--version"], check=True, stdout=subprocess.PIPE,
+                                      text=True).stdout.split()[-1]
+
+            wxs = [wxlink_server("wxlink", a.wxlink, tmp / "wxlink")]
+            if a.baseline:
+                wxs.append(wxlink_server(a.baseline_name, a.baseline, tmp / "wxlink-before"))
+            wl_home = tmp / "weilink"
             wl_home.mkdir()
             wl_bot = login_weilink(fake, wl_home)
-            version = subprocess.run([a.wxlink, "--version"], check=True, stdout=subprocess.PIPE,
-                                     text=True).stdout.split()[-1]
-
-            wx = Server("wxlink", wx_bot, lambda: [*wx_global, "mcp"],
-                        lambda port: [*wx_global, "mcp", "-t", "http", "-p", str(port),
-                                      "--no-banner"], base_env, tmp)
             wl = Server("weilink", wl_bot,
                         lambda: [weilink_bin, "mcp", "-d", str(wl_home),
                                  "--admin-port", str(free_port())],
                         lambda port: [weilink_bin, "mcp", "-t", "http", "-p", str(port),
                                       "-d", str(wl_home), "--admin-port", str(free_port())],
                         offline, tmp)
+            servers = [*wxs, wl]
             print(f"fake iLink at {fake.base_url} ({os.cpu_count()} cores, load average "
-                  f"{os.getloadavg()[0]:.1f}); wxlink {version}, "
-                  f"WeiLink 0.6.2 (mcp 1.30.0, toolregistry 0.11.2)", flush=True)
+                  f"{os.getloadavg()[0]:.1f}); wxlink {version(a.wxlink)}"
+                  + (f", {a.baseline_name} {version(a.baseline)}" if a.baseline else "")
+                  + ", WeiLink 0.6.2 (mcp 1.30.0, toolregistry 0.11.2)", flush=True)
 
             # 1 + 5: start-up and idle memory.
-            # Interleaved, so that other load on the machine hits all three alike.
-            start_wx, start_wl, start_wl_pypi, junk_wx, junk_wl = [], [], [], [], []
+            # Interleaved, so that other load on the machine hits every server alike.
+            rows1 = {srv.name: ([], [], 0, 0) for srv in wxs}
+            rows1["weilink (PyPI version check fails at once)"] = ([], [], 0, 0)
+            rows1["weilink (PyPI version check answered)"] = ([], [], 0, 0)
             for _ in range(a.runs):
-                ms, junk, tools_wx = start_once(wx)
-                start_wx.append(ms)
-                junk_wx.append(junk)
-                ms, junk, tools_wl = start_once(wl, offline)
-                start_wl.append(ms)
-                junk_wl.append(junk)
-                start_wl_pypi.append(start_once(wl, base_env)[0])
-            rss_wx, rss_wl = idle_rss(wx), idle_rss(wl)
+                runs = [(srv.name, srv, None) for srv in wxs]
+                runs.append(("weilink (PyPI version check fails at once)", wl, offline))
+                runs.append(("weilink (PyPI version check answered)", wl, base_env))
+                for name, srv, env in runs:
+                    ms, junk, tools, size = start_once(srv, env)
+                    times, junks, _, _ = rows1[name]
+                    times.append(ms)
+                    junks.append(junk)
+                    rows1[name] = (times, junks, tools, size)
+            rss = {srv.name: idle_rss(srv) for srv in servers}
 
             # 2 + 3: send and recv over stdio, one long-lived server each.
             results = {}
-            for srv, sends, warm in ((wx, a.sends_wx, PER_TOKEN), (wl, a.sends_wl, 1)):
+            for srv in servers:
+                sends, warm = (a.sends_wl, 1) if srv is wl else (a.sends_wx, PER_TOKEN)
                 s = srv.stdio()
                 try:
                     s.initialize()
@@ -422,42 +444,36 @@ def main() -> None:
                 results[srv.name] = (send, recv)
 
             # 4: Streamable HTTP throughput (+ RSS after it).
-            http_wx, http_rss_wx = bench_http(wx, a.mcp_load, a.secs)
-            http_wl, http_rss_wl = bench_http(wl, a.mcp_load, a.secs)
+            http = {srv.name: bench_http(srv, a.mcp_load, a.secs) for srv in servers}
         finally:
             stop(sb)
 
     med = statistics.median
+    wl_off = "weilink (PyPI version check fails at once)"
     print(f"\n1. stdio: process start -> first tools/list answer ({a.runs} runs each)")
-    print(f"   {'server':<52}{'p50 ms':>9}{'p90 ms':>9}{'tools':>7}")
-    rows1 = [("wxlink mcp", start_wx, tools_wx),
-             ("weilink mcp (PyPI version check fails at once)", start_wl, tools_wl),
-             ("weilink mcp (PyPI version check answered)", start_wl_pypi, tools_wl)]
-    for name, t, n in rows1:
-        print(f"   {name:<52}{med(t):>9.1f}{pct(t, 0.9):>9.1f}{n:>7}")
+    print(f"   {'server':<52}{'p50 ms':>9}{'p90 ms':>9}{'tools':>7}{'list KB':>9}")
+    for name, (t, _, n, size) in rows1.items():
+        print(f"   {name:<52}{med(t):>9.1f}{pct(t, 0.9):>9.1f}{n:>7}{size / 1000:>9.1f}")
 
-    wx_send, (wx_recv, wx_post) = results["wxlink"]
-    wl_send, (wl_recv, wl_post) = results["weilink"]
     print("\n2. send tool over stdio (fresh context token every 10 sends, injected untimed)")
     print(f"   {'server':<52}{'sends':>9}{'p50 ms':>9}{'p99 ms':>9}")
-    for name, lat in (("wxlink", wx_send), ("weilink", wl_send)):
+    for name, (lat, _) in results.items():
         print(f"   {name:<52}{len(lat):>9}{med(lat):>9.2f}{pct(lat, 0.99):>9.2f}")
 
     print("\n3. POST /__fake/inbound -> recv tool answers with the message (stdio)")
     print(f"   {'server':<52}{'samples':>9}{'p50 ms':>9}{'p99 ms':>9}")
-    for name, lat in (("wxlink", wx_recv), ("weilink", wl_recv)):
+    for name, (_, (lat, _)) in results.items():
         print(f"   {name:<52}{len(lat):>9}{med(lat):>9.2f}{pct(lat, 0.99):>9.2f}")
-
-    print(f"   (the POST itself, Python urllib on a new connection: "
-          f"p50 {med(wx_post):.2f} ms / {med(wl_post):.2f} ms)")
+    posts = " / ".join(f"{med(post):.2f}" for _, (_, (_, post)) in results.items())
+    print(f"   (the POST itself, Python urllib on a new connection: p50 {posts} ms)")
 
     print(f"\n4. tools/call `sessions` on Streamable HTTP ({a.secs:g} s per run)")
-    print(f"   {'server':<12}{'clients':>8}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+    print(f"   {'server':<18}{'clients':>8}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'errors':>8}{'server CPU':>12}{'per call':>10}{'load CPU':>10}")
-    for name, rows in (("wxlink", http_wx), ("weilink", http_wl)):
+    for name, (rows, _) in http.items():
         for r in rows:
             per_call = r["server_cpu"] / 100 / r["calls_per_sec"] * 1e6
-            print(f"   {name:<12}{r['clients']:>8}{r['calls_per_sec']:>10.0f}"
+            print(f"   {name:<18}{r['clients']:>8}{r['calls_per_sec']:>10.0f}"
                   f"{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}"
                   f"{r['server_cpu']:>11.0f}%{per_call:>8.0f}us{r['load_cpu']:>9.0f}%")
     print("   (CPU: % of one core used by the server and by the load generator; per call: the")
@@ -465,31 +481,48 @@ def main() -> None:
 
     print("\n5. RSS (VmRSS)")
     print(f"   {'server':<52}{'idle MB':>9}{'HTTP MB':>9}")
-    print(f"   {'wxlink':<52}{rss_wx:>9.1f}{http_rss_wx:>9.1f}")
-    print(f"   {'weilink':<52}{rss_wl:>9.1f}{http_rss_wl:>9.1f}")
+    for srv in servers:
+        print(f"   {srv.name:<52}{rss[srv.name]:>9.1f}{http[srv.name][1]:>9.1f}")
     print("   (idle: stdio server after start-up, one tools/list and 1 s; "
           "HTTP: after the load runs)")
 
     print(f"\nstdout lines that are not JSON-RPC (stdio, {a.runs} processes each):")
-    for name, junk in (("wxlink", junk_wx), ("weilink", junk_wl)):
+    for name in [*(srv.name for srv in wxs), wl_off]:
+        junk = rows1[name][1]
         lines = [line for run in junk for line in run]
         first = next((run for run in junk if run), [])
         print(f"   {name}: {len(lines)}" + (f", e.g. {first[:4]!r}" if first else ""))
 
-    print("\nratios (WeiLink / wxlink):")
-    print(f"   stdio start to tools/list: {med(start_wl) / med(start_wx):.0f}x "
-          f"({med(start_wl_pypi) / med(start_wx):.0f}x with the PyPI check answered)")
-    print(f"   send p50: {med(wl_send) / med(wx_send):.0f}x; "
-          f"recv p50: {med(wl_recv) / med(wx_recv):.1f}x")
-    for i, clients in enumerate((1, 16)):
-        r = http_wx[i]["calls_per_sec"] / http_wl[i]["calls_per_sec"]
-        print(f"   HTTP calls/s, {clients} client{'s' * (clients > 1)}: {r:.1f}x")
-    print(f"   idle RSS: {rss_wl / rss_wx:.1f}x; HTTP RSS: {http_rss_wl / http_rss_wx:.1f}x")
+    def ratios(title: str, old: str, new: str, old_start: str) -> None:
+        """How many times `new` beats `old` (above 1: `new` is better); `old_start` names the
+        start-up row of `old`."""
+        (o_send, (o_recv, _)), (n_send, (n_recv, _)) = results[old], results[new]
+        n_start = med(rows1[new][0])
+        print(f"\n{title}:")
+        print(f"   stdio start to tools/list: {med(rows1[old_start][0]) / n_start:.1f}x")
+        print(f"   tools/list size: {rows1[old_start][3] / rows1[new][3]:.2f}x")
+        print(f"   send p50: {med(o_send) / med(n_send):.1f}x; "
+              f"recv p50: {med(o_recv) / med(n_recv):.1f}x")
+        for i, clients in enumerate((1, 16)):
+            r = http[new][0][i]["calls_per_sec"] / http[old][0][i]["calls_per_sec"]
+            print(f"   HTTP calls/s, {clients} client{'s' * (clients > 1)}: {r:.2f}x")
+        print(f"   idle RSS: {rss[old] / rss[new]:.2f}x; "
+              f"HTTP RSS: {http[old][1] / http[new][1]:.2f}x")
 
+    ratios("ratios (WeiLink / wxlink)", "weilink", "wxlink", wl_off)
+    pypi = med(rows1["weilink (PyPI version check answered)"][0]) / med(rows1["wxlink"][0])
+    print(f"   (stdio start with WeiLink's PyPI check answered: {pypi:.0f}x)")
+    if a.baseline:
+        ratios(f"ratios ({a.baseline_name} / wxlink; above 1 means wxlink now is better)",
+               a.baseline_name, "wxlink", a.baseline_name)
+
+    wx_send = results["wxlink"][0]
+    wx_http = http["wxlink"][0]
+    junk_wx = rows1["wxlink"][1]
     print("\naims for wxlink:")
     aims = [("send p50 < 2 ms", med(wx_send) < 2.0, f"{med(wx_send):.2f} ms"),
             ("HTTP tools/call >= 5000 calls/s (16 clients)",
-             http_wx[1]["calls_per_sec"] >= 5000, f"{http_wx[1]['calls_per_sec']:.0f}/s"),
+             wx_http[1]["calls_per_sec"] >= 5000, f"{wx_http[1]['calls_per_sec']:.0f}/s"),
             ("nothing but JSON-RPC on stdout", not any(junk_wx),
              f"{sum(map(len, junk_wx))} other lines")]
     for name, ok, got in aims:
