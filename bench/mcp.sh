@@ -6,7 +6,7 @@
 #
 #   bench/mcp.sh [--runs N] [--sends-wx N] [--sends-wl N] [--recvs N] [--secs S]
 #
-#   WXLINK_BASELINE          a git revision (e.g. v0.1.0 or a commit) to measure alongside:
+#   WXLINK_BASELINE          a git revision (a commit, HEAD~10, a tag) to measure alongside:
 #                            built in release from a worktree under target/baseline/ (kept for
 #                            the next run), with before/after ratios
 #   WXLINK_WEILINK_MCP_VENV  WeiLink's venv (default: $HOME/.cache/wxlink/weilink-mcp-venv),
