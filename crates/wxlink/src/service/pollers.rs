@@ -176,14 +176,21 @@ async fn listen(service: Arc<Service>, key: TaskKey, mut shutdown: Shutdown) {
     let sink = Arc::new(SessionSink {
         service: service.clone(),
         key,
+        wanted_at: std::sync::Mutex::new(None),
     });
     upstream.listen(session, sink, shutdown).await;
 }
+
+/// How long a listener's "still wanted" answer stands: listeners ask after every batch, and a
+/// session that is logged out, renamed or logged in again elsewhere is let go within this.
+const WANTED_FOR: Duration = Duration::from_secs(1);
 
 /// The service's side of a listener: storing, waking readers, expiry.
 struct SessionSink {
     service: Arc<Service>,
     key: TaskKey,
+    /// When the session was last found still wanted.
+    wanted_at: std::sync::Mutex<Option<Instant>>,
 }
 
 #[async_trait]
@@ -210,7 +217,13 @@ impl Sink for SessionSink {
     }
 
     async fn still_wanted(&self) -> bool {
-        still_wanted(&self.service, &self.key).await
+        let recent = |at: &Option<Instant>| at.is_some_and(|t| t.elapsed() < WANTED_FOR);
+        if recent(&self.wanted_at.lock().unwrap_or_else(|p| p.into_inner())) {
+            return true;
+        }
+        let wanted = still_wanted(&self.service, &self.key).await;
+        *self.wanted_at.lock().unwrap_or_else(|p| p.into_inner()) = wanted.then(Instant::now);
+        wanted
     }
 
     async fn expired(&self) {

@@ -39,14 +39,13 @@ impl Service {
         if let Some(name) = session {
             return self.route_through(to, name).await;
         }
-        let sessions = self.store().sessions().await?;
+        let (sessions, contexts) = self.store().sessions_and_contexts_for(to).await?;
         if sessions.is_empty() {
             return Err(AppError::NoSessions);
         }
         let find = |name: &str| sessions.iter().find(|s| s.name == name);
 
         // 1. A context token.
-        let contexts = self.store().contexts_for_user(to).await?;
         if let Some((ctx, s)) = contexts.iter().find_map(|c| {
             find(&c.session)
                 .filter(|s| s.is_connected())

@@ -316,6 +316,17 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Context tokens of a user across sessions, freshest first.
     async fn contexts_for_user(&self, user_id: &str) -> StoreResult<Vec<ContextRecord>>;
+    /// [`Store::sessions`] and [`Store::contexts_for_user`] together: what routing a message
+    /// to `user_id` reads. A store that can answers both in one round trip.
+    async fn sessions_and_contexts_for(
+        &self,
+        user_id: &str,
+    ) -> StoreResult<(Vec<SessionRecord>, Vec<ContextRecord>)> {
+        Ok((
+            self.sessions().await?,
+            self.contexts_for_user(user_id).await?,
+        ))
+    }
     /// Context tokens of one session (or all), freshest first.
     async fn contexts(&self, session: Option<&str>) -> StoreResult<Vec<ContextRecord>>;
     /// Reserves one send on `(session, user)`'s current token if it is still `token` and under

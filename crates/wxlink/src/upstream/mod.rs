@@ -288,7 +288,7 @@ pub trait Sink: Send + Sync {
     /// of the rows inserted (duplicates are skipped).
     async fn store(&self, batch: Vec<NewMessage>, cursor: String) -> StoreResult<Vec<i64>>;
     /// Whether the session still exists, is connected, and has the credentials the listener
-    /// started with.
+    /// started with. Cheap to ask after every batch: the answer may be up to a second old.
     async fn still_wanted(&self) -> bool;
     /// The session's credentials died upstream: mark it expired.
     async fn expired(&self);

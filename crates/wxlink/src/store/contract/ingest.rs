@@ -154,6 +154,12 @@ pub(crate) async fn context_tokens_follow_the_upsert_rules(db: &dyn Fixture) {
     );
     assert_eq!(store.contexts(Some("main")).await.unwrap().len(), 1);
     assert_eq!(store.contexts(None).await.unwrap().len(), 2);
+    // Read together for routing: the same answers.
+    let (sessions, contexts) = store.sessions_and_contexts_for("u1").await.unwrap();
+    assert_eq!(sessions, store.sessions().await.unwrap());
+    assert_eq!(contexts, all);
+    let (_, none) = store.sessions_and_contexts_for("nobody").await.unwrap();
+    assert!(none.is_empty());
 }
 
 pub(crate) async fn reserve_and_refund_respect_the_quota_and_the_token(db: &dyn Fixture) {

@@ -277,6 +277,15 @@ impl Store for SqliteStore {
         self.run(move |c| ops::contexts_for_user(c, &user_id)).await
     }
 
+    async fn sessions_and_contexts_for(
+        &self,
+        user_id: &str,
+    ) -> StoreResult<(Vec<SessionRecord>, Vec<ContextRecord>)> {
+        let user_id = user_id.to_owned();
+        self.run(move |c| Ok((ops::sessions(c)?, ops::contexts_for_user(c, &user_id)?)))
+            .await
+    }
+
     async fn contexts(&self, session: Option<&str>) -> StoreResult<Vec<ContextRecord>> {
         let session = session.map(str::to_owned);
         self.run(move |c| ops::contexts(c, session.as_deref()))
