@@ -160,13 +160,18 @@ pub(crate) fn outbound(
 /// A store with these sessions logged in (bots `bot0`, `bot1`, …; token `tok`).
 pub(crate) async fn store_with(db: &dyn Fixture, sessions: &[&str]) -> Arc<dyn Store> {
     let store = db.open().await;
+    log_in_all(store.as_ref(), sessions).await;
+    store
+}
+
+/// Logs these sessions in (bots `bot0`, `bot1`, …; token `tok`).
+pub(crate) async fn log_in_all(store: &dyn Store, sessions: &[&str]) {
     for (i, name) in sessions.iter().enumerate() {
         store
             .save_login(name, &login(&format!("bot{i}"), "tok"))
             .await
             .unwrap();
     }
-    store
 }
 
 /// The first page of everything.

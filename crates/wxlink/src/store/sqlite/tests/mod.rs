@@ -73,12 +73,7 @@ mod contract {
 /// An in-memory store with these sessions.
 async fn memory_with(sessions: &[&str]) -> SqliteStore {
     let store = SqliteStore::open_in_memory().unwrap();
-    for (i, name) in sessions.iter().enumerate() {
-        store
-            .save_login(name, &login(&format!("bot{i}"), "tok"))
-            .await
-            .unwrap();
-    }
+    crate::store::contract::log_in_all(&store, sessions).await;
     store
 }
 
