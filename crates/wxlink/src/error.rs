@@ -283,6 +283,10 @@ pub enum AppError {
     /// Bad input that is not any of the above.
     #[error("{0}")]
     Invalid(String),
+    /// This machine refused something that is not the input's fault: a port in use, a thread
+    /// or runtime that could not start or died.
+    #[error("{0}")]
+    System(String),
     /// The QR login did not finish.
     #[error("login failed: {0}")]
     Login(String),
@@ -315,7 +319,7 @@ impl AppError {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            AppError::DataDir(_) | AppError::Io { .. } => ErrorKind::Io,
+            AppError::DataDir(_) | AppError::Io { .. } | AppError::System(_) => ErrorKind::Io,
             AppError::Store(_) => ErrorKind::Store,
             AppError::Upstream(e) => match e.failure {
                 UpstreamFailure::SessionExpired => ErrorKind::SessionExpired,

@@ -315,6 +315,27 @@ fn bearer_origin_and_host_checks() {
 }
 
 #[test]
+fn a_port_in_use_is_a_failure_not_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Command::new(BIN)
+        .arg("-d")
+        .arg(dir.path())
+        .args(["--json", "mcp", "-t", "http", "-p", &port])
+        .env_remove("WXLINK_TOKEN")
+        .env_remove("WXLINK_HOME")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "exit 2 is for usage errors");
+    let error: Value = serde_json::from_slice(&out.stdout).expect("a JSON error");
+    assert_eq!(error["error"]["kind"], "io", "{error}");
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("cannot listen on 127.0.0.1"), "{message}");
+}
+
+#[test]
 fn refuses_a_wildcard_address_without_a_token() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)

@@ -138,7 +138,7 @@ pub fn main() -> ExitCode {
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            out.error(&AppError::Invalid(format!(
+            out.error(&AppError::System(format!(
                 "cannot start the async runtime: {e}"
             )));
             return ExitCode::from(EXIT_FAILURE);

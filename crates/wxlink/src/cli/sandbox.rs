@@ -38,7 +38,7 @@ pub async fn run(args: &SandboxArgs, out: &Output) -> AppResult<()> {
     let addr = SocketAddr::new(args.host, args.port);
     let fake = FakeIlink::start_with(config, addr)
         .await
-        .map_err(|e| AppError::Invalid(format!("cannot listen on {addr}: {e}")))?;
+        .map_err(|e| AppError::System(format!("cannot listen on {addr}: {e}")))?;
     let base = fake.base_url();
     let banner = if out.json {
         serde_json::json!({"base_url": base.as_str(), "cdn_url": fake.cdn_url().as_str(),

@@ -87,14 +87,14 @@ impl Server {
             )));
         }
         let listener = TcpListener::bind(&addrs[..]).await.map_err(|e| {
-            AppError::Invalid(format!(
+            AppError::System(format!(
                 "cannot listen on {}:{}: {e}",
                 options.host, options.port
             ))
         })?;
         let local = listener
             .local_addr()
-            .map_err(|e| AppError::Invalid(format!("cannot read the bound address: {e}")))?;
+            .map_err(|e| AppError::System(format!("cannot read the bound address: {e}")))?;
         let guard = Arc::new(Guard::new(&options.host, local.ip(), token));
         Ok(Server {
             listener,
@@ -186,8 +186,8 @@ impl Server {
         };
         match result {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(AppError::Invalid(format!("HTTP server failed: {e}"))),
-            Err(e) => Err(AppError::Invalid(format!("HTTP server task failed: {e}"))),
+            Ok(Err(e)) => Err(AppError::System(format!("HTTP server failed: {e}"))),
+            Err(e) => Err(AppError::System(format!("HTTP server task failed: {e}"))),
         }
     }
 }

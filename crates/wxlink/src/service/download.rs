@@ -61,7 +61,7 @@ impl Service {
                 let data = self.data().clone();
                 tokio::task::spawn_blocking(move || data.media())
                     .await
-                    .map_err(|e| AppError::Invalid(format!("cannot prepare media/: {e}")))??
+                    .map_err(|e| AppError::System(format!("cannot prepare media/: {e}")))??
             }
         };
         let fallback = stored
@@ -76,7 +76,7 @@ impl Service {
             let dir = dir.clone();
             let path = tokio::task::spawn_blocking(move || write_new(&dir, &name, &file.data))
                 .await
-                .map_err(|e| AppError::Invalid(format!("the download writer failed: {e}")))??;
+                .map_err(|e| AppError::System(format!("the download writer failed: {e}")))??;
             out.push(Downloaded {
                 path: path.display().to_string(),
                 size,
