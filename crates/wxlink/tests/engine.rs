@@ -378,6 +378,46 @@ async fn sends_every_kind_and_refuses_what_would_fail() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_went_out_but_cannot_be_recorded_is_reported_as_sent() {
+    let env = env().await;
+    let bot = login_bot(&env, "default", "o9cq80dora@im.wechat").await;
+    let user = first_message(&env, &bot, "hi").await;
+    let photo = env.dir.path().join("p.png");
+    std::fs::write(&photo, b"\x89PNG").unwrap();
+    // Another connection makes recording sends fail, as a full disk would.
+    let db = rusqlite::Connection::open(env.dir.path().join("wxlink.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER fail_outbound BEFORE INSERT ON messages WHEN new.direction = 2 \
+         BEGIN SELECT RAISE(ABORT, 'disk is full'); END;",
+    )
+    .unwrap();
+    let req = SendRequest::to(&user)
+        .text("went out")
+        .attach(FileKind::Image, &photo);
+    let report = env
+        .app
+        .send(&req, &Unobserved)
+        .await
+        .expect("what went out is reported, not an error");
+    assert!(!report.success);
+    assert_eq!(
+        report.sent.len(),
+        1,
+        "the text went out; the image was not sent"
+    );
+    assert_eq!(report.sent[0].kind, "text");
+    assert!(report.sent[0].id.is_empty(), "it has no stored id");
+    assert!(report.sent[0].message_id.is_some());
+    let error = report.error.unwrap_or_default();
+    assert!(error.contains("disk is full"), "{error}");
+    assert_eq!(
+        env.fake.sent().len(),
+        1,
+        "nothing went out after the failure"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_rejection_is_an_honest_failure() {
     let env = env().await;
     let bot = login_bot(&env, "default", "o9cq80dave@im.wechat").await;

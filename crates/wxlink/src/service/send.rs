@@ -110,7 +110,7 @@ pub struct SentItem {
     /// `text`, `image`, `voice`, `file`, `video`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Our stored id.
+    /// Our stored id (empty when it went out but could not be recorded).
     pub id: String,
     /// The upstream's id, when it returned one.
     pub message_id: Option<String>,
@@ -294,20 +294,31 @@ impl Service {
             let recorded = self.store().record_outbound(outcome.record.clone()).await;
             match outcome.result {
                 Ok(message_id) => {
-                    let id = recorded?;
                     let (path, size) = match &item {
                         OutItem::Text(_) => (None, None),
                         OutItem::File { path, data, .. } => {
                             (Some(path.display().to_string()), Some(data.len() as u64))
                         }
                     };
-                    report.sent.push(SentItem {
+                    let mut sent = SentItem {
                         kind: outcome.record.kind.clone(),
-                        id: id.to_string(),
+                        id: String::new(),
                         message_id,
                         path,
                         size,
-                    });
+                    };
+                    match recorded {
+                        Ok(id) => {
+                            sent.id = id.to_string();
+                            report.sent.push(sent);
+                        }
+                        Err(e) => {
+                            // It went out: say so (with no stored id), so nobody sends it again.
+                            report.sent.push(sent);
+                            let e = AppError::from(e);
+                            return finish_with_error(report, e);
+                        }
+                    }
                 }
                 Err(e) => {
                     if let Err(store_err) = recorded {
