@@ -10,13 +10,14 @@ use ilink::BackoffPolicy;
 use ilink_fake::{BotAccount, FakeIlink, FaultSpec, InboundSpec, ItemSpec, QuoteSpec};
 use wxlink::error::AppError;
 use wxlink::model::{BackendKind, MessageStatus};
+use wxlink::service::contacts::Source;
 use wxlink::service::pollers::Pollers;
 use wxlink::service::send::SendRequest;
 use wxlink::service::{Event as AppEvent, Service as App, ServiceOptions};
 use wxlink::store::{Direction, HistoryQuery, LoginRecord, SessionStatus};
 use wxlink::transfer::Unobserved;
 use wxlink::upstream::ilink::MAX_TEXT_BYTES;
-use wxlink::upstream::{FileKind, UpstreamFailure, UpstreamOptions};
+use wxlink::upstream::{FileKind, Matching, UpstreamFailure, UpstreamOptions};
 
 struct Env {
     fake: FakeIlink,
@@ -415,6 +416,65 @@ async fn a_send_that_went_out_but_cannot_be_recorded_is_reported_as_sent() {
         1,
         "nothing went out after the failure"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_address_book_contacts_are_the_users_who_wrote() {
+    let env = env().await;
+    let bot = login_bot(&env, "default", "o9cq80erin@im.wechat").await;
+    let user = first_message(&env, &bot, "hello").await;
+    let part = user[..8].to_uppercase();
+    let exact = env
+        .app
+        .find_contacts(None, &user, Matching::Exact)
+        .await
+        .unwrap();
+    assert_eq!(exact.source, Source::KnownUsers);
+    assert_eq!(ids(&exact.contacts), vec![user.clone()]);
+    assert_eq!(exact.known.len(), 1);
+    assert_eq!(exact.known[0].session, "default");
+    let partly = env
+        .app
+        .find_contacts(None, &part, Matching::Exact)
+        .await
+        .unwrap();
+    assert!(
+        partly.contacts.is_empty(),
+        "part of an id is not an exact match"
+    );
+    let fuzzy = env
+        .app
+        .find_contacts(None, &part, Matching::Fuzzy)
+        .await
+        .unwrap();
+    assert_eq!(ids(&fuzzy.contacts), vec![user.clone()]);
+
+    // The CLI shows the same, with the session and the last message.
+    let cli = |args: &[&str]| -> serde_json::Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wxlink"))
+            .arg("-d")
+            .arg(env.dir.path())
+            .arg("--json")
+            .args(args)
+            .env_remove("WXLINK_HOME")
+            .output()
+            .expect("run wxlink");
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let v = cli(&["contacts", &part, "--fuzzy"]);
+    assert_eq!(v["contacts"][0]["id"], user.as_str(), "{v}");
+    assert_eq!(v["contacts"][0]["session"], "default", "{v}");
+    let v = cli(&["contacts", &part]);
+    assert_eq!(
+        v["contacts"],
+        serde_json::json!([]),
+        "exact without --fuzzy: {v}"
+    );
+}
+
+fn ids(contacts: &[wxlink::upstream::Contact]) -> Vec<String> {
+    contacts.iter().map(|c| c.id.clone()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

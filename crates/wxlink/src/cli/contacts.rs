@@ -59,7 +59,7 @@ pub async fn run(service: &Service, args: ContactsArgs, out: &Output) -> AppResu
         .await?;
     if found.source == Source::KnownUsers {
         // iLink knows no names: only the ids of users who wrote to the bot.
-        let users = service.known_users(&args.query, session).await?;
+        let users = &found.known;
         if out.json {
             let users: Vec<_> = users
                 .iter()
@@ -71,13 +71,14 @@ pub async fn run(service: &Service, args: ContactsArgs, out: &Output) -> AppResu
             out.print_json(&json!({"contacts": users}));
         } else if users.is_empty() {
             out.line(&format!(
-                "No iLink user id contains {:?} (iLink knows no names: only users who wrote to the bot).",
-                args.query
+                "No iLink user has the id {:?}{} (iLink knows no names: only users who wrote to the bot).",
+                args.query,
+                if args.fuzzy { " in it" } else { "; --fuzzy matches part of an id" }
             ));
         } else {
             let now = now_ms();
             let mut t = out.table(&["user id", "session", "last message"]);
-            for c in &users {
+            for c in users {
                 t.add_row(vec![
                     c.user_id.clone(),
                     c.session.clone(),

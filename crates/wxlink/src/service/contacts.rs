@@ -42,6 +42,9 @@ pub struct ContactMatches {
     pub source: Source,
     /// The matches, by id.
     pub contacts: Vec<Contact>,
+    /// With [`Source::KnownUsers`], the conversations behind the matches (session, last
+    /// message), freshest first; empty for an address book.
+    pub known: Vec<ContextRecord>,
 }
 
 /// A user a session can reply to (a context-token backend).
@@ -225,11 +228,12 @@ impl Service {
             session,
             source: Source::AddressBook,
             contacts: by_id(found, |c| &c.id),
+            known: Vec::new(),
         })
     }
 
     /// The users who wrote to the bot (context-token sessions; only `session` when given)
-    /// whose id is `name` (or contains it, fuzzily).
+    /// whose id matches `name` (see [`Service::known_users`]).
     async fn known_users_named(
         &self,
         session: Option<&str>,
@@ -237,17 +241,12 @@ impl Service {
         matching: Matching,
     ) -> AppResult<ContactMatches> {
         let reported = self.resolve_session(session).await?;
-        let users = self.known_users(name, session).await?;
-        let ids: Vec<String> = users
-            .into_iter()
-            .map(|c| c.user_id)
-            .filter(|id| matching == Matching::Fuzzy || id == name)
-            .collect();
-        let contacts = ids
-            .into_iter()
-            .map(|id| Contact {
-                name: id.clone(),
-                id,
+        let known = self.known_users(name, session, matching).await?;
+        let contacts = known
+            .iter()
+            .map(|c| Contact {
+                id: c.user_id.clone(),
+                name: c.user_id.clone(),
                 alias: None,
                 kind: "personal",
                 friend: false,
@@ -257,6 +256,7 @@ impl Service {
             session: reported,
             source: Source::KnownUsers,
             contacts: by_id(contacts, |c| &c.id),
+            known,
         })
     }
 
@@ -324,13 +324,19 @@ impl Service {
     }
 
     /// The users of context-token sessions (only `session`, when given) who wrote to the bot
-    /// and whose id contains `query` (any case), freshest first.
-    pub async fn known_users(
+    /// and whose id is `query` — or, fuzzily, contains it in any case — freshest first.
+    async fn known_users(
         &self,
         query: &str,
         session: Option<&str>,
+        matching: Matching,
     ) -> AppResult<Vec<ContextRecord>> {
-        let q = query.trim().to_lowercase();
+        let query = query.trim();
+        let q = query.to_lowercase();
+        let matches = |id: &str| match matching {
+            Matching::Exact => id == query,
+            Matching::Fuzzy => id.to_lowercase().contains(&q),
+        };
         let sessions: Vec<String> = self
             .store()
             .sessions()
@@ -342,10 +348,10 @@ impl Service {
             .collect();
         Ok(self
             .store()
-            .contexts(None)
+            .contexts(session)
             .await?
             .into_iter()
-            .filter(|c| sessions.contains(&c.session) && c.user_id.to_lowercase().contains(&q))
+            .filter(|c| sessions.contains(&c.session) && matches(&c.user_id))
             .collect())
     }
 
