@@ -88,7 +88,7 @@ pub struct WxlinkMcp {
     notifier: Arc<StdMutex<Option<JoinHandle<()>>>>,
     /// What this connection last listed (a listener that starts later compares).
     pub(super) listed: Arc<Listed>,
-    router: ToolRouter<Self>,
+    router: &'static ToolRouter<Self>,
 }
 
 impl std::fmt::Debug for WxlinkMcp {

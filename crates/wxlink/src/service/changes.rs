@@ -100,6 +100,15 @@ async fn current_conversations_print(store: &dyn Store) -> Option<u64> {
     Some(conversations_print(&users))
 }
 
+/// Moves the newest message id up to `id` (never down).
+fn raise(messages: &watch::Sender<i64>, id: i64) {
+    messages.send_if_modified(|v| {
+        let moved = id > *v;
+        *v = (*v).max(id);
+        moved
+    });
+}
+
 async fn start(store: Arc<dyn Store>, events: Events) -> Changes {
     let mut bus = events.subscribe();
     let latest = store.latest_id().await.unwrap_or(-1);
@@ -111,41 +120,38 @@ async fn start(store: Arc<dyn Store>, events: Events) -> Changes {
             .unwrap_or(0),
     );
     tokio::spawn(async move {
+        // The feed lives as long as the service (which keeps a receiver of each channel). The
+        // store is read on every tick, however many events come in between.
+        let mut tick = tokio::time::interval(STORE_CHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let before = *messages_tx.borrow();
-            tokio::select! {
-                ev = bus.recv() => {
-                    if matches!(ev, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
-                        return;
-                    }
-                    if let Ok(Event::Inbound { ids, .. }) = &ev {
-                        // Ours: no need to ask the store for the newest id.
+            let ours = tokio::select! {
+                ev = bus.recv() => match ev {
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    Ok(Event::Inbound { ids, .. }) => {
+                        // Stored by this process: the ids say what is newest, and the sessions
+                        // did not change.
                         if let Some(&newest) = ids.iter().max() {
-                            messages_tx.send_if_modified(|v| {
-                                let moved = newest > *v;
-                                *v = (*v).max(newest);
-                                moved
-                            });
+                            raise(&messages_tx, newest);
                         }
+                        true
                     }
+                    _ => false,
+                },
+                _ = tick.tick() => false,
+            };
+            let mut sessions_changed = false;
+            if !ours {
+                if let Ok(latest) = store.latest_id().await {
+                    raise(&messages_tx, latest);
                 }
-                _ = tokio::time::sleep(STORE_CHECK) => {}
-            }
-            if messages_tx.is_closed() && sessions_tx.is_closed() && conversations_tx.is_closed() {
-                return; // nobody listens any more
-            }
-            if let Ok(latest) = store.latest_id().await {
-                messages_tx.send_if_modified(|v| {
-                    let moved = latest > *v;
-                    *v = (*v).max(latest);
-                    moved
-                });
+                if let Some(p) = sessions_print(store.as_ref()).await {
+                    sessions_changed =
+                        sessions_tx.send_if_modified(|v| std::mem::replace(v, p) != p);
+                }
             }
             let new_messages = *messages_tx.borrow() != before;
-            let sessions_changed = match sessions_print(store.as_ref()).await {
-                Some(p) => sessions_tx.send_if_modified(|v| std::mem::replace(v, p) != p),
-                None => false,
-            };
             if new_messages || sessions_changed {
                 if let Some(p) = current_conversations_print(store.as_ref()).await {
                     conversations_tx.send_if_modified(|v| std::mem::replace(v, p) != p);

@@ -1,6 +1,7 @@
 //! The in-process event bus: what happened, for whoever waits — `recv` calls (woken at once
-//! instead of at their next store check), resource subscriptions, tool-list watchers, the CLI's
-//! `poll`. Other processes see the same facts through the store.
+//! instead of at their next store check), the change feed ([`super::changes`], which MCP
+//! notifications follow), the listeners' supervisor, the CLI's `poll`. Other processes see the
+//! same facts through the store.
 
 use tokio::sync::broadcast;
 

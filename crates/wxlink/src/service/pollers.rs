@@ -74,6 +74,8 @@ async fn supervise(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let mut tasks: HashMap<TaskKey, JoinHandle<()>> = HashMap::new();
     let mut events = service.subscribe();
     let mut last_prune = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tasks.retain(|_, h| !h.is_finished());
         match service.store().sessions().await {
@@ -104,16 +106,24 @@ async fn supervise(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = shutdown.changed() => break,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            ev = events.recv() => {
-                if matches!(ev, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
-                    break;
-                }
-            }
+            _ = tick.tick() => {}
+            open = sessions_event(&mut events) => if !open { break },
         }
     }
     for (_, handle) in tasks {
         let _ = handle.await;
+    }
+}
+
+/// Waits for an event that can change which listeners should run (anything but stored
+/// messages); false once the bus has closed.
+async fn sessions_event(events: &mut tokio::sync::broadcast::Receiver<Event>) -> bool {
+    loop {
+        match events.recv().await {
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
+            Ok(Event::Inbound { .. }) => continue,
+            _ => return true,
+        }
     }
 }
 

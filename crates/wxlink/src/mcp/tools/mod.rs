@@ -127,21 +127,19 @@ impl ToolSurface {
     }
 }
 
-/// Every tool, built once per process, schemas made portable.
-pub fn router() -> ToolRouter<WxlinkMcp> {
+/// Every tool, built once per process (every connection shares it), schemas made portable.
+pub fn router() -> &'static ToolRouter<WxlinkMcp> {
     static ROUTER: OnceLock<ToolRouter<WxlinkMcp>> = OnceLock::new();
-    ROUTER
-        .get_or_init(|| {
-            let mut router = WxlinkMcp::messages_router()
-                + WxlinkMcp::sessions_router()
-                + WxlinkMcp::contacts_router()
-                + WxlinkMcp::wechaty_router();
-            for route in router.map.values_mut() {
-                route.attr = portable(route.attr.clone());
-            }
-            router
-        })
-        .clone()
+    ROUTER.get_or_init(|| {
+        let mut router = WxlinkMcp::messages_router()
+            + WxlinkMcp::sessions_router()
+            + WxlinkMcp::contacts_router()
+            + WxlinkMcp::wechaty_router();
+        for route in router.map.values_mut() {
+            route.attr = portable(route.attr.clone());
+        }
+        router
+    })
 }
 
 /// A tool with portable schemas and no duplicate title in its annotations.
