@@ -391,7 +391,11 @@ impl Service {
                     .iter()
                     .any(|s| s.name == c.session && s.is_connected()),
                 received_at_ms: c.received_at_ms,
-                sends_left: c.sends_left(),
+                sends_left: sessions
+                    .iter()
+                    .find(|s| s.name == c.session)
+                    .and_then(|s| self.upstream(s.backend).capabilities().reply_quota)
+                    .map_or(0, |quota| c.sends_left(quota)),
                 stale: now.saturating_sub(c.received_at_ms) > STALE_MS,
                 user: c.user_id,
                 session: c.session,

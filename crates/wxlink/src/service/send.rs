@@ -242,7 +242,7 @@ impl Service {
         let mut quota_left = None;
         if let Some((quota, ctx)) = quota {
             let needed = items.len() as u32;
-            let left = quota.saturating_sub(ctx.send_count);
+            let left = ctx.sends_left(quota);
             if needed > left {
                 return Err(AppError::QuotaExhausted {
                     user: route.to.clone(),
@@ -266,7 +266,7 @@ impl Service {
             if let Some((quota, ctx)) = quota {
                 let reserved = self
                     .store()
-                    .reserve_send(&ctx.session, &ctx.user_id, &ctx.token)
+                    .reserve_send(&ctx.session, &ctx.user_id, &ctx.token, quota)
                     .await?;
                 let Some(count) = reserved else {
                     // Another process used the quota, or the user wrote again (a new token).

@@ -32,9 +32,6 @@ pub use crate::model::{
 };
 pub use sqlite::SqliteStore;
 
-/// Sends allowed per context token before the server refuses (spec §8).
-pub const SEND_QUOTA_PER_TOKEN: u32 = 10;
-
 /// Name of the consumer used when a caller names none.
 pub const DEFAULT_CONSUMER: &str = "default";
 
@@ -222,9 +219,9 @@ pub struct ContextRecord {
 }
 
 impl ContextRecord {
-    /// Sends left before the quota is used up.
-    pub fn sends_left(&self) -> u32 {
-        SEND_QUOTA_PER_TOKEN.saturating_sub(self.send_count)
+    /// Sends left of `quota` (the backend's, see `Capabilities::reply_quota`).
+    pub fn sends_left(&self, quota: u32) -> u32 {
+        quota.saturating_sub(self.send_count)
     }
 }
 
@@ -329,13 +326,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     }
     /// Context tokens of one session (or all), freshest first.
     async fn contexts(&self, session: Option<&str>) -> StoreResult<Vec<ContextRecord>>;
-    /// Reserves one send on `(session, user)`'s current token if it is still `token` and under
-    /// the quota. Returns the new send count, or `None` when the token changed or is used up.
+    /// Reserves one send on `(session, user)`'s current token if it is still `token` and fewer
+    /// than `quota` sends were made with it. Returns the new send count, or `None` when the
+    /// token changed or is used up.
     async fn reserve_send(
         &self,
         session: &str,
         user_id: &str,
         token: &Secret<String>,
+        quota: u32,
     ) -> StoreResult<Option<u32>>;
     /// Gives back a reservation for a send that never reached the server.
     async fn refund_send(

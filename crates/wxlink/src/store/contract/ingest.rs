@@ -69,11 +69,17 @@ pub(crate) async fn context_tokens_follow_the_upsert_rules(db: &dyn Fixture) {
         .await
         .unwrap();
     assert_eq!(
-        store.reserve_send("main", "u1", &tok("T1")).await.unwrap(),
+        store
+            .reserve_send("main", "u1", &tok("T1"), QUOTA)
+            .await
+            .unwrap(),
         Some(1)
     );
     assert_eq!(
-        store.reserve_send("main", "u1", &tok("T1")).await.unwrap(),
+        store
+            .reserve_send("main", "u1", &tok("T1"), QUOTA)
+            .await
+            .unwrap(),
         Some(2)
     );
 
@@ -172,37 +178,67 @@ pub(crate) async fn reserve_and_refund_respect_the_quota_and_the_token(db: &dyn 
         )
         .await
         .unwrap();
-    for expected in 1..=SEND_QUOTA_PER_TOKEN {
+    for expected in 1..=QUOTA {
         assert_eq!(
-            store.reserve_send("main", "u1", &tok("T1")).await.unwrap(),
+            store
+                .reserve_send("main", "u1", &tok("T1"), QUOTA)
+                .await
+                .unwrap(),
             Some(expected)
         );
     }
     assert_eq!(
-        store.reserve_send("main", "u1", &tok("T1")).await.unwrap(),
+        store
+            .reserve_send("main", "u1", &tok("T1"), QUOTA)
+            .await
+            .unwrap(),
         None
     );
     store.refund_send("main", "u1", &tok("T1")).await.unwrap();
     assert_eq!(
-        store.reserve_send("main", "u1", &tok("T1")).await.unwrap(),
+        store
+            .reserve_send("main", "u1", &tok("T1"), QUOTA)
+            .await
+            .unwrap(),
         Some(10)
     );
     assert_eq!(
-        store.reserve_send("main", "u1", &tok("T1")).await.unwrap(),
+        store
+            .reserve_send("main", "u1", &tok("T1"), QUOTA)
+            .await
+            .unwrap(),
         None
     );
+    // The quota is the caller's: a larger one allows more on the same token.
+    assert_eq!(
+        store
+            .reserve_send("main", "u1", &tok("T1"), QUOTA + 1)
+            .await
+            .unwrap(),
+        Some(QUOTA + 1)
+    );
+    store.refund_send("main", "u1", &tok("T1")).await.unwrap();
 
     // Wrong token, user or session: nothing reserved, refund is a no-op.
     assert_eq!(
-        store.reserve_send("main", "u1", &tok("T0")).await.unwrap(),
+        store
+            .reserve_send("main", "u1", &tok("T0"), QUOTA)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        store.reserve_send("main", "u2", &tok("T1")).await.unwrap(),
+        store
+            .reserve_send("main", "u2", &tok("T1"), QUOTA)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        store.reserve_send("other", "u1", &tok("T1")).await.unwrap(),
+        store
+            .reserve_send("other", "u1", &tok("T1"), QUOTA)
+            .await
+            .unwrap(),
         None
     );
     store.refund_send("main", "u1", &tok("T0")).await.unwrap();
@@ -221,11 +257,17 @@ pub(crate) async fn reserve_and_refund_respect_the_quota_and_the_token(db: &dyn 
         .await
         .unwrap();
     assert_eq!(
-        store.reserve_send("main", "u1", &tok("T1")).await.unwrap(),
+        store
+            .reserve_send("main", "u1", &tok("T1"), QUOTA)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        store.reserve_send("main", "u1", &tok("T2")).await.unwrap(),
+        store
+            .reserve_send("main", "u1", &tok("T2"), QUOTA)
+            .await
+            .unwrap(),
         Some(1)
     );
     store.refund_send("main", "u1", &tok("T1")).await.unwrap();

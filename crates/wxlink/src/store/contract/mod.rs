@@ -34,8 +34,10 @@ use serde_json::json;
 use super::{
     BackendKind, Direction, HistoryPage, HistoryQuery, LoginRecord, MessageStatus, NewMessage,
     Retention, Secret, SessionStatus, Store, StoreError, StoredMessage, DEFAULT_CONSUMER,
-    SEND_QUOTA_PER_TOKEN,
 };
+
+/// The reply quota the tests reserve sends under (the caller's: iLink's is 10).
+pub(crate) const QUOTA: u32 = 10;
 
 /// A fresh, empty database for one test.
 #[async_trait]

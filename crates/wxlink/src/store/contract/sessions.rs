@@ -233,7 +233,10 @@ pub(crate) async fn rename_moves_everything(db: &dyn Fixture) {
     assert_eq!(store.contexts(Some("new")).await.unwrap().len(), 1);
     assert!(store.contexts(Some("old")).await.unwrap().is_empty());
     assert_eq!(
-        store.reserve_send("new", "u1", &tok("T")).await.unwrap(),
+        store
+            .reserve_send("new", "u1", &tok("T"), QUOTA)
+            .await
+            .unwrap(),
         Some(1)
     );
     let by_session = async |s: &str| {
@@ -280,7 +283,10 @@ pub(crate) async fn logout_keeps_history_and_drops_credentials(db: &dyn Fixture)
     assert_eq!(store.cursor("main").await.unwrap(), "");
     assert!(store.contexts(None).await.unwrap().is_empty());
     assert_eq!(
-        store.reserve_send("main", "u1", &tok("T")).await.unwrap(),
+        store
+            .reserve_send("main", "u1", &tok("T"), QUOTA)
+            .await
+            .unwrap(),
         None
     );
     let page = store.history(&query()).await.unwrap();

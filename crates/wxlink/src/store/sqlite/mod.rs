@@ -297,9 +297,10 @@ impl Store for SqliteStore {
         session: &str,
         user_id: &str,
         token: &Secret<String>,
+        quota: u32,
     ) -> StoreResult<Option<u32>> {
         let (session, user_id, token) = (session.to_owned(), user_id.to_owned(), token.clone());
-        self.run(move |c| ops::reserve_send(c, &session, &user_id, token.expose_str()))
+        self.run(move |c| ops::reserve_send(c, &session, &user_id, token.expose_str(), quota))
             .await
     }
 

@@ -15,7 +15,6 @@ use crate::model::check_session_name;
 use crate::store::{
     ContextRecord, Direction, HistoryPage, HistoryQuery, LoginRecord, NewMessage, Retention,
     SessionRecord, SessionStatus, StoreError, StoreResult, StoredMessage, DEFAULT_CONSUMER,
-    SEND_QUOTA_PER_TOKEN,
 };
 
 /// A different token replaces the stored one only if it is not older (and resets the send
@@ -295,12 +294,13 @@ pub(super) fn reserve_send(
     session: &str,
     user_id: &str,
     token: &str,
+    quota: u32,
 ) -> StoreResult<Option<u32>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let count: Option<i64> = tx
         .query_row(
             SQL_RESERVE_SEND,
-            params![session, user_id, token, SEND_QUOTA_PER_TOKEN],
+            params![session, user_id, token, quota],
             |r| r.get(0),
         )
         .optional()?;

@@ -28,7 +28,7 @@ use super::{
     Shutdown, Sink, UpResult, Upstream, UpstreamError, UpstreamFailure, UpstreamOptions,
 };
 use crate::model::BackendKind;
-use crate::store::{SessionRecord, StoredMessage, SEND_QUOTA_PER_TOKEN};
+use crate::store::{SessionRecord, StoredMessage};
 use crate::timefmt::now_ms;
 use crate::transfer::TransferObserver;
 
@@ -36,6 +36,9 @@ pub use ::ilink::Progress;
 
 /// Largest text iLink accepts, in UTF-8 bytes (spec §9.4).
 pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+
+/// Sends allowed per context token before the server refuses (spec §8).
+pub const SEND_QUOTA_PER_TOKEN: u32 = 10;
 
 /// How long a typing ticket (`getconfig`) is reused.
 const TICKET_TTL: Duration = Duration::from_secs(24 * 3600);

@@ -1,6 +1,7 @@
 //! The database file: migrations, modes, the checkpointer, transactions, concurrent handles.
 
 use super::*;
+use crate::store::contract::QUOTA;
 
 #[tokio::test]
 async fn migrations_are_idempotent_and_keep_data() {
@@ -305,7 +306,7 @@ async fn two_stores_on_one_file_work_concurrently() {
                     .collect();
                 store.ingest(session, batch, &format!("cur{round}")).await?;
                 store
-                    .reserve_send(session, "peer", &tok(&format!("tok{round}")))
+                    .reserve_send(session, "peer", &tok(&format!("tok{round}")), QUOTA)
                     .await?;
                 store
                     .record_outbound(outbound(
