@@ -85,6 +85,15 @@ impl UpstreamError {
         )
     }
 
+    /// A session without the credentials to reach its account: only a new login can help.
+    pub fn no_credentials(backend: BackendKind, session: &SessionRecord) -> Self {
+        Self::new(
+            backend,
+            UpstreamFailure::SessionExpired,
+            format!("session {:?} has no credentials", session.name),
+        )
+    }
+
     /// Whether only a new login can help.
     pub fn is_session_expired(&self) -> bool {
         self.failure == UpstreamFailure::SessionExpired

@@ -459,7 +459,7 @@ pub(super) fn release_claim(
 
 /// Age is measured by `stored_at`; the row limit keeps the highest ids.
 pub(super) fn prune(conn: &mut Connection, retention: Retention) -> StoreResult<u64> {
-    if retention.max_age_ms.is_none() && retention.max_rows.is_none() {
+    if !retention.is_set() {
         return Ok(0);
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

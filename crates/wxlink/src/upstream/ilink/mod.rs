@@ -31,8 +31,7 @@ use crate::model::BackendKind;
 use crate::store::{SessionRecord, StoredMessage};
 use crate::timefmt::now_ms;
 use crate::transfer::TransferObserver;
-
-pub use ::ilink::Progress;
+use ::ilink::Progress;
 
 /// Largest text iLink accepts, in UTF-8 bytes (spec §9.4).
 pub const MAX_TEXT_BYTES: usize = 16 * 1024;
@@ -116,11 +115,7 @@ impl IlinkUpstream {
     /// The endpoints of a session's bot account.
     pub fn bot(&self, session: &SessionRecord) -> UpResult<::ilink::Bot> {
         let (Some(token), Some(bot_id)) = (&session.token, &session.bot_id) else {
-            return Err(UpstreamError::new(
-                BackendKind::Ilink,
-                UpstreamFailure::SessionExpired,
-                format!("session {:?} has no credentials", session.name),
-            ));
+            return Err(UpstreamError::no_credentials(BackendKind::Ilink, session));
         };
         Ok(self.client()?.bot(::ilink::Credentials {
             token: token.expose_str().to_owned(),

@@ -8,7 +8,6 @@
 
 use ilink::wire::{ItemType, MessageItem, WeixinMessage, MESSAGE_TYPE_BOT};
 use ilink::Received;
-use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
 
 use crate::store::{Direction, MessageStatus, NewMessage, Secret};
@@ -64,9 +63,12 @@ fn unreadable(session: &str, raw: &Value, reason: &str, now_ms: i64) -> NewMessa
     NewMessage {
         session: session.to_string(),
         direction: Direction::In,
-        dedupe_key: id
-            .clone()
-            .unwrap_or_else(|| format!("hash:{}", md5_hex(raw.to_string().as_bytes()))),
+        dedupe_key: id.clone().unwrap_or_else(|| {
+            format!(
+                "hash:{}",
+                ::ilink::crypto::md5_hex(raw.to_string().as_bytes())
+            )
+        }),
         upstream_id: id,
         peer: raw
             .get("from_user_id")
@@ -104,11 +106,10 @@ fn dedupe_key(msg: &WeixinMessage, raw: &Value) -> String {
     if let Some(seq) = msg.seq {
         return format!("seq:{seq}");
     }
-    format!("hash:{}", md5_hex(raw.to_string().as_bytes()))
-}
-
-fn md5_hex(data: &[u8]) -> String {
-    hex::encode(Md5::digest(data))
+    format!(
+        "hash:{}",
+        ::ilink::crypto::md5_hex(raw.to_string().as_bytes())
+    )
 }
 
 /// The kind of the whole message, its searchable text, and its normalized items.

@@ -99,11 +99,7 @@ impl WechatyUpstream {
     /// its endpoint and token).
     pub async fn client(&self, session: &SessionRecord) -> UpResult<::wechaty::Client> {
         let (Some(token), Some(endpoint)) = (&session.token, &session.base_url) else {
-            return Err(UpstreamError::new(
-                BackendKind::Wechaty,
-                UpstreamFailure::SessionExpired,
-                format!("session {:?} has no credentials", session.name),
-            ));
+            return Err(UpstreamError::no_credentials(BackendKind::Wechaty, session));
         };
         let key = (session.name.clone(), endpoint.clone(), token.clone());
         if let Some(c) = self.lock().get(&key) {
@@ -205,36 +201,17 @@ impl Upstream for WechatyUpstream {
         progress: &Progress,
     ) -> SendOutcome {
         let session = target.session;
-        let (result, sent, total) = match self.client(session).await {
-            Err(e) => (Err(e), sent_of(item), None),
+        let sent = sent_of(item);
+        let (result, total) = match self.client(session).await {
+            Err(e) => (Err(e), None),
             Ok(client) => match item {
-                OutItem::Text(text) => (
-                    client.send_text(target.to, text).await.map_err(up),
-                    normalize::Sent::Text(text),
-                    None,
-                ),
-                OutItem::File {
-                    kind, name, data, ..
-                } => {
-                    let total = data.len() as u64;
+                OutItem::Text(text) => (client.send_text(target.to, text).await.map_err(up), None),
+                OutItem::File { name, data, .. } => {
                     let r = client
                         .send_file(target.to, name, data.as_ref().clone())
                         .await
                         .map_err(up);
-                    let kind = if *kind == FileKind::Image {
-                        "image"
-                    } else {
-                        "file"
-                    };
-                    (
-                        r,
-                        normalize::Sent::File {
-                            kind,
-                            name,
-                            size: total,
-                        },
-                        Some(total),
-                    )
+                    (r, Some(data.len() as u64))
                 }
             },
         };
