@@ -57,7 +57,7 @@ pub fn router(service: Arc<Service>, connections: Connections) -> Router {
 }
 
 async fn health(State(health): State<Arc<Health>>) -> Json<Value> {
-    let sessions: Vec<Value> = match health.service.store().sessions().await {
+    let sessions: Vec<Value> = match health.service.sessions().await {
         Ok(list) => list
             .iter()
             .map(|s| {

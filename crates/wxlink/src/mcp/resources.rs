@@ -130,7 +130,7 @@ pub fn templates() -> Vec<ResourceTemplate> {
 
 /// The contents of a resource.
 pub async fn read(service: &Service, target: &Target, uri: &str) -> AppResult<ResourceContents> {
-    let page = service.store().history(&target.query(PAGE)).await?;
+    let page = service.history_page(&target.query(PAGE)).await?;
     let body = json!({
         "messages": MessageOut::list(&page.messages)?,
         "total": page.total,
@@ -141,7 +141,7 @@ pub async fn read(service: &Service, target: &Target, uri: &str) -> AppResult<Re
 
 /// The newest message id of a resource (0 when it is empty).
 async fn version(service: &Service, target: &Target) -> i64 {
-    match service.store().history(&target.query(1)).await {
+    match service.history_page(&target.query(1)).await {
         Ok(page) => page.messages.first().map_or(0, |m| m.id),
         Err(e) => {
             tracing::warn!(error = %e, "cannot check a subscribed resource");

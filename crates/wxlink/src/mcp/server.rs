@@ -84,7 +84,8 @@ pub struct WxlinkMcp {
     surface: ToolSurface,
     /// Legacy (`resources/subscribe`) subscriptions of this connection.
     subscriptions: Arc<Mutex<Subscriptions>>,
-    /// The task sending this connection's notifications (sessions before 2026-07-28).
+    /// The task sending this connection's notifications (sessions before 2026-07-28); it ends
+    /// when the client goes away.
     notifier: Arc<StdMutex<Option<JoinHandle<()>>>>,
     /// What this connection last listed (a listener that starts later compares).
     pub(super) listed: Arc<Listed>,
@@ -96,22 +97,6 @@ impl std::fmt::Debug for WxlinkMcp {
         f.debug_struct("WxlinkMcp")
             .field("surface", &self.surface)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for WxlinkMcp {
-    fn drop(&mut self) {
-        // The last clone of a connection's handler stops its notifier.
-        if Arc::strong_count(&self.notifier) == 1 {
-            if let Some(task) = self
-                .notifier
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-            {
-                task.abort();
-            }
-        }
     }
 }
 
@@ -381,12 +366,9 @@ impl ServerHandler for WxlinkMcp {
             {
                 let users = self
                     .service
-                    .store()
-                    .contexts(None)
+                    .conversations()
                     .await
-                    .map_err(|e| ErrorData::internal_error(fail(e.into()), None))?
-                    .into_iter()
-                    .map(|c| c.user_id);
+                    .map_err(|e| ErrorData::internal_error(fail(e), None))?;
                 Ok(completion(users, &request.argument.value))
             }
             _ => Ok(completion(Vec::new(), "")),

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::error::{AppError, AppResult};
 use crate::model::SessionStatus;
+use crate::service::sessions::preferred;
 use crate::service::Service;
 use crate::store::{ContextRecord, SessionRecord};
 use crate::timefmt::now_ms;
@@ -161,16 +162,7 @@ impl Service {
             None => {
                 let sessions = self.store().sessions().await?;
                 let default = self.store().default_session().await?;
-                let found = sessions
-                    .iter()
-                    .find(|s| Some(&s.name) == default.as_ref() && has_book(s))
-                    .or_else(|| {
-                        sessions
-                            .iter()
-                            .filter(|s| has_book(s))
-                            .min_by_key(|s| !s.is_connected())
-                    });
-                match found {
+                match preferred(&sessions, default.as_deref(), has_book) {
                     Some(s) => s.clone(),
                     None => return Ok(None),
                 }

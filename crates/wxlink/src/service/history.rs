@@ -158,6 +158,11 @@ pub fn plan(
 }
 
 impl Service {
+    /// A page of a fixed view of the history (a resource: the inbox, one conversation).
+    pub async fn history_page(&self, query: &HistoryQuery) -> AppResult<HistoryPage> {
+        Ok(self.store().history(query).await?)
+    }
+
     /// A page of history, newest first.
     pub async fn history(&self, filter: &HistoryFilter) -> AppResult<History> {
         let sessions = if filter.bot_id.trim().is_empty() {

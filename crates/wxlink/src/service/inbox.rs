@@ -58,13 +58,9 @@ impl Service {
             }
         }
         if !live {
-            let s = sessions
-                .iter()
-                .find(|s| s.is_default)
-                .or_else(|| sessions.first())
-                .ok_or(AppError::NoSessions)?;
+            let s = self.resolve_session(None).await?;
             return Err(AppError::NotConnected {
-                name: s.name.clone(),
+                name: s.name,
                 status: s.status,
             });
         }

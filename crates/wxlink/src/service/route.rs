@@ -13,6 +13,7 @@
 //! 5. otherwise there is no way to reach the recipient: "no context token".
 
 use crate::error::{AppError, AppResult};
+use crate::service::sessions::preferred;
 use crate::service::Service;
 use crate::store::{ContextRecord, SessionRecord};
 
@@ -79,16 +80,7 @@ impl Service {
         if !owned_by_context_backend {
             // 4. The default (or first) session with an address book.
             let default = self.store().default_session().await?;
-            let candidate = default
-                .as_deref()
-                .and_then(find)
-                .filter(|s| self.writes_to_anyone(s))
-                .or_else(|| {
-                    sessions
-                        .iter()
-                        .filter(|s| self.writes_to_anyone(s))
-                        .min_by_key(|s| !s.is_connected())
-                });
+            let candidate = preferred(&sessions, default.as_deref(), |s| self.writes_to_anyone(s));
             if let Some(s) = candidate {
                 return self.usable(s.clone(), to, None);
             }

@@ -17,7 +17,30 @@ pub struct SessionView {
     pub polling: Option<bool>,
 }
 
+/// Of the sessions that pass `fits`, the default one (`default` names it) if it does, else
+/// the first connected one, else the first.
+pub fn preferred<'a>(
+    sessions: &'a [SessionRecord],
+    default: Option<&str>,
+    fits: impl Fn(&SessionRecord) -> bool,
+) -> Option<&'a SessionRecord> {
+    sessions
+        .iter()
+        .find(|s| Some(s.name.as_str()) == default && fits(s))
+        .or_else(|| {
+            sessions
+                .iter()
+                .filter(|s| fits(s))
+                .min_by_key(|s| !s.is_connected())
+        })
+}
+
 impl Service {
+    /// Every session, the default first.
+    pub async fn sessions(&self) -> AppResult<Vec<SessionRecord>> {
+        Ok(self.store().sessions().await?)
+    }
+
     /// Every session, the default first, with who polls it.
     pub async fn list_sessions(&self) -> AppResult<Vec<SessionView>> {
         let sessions = self.store().sessions().await?;
