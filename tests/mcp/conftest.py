@@ -214,6 +214,26 @@ def run(coro):
     return asyncio.run(coro)
 
 
+async def qr_login(c: Client, fake: FakeControl, user: str, session: str = "") -> dict:
+    """Logs an iLink session in through the `login` tool (the fake confirms as `user`); the
+    final answer. The login runs in the background, so a fast fake may confirm it before the
+    first answer: both orders are accepted."""
+    fake.qr_script("scaned", {"status": "confirmed", "user_id": user})
+
+    async def login(args: dict) -> dict:
+        r = await c.call_tool("login", args)
+        assert not r.is_error and r.structured_content is not None, r
+        return r.structured_content
+
+    out = await login({"session_name": session})
+    assert out["status"] in ("pending", "confirmed"), out
+    for _ in range(10):
+        if out["status"] == "confirmed":
+            return out
+        out = await login({"timeout": 10})
+    raise AssertionError(f"login did not confirm: {out}")
+
+
 # ---------------------------------------------------------------------------------------------
 # The Wechaty Puppet Service test peer (tests/wechaty-peer)
 # ---------------------------------------------------------------------------------------------

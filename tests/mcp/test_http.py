@@ -29,7 +29,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import FakeControl, McpServerProcess, run
+from conftest import FakeControl, McpServerProcess, qr_login, run
 
 USER = "o9cq80httptest000000000@im.wechat"
 TOKEN = "e2e-bearer-token"
@@ -80,16 +80,7 @@ async def call(c: Client, name: str, args: dict | None = None) -> dict:
 
 
 async def login(c: Client, fake: FakeControl) -> None:
-    fake.qr_script("scaned", {"status": "confirmed", "user_id": USER})
-    first = await call(c, "login", {})
-    # The login runs in the background: a fast fake may confirm it before the first answer.
-    assert first["status"] in ("pending", "confirmed"), first
-    out = first
-    for _ in range(10):
-        if out["status"] == "confirmed":
-            return
-        out = await call(c, "login", {"timeout": 10})
-    raise AssertionError(f"login did not confirm: {out}")
+    await qr_login(c, fake, USER)
 
 
 async def recv_and_reply(c: Client, fake: FakeControl, text: str, reply: str) -> None:

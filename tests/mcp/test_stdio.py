@@ -23,7 +23,7 @@ import pytest
 from mcp import Client
 from mcp.client.subscriptions import ResourcesListChanged, ResourceUpdated
 
-from conftest import FakeControl, Wxlink, run
+from conftest import FakeControl, Wxlink, qr_login, run
 
 USER = "o9cq80mcptest0000000000@im.wechat"
 STRANGER = "o9cq80stranger000000000@im.wechat"
@@ -76,16 +76,7 @@ async def call_error(c: Client, name: str, args: dict | None = None) -> str:
 
 async def login(c: Client, fake: FakeControl, user: str = USER, session: str = "") -> dict:
     """Logs in through the QR flow (the fake confirms as `user`)."""
-    fake.qr_script("scaned", {"status": "confirmed", "user_id": user})
-    first = await call(c, "login", {"session_name": session})
-    # The login runs in the background: a fast fake may confirm it before the first answer.
-    assert first["status"] in ("pending", "confirmed"), first
-    out = first
-    for _ in range(10):
-        if out["status"] == "confirmed":
-            return out
-        out = await call(c, "login", {"timeout": 10})
-    raise AssertionError(f"login did not confirm: {out}")
+    return await qr_login(c, fake, user, session)
 
 
 async def wait_stored(c: Client, text: str, timeout: float = 10.0) -> dict:

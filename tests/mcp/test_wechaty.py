@@ -35,7 +35,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ToolsListChanged
 
-from conftest import FakeControl, McpServerProcess, WechatyPeer, run, wxlink_bin
+from conftest import FakeControl, McpServerProcess, WechatyPeer, qr_login, run, wxlink_bin
 
 WECHATY_TOOLS = {
     "findFriend",
@@ -683,14 +683,8 @@ def test_contacts_tool_counts_and_searches_wechaty(server: Server, peer: Wechaty
 def test_group_tools_on_an_ilink_session(server: Server, fake: FakeControl):
     async def body():
         async with server.client() as c:
-            fake.qr_script("scaned", {"status": "confirmed", "user_id": ILINK_USER})
-            first = await call(c, "login", {})
-            assert first["backend"] == "ilink"
-            for _ in range(10):
-                out = await call(c, "login", {"timeout": 10})
-                if out["status"] == "confirmed":
-                    break
-            assert out["status"] == "confirmed", out
+            out = await qr_login(c, fake, ILINK_USER)
+            assert out["backend"] == "ilink", out
             for tool, args in [
                 ("findRoomByTopic", {"topic": "项目组"}),
                 ("sendMessageToRoom", {"topic": "项目组", "message": "x"}),
@@ -724,15 +718,8 @@ def test_ilink_and_wechaty_sessions_side_by_side(server: Server, peer: WechatyPe
         async with server.client() as c:
             await login_wechaty(c, peer)  # "wechaty", the first session: the default one
             # A bare iLink login does not take the Wechaty session's name.
-            fake.qr_script("scaned", {"status": "confirmed", "user_id": ILINK_USER})
-            first = await call(c, "login", {})
-            assert (first["status"], first["session"], first["backend"]) == ("pending", "default", "ilink")
-            out = await call(c, "login", {"timeout": 10})
-            for _ in range(10):
-                if out["status"] == "confirmed":
-                    break
-                out = await call(c, "login", {"timeout": 10})
-            assert (out["status"], out["session"]) == ("confirmed", "default"), out
+            out = await qr_login(c, fake, ILINK_USER)
+            assert (out["status"], out["session"], out["backend"]) == ("confirmed", "default", "ilink"), out
             sessions = {s["name"]: s["backend"] for s in (await call(c, "sessions"))["sessions"]}
             assert sessions == {"wechaty": "wechaty", "default": "ilink"}
             # Naming the Wechaty session continues on the Wechaty side.

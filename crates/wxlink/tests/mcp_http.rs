@@ -588,12 +588,20 @@ fn subscribe_is_not_a_2026_method_on_any_transport() {
         .spawn()
         .expect("spawn");
     writeln!(stdio.stdin.as_mut().unwrap(), "{subscribe}").unwrap();
-    let mut line = String::new();
-    BufReader::new(stdio.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let stdout = stdio.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(15));
     drop(stdio.stdin.take());
+    if line.is_err() {
+        let _ = stdio.kill();
+    }
     let _ = stdio.wait();
+    let line = line.expect("stdio answers within 15 s");
     let answer: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(answer["error"]["code"], -32601, "{answer}");
 

@@ -7,6 +7,11 @@ use super::*;
 pub(crate) async fn message_lookup_by_upstream_or_own_id(db: &dyn Fixture) {
     let store = store_with(db, &["main"]).await;
     let big = "18446744073709551615"; // u64::MAX, past i64
+                                      // The outbound echo of upstream id 7001 is stored first (the lower id), so preferring the
+                                      // inbound is not the same as taking the first row.
+    let mut echo = outbound("main", "c1", "u1", "echo", 3);
+    echo.upstream_id = Some("7001".into());
+    let out_id = store.record_outbound(echo).await.unwrap();
     let ids = store
         .ingest(
             "main",
@@ -18,9 +23,7 @@ pub(crate) async fn message_lookup_by_upstream_or_own_id(db: &dyn Fixture) {
         )
         .await
         .unwrap();
-    let mut echo = outbound("main", "c1", "u1", "echo", 3);
-    echo.upstream_id = Some("7001".into());
-    let out_id = store.record_outbound(echo).await.unwrap();
+    assert!(out_id < ids[0]);
 
     let found = store.message("7001").await.unwrap().unwrap();
     assert_eq!(found.id, ids[0], "inbound preferred over outbound");
@@ -181,8 +184,10 @@ pub(crate) async fn two_readers_of_one_consumer_never_get_the_same_message(db: &
     for _ in 2..READERS {
         handles.push(db.open().await);
     }
+    let written = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let store = store.clone();
+        let written = written.clone();
         tokio::spawn(async move {
             for chunk in 0..(MESSAGES / 20) {
                 let batch = (0..20)
@@ -194,22 +199,26 @@ pub(crate) async fn two_readers_of_one_consumer_never_get_the_same_message(db: &
                 store.ingest("main", batch, "c").await.unwrap();
                 tokio::task::yield_now().await;
             }
+            written.store(true, std::sync::atomic::Ordering::SeqCst);
         })
     };
     let readers: Vec<_> = handles
         .into_iter()
         .map(|store| {
+            let written = written.clone();
             tokio::spawn(async move {
                 let mut got = Vec::new();
-                let mut idle = 0;
-                while idle < 200 {
+                loop {
+                    // Read before claiming: an empty claim after the last write means the
+                    // consumer has been handed everything.
+                    let done = written.load(std::sync::atomic::Ordering::SeqCst);
                     let page = store.claim_inbox("shared", 7).await.unwrap();
-                    if page.is_empty() {
-                        idle += 1;
-                        tokio::time::sleep(Duration::from_millis(2)).await;
-                    } else {
-                        idle = 0;
+                    if !page.is_empty() {
                         got.extend(ids(&page));
+                    } else if done {
+                        break;
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
                     }
                 }
                 got
@@ -236,8 +245,6 @@ pub(crate) async fn a_released_claim_is_handed_out_again(db: &dyn Fixture) {
         .map(|i| inbound("main", &i.to_string(), "u", &format!("m{i}"), i))
         .collect();
     let stored = store.ingest("main", batch, "c").await.unwrap();
-    let first = store.claim_inbox("agent-x", 0).await.unwrap();
-    assert!(first.is_empty());
     let claimed = store.claim_inbox(DEFAULT_CONSUMER, 2).await.unwrap();
     assert_eq!(ids(&claimed), stored[..2]);
     // The caller went away: the claim is given back and handed out again.
@@ -308,7 +315,7 @@ pub(crate) async fn prune_keeps_ids_monotonic(db: &dyn Fixture) {
         .await
         .unwrap();
     assert!(next[0] > first[9], "ids are never reused");
-    // Age: everything stored just now is younger than an hour.
+    // Age: everything stored just now is younger than an hour; older than 1 ms it goes.
     let kept = store
         .prune(Retention {
             max_age_ms: Some(3_600_000),
@@ -317,5 +324,15 @@ pub(crate) async fn prune_keeps_ids_monotonic(db: &dyn Fixture) {
         .await
         .unwrap();
     assert_eq!(kept, 0);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let aged = store
+        .prune(Retention {
+            max_age_ms: Some(1),
+            max_rows: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(aged, 1, "the message stored 10 ms ago is older than 1 ms");
+    assert_eq!(store.history(&query()).await.unwrap().total, 0);
     db.check_integrity(store.as_ref()).await;
 }
