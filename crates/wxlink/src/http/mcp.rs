@@ -15,6 +15,7 @@ use axum::http::{Method, Request, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use rmcp::model::ProtocolVersion;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -67,7 +68,7 @@ async fn removed_methods_not_found(request: Request<Body>, next: Next) -> Respon
         .headers()
         .get("mcp-protocol-version")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim() >= "2026-07-28");
+        .is_some_and(|v| v.trim() >= ProtocolVersion::V_2026_07_28.as_str());
     let method = request
         .headers()
         .get("mcp-method")

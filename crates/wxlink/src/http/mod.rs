@@ -111,19 +111,9 @@ impl Server {
         format!("http://{}", display_addr(&self.host, self.local))
     }
 
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
-
     /// Whether clients must send a bearer token.
     pub fn needs_token(&self) -> bool {
         self.guard.has_token()
-    }
-
-    /// Whether every bound address is a loopback one.
-    pub fn is_loopback(&self) -> bool {
-        self.loopback
     }
 
     /// The app: every route of this module, behind the guard, with MCP handlers from

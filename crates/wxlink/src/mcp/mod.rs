@@ -74,11 +74,6 @@ impl WxlinkFactory {
         }
     }
 
-    /// The service the handlers use.
-    pub fn service(&self) -> &Arc<Service> {
-        &self.service
-    }
-
     /// The tool surface of a connection at `endpoint`.
     pub fn surface(&self, endpoint: Endpoint) -> ToolSurface {
         if self.sse_compat && endpoint == Endpoint::Sse && self.tools == ToolMode::Auto {

@@ -348,19 +348,21 @@ impl From<crate::service::send::SendReport> for SendOut {
             success: r.success,
             session: r.session,
             to: r.to,
-            sent: r
-                .sent
-                .into_iter()
-                .map(|i| SentItemOut {
-                    kind: i.kind,
-                    id: i.id,
-                    message_id: i.message_id,
-                    path: i.path,
-                    size: i.size,
-                })
-                .collect(),
+            sent: r.sent.iter().map(SentItemOut::from).collect(),
             quota_left: r.quota_left,
             error: r.error,
+        }
+    }
+}
+
+impl From<&crate::service::send::SentItem> for SentItemOut {
+    fn from(i: &crate::service::send::SentItem) -> Self {
+        SentItemOut {
+            kind: i.kind.clone(),
+            id: i.id.clone(),
+            message_id: i.message_id.clone(),
+            path: i.path.clone(),
+            size: i.size,
         }
     }
 }

@@ -110,17 +110,7 @@ impl Outgoing {
 }
 
 pub(super) fn sent_out(report: &SendReport) -> Vec<SentItemOut> {
-    report
-        .sent
-        .iter()
-        .map(|i| SentItemOut {
-            kind: i.kind.clone(),
-            id: i.id.clone(),
-            message_id: i.message_id.clone(),
-            path: i.path.clone(),
-            size: i.size,
-        })
-        .collect()
+    report.sent.iter().map(SentItemOut::from).collect()
 }
 
 /// Wechaty-MCP-SSE's answer to a send: its success text, or what went out before a failure.
