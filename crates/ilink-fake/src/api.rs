@@ -260,12 +260,19 @@ async fn getupdates(
         })
         .unwrap_or_default();
     let next = start + msgs.len() as i64;
-    reply(json!({
-        "ret": 0,
-        "msgs": msgs,
-        "get_updates_buf": encode_cursor(next),
-        "longpolling_timeout_ms": st.config.longpolling_timeout_ms,
-    }))
+    // Written by hand so that verbatim injections (`raw_text`) go out byte for byte.
+    let msgs: Vec<String> = msgs.iter().map(crate::inject::wire_text).collect();
+    let body = format!(
+        r#"{{"ret":0,"msgs":[{}],"get_updates_buf":{},"longpolling_timeout_ms":{}}}"#,
+        msgs.join(","),
+        Value::from(encode_cursor(next)),
+        st.config.longpolling_timeout_ms,
+    );
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 /// Decrements a bot's in-flight poll count when dropped.

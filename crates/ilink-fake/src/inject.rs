@@ -26,6 +26,10 @@ pub struct InboundSpec {
     pub message_id: Option<u64>,
     /// Queue this JSON verbatim instead of building one (only `seq` is filled in when absent).
     pub raw: Option<Value>,
+    /// Deliver this text verbatim as the message's JSON in the `msgs` list (no `seq` added): for
+    /// robustness tests, it may be what no JSON parser accepts, such as an unpaired surrogate
+    /// escape (`"\ud83d"`), nesting deeper than parsers go, or not an object at all.
+    pub raw_text: Option<String>,
     /// Deliver the message again after `after_ms`, with the same or a new `message_id`.
     pub duplicate: Option<DuplicateSpec>,
 }
@@ -132,6 +136,19 @@ impl ItemSpec {
     }
 }
 
+/// A queued message holding `RAW_TEXT_KEY: "<json text>"` (and the `seq` queueing adds) is
+/// delivered as that text.
+pub const RAW_TEXT_KEY: &str = "__fake_raw_text";
+
+/// A queued message as it goes into a `getupdates` body: its JSON, or the verbatim text of a
+/// [`InboundSpec::raw_text`] injection.
+pub fn wire_text(message: &Value) -> String {
+    match message.get(RAW_TEXT_KEY).and_then(Value::as_str) {
+        Some(text) => text.to_string(),
+        None => message.to_string(),
+    }
+}
+
 /// Why an injection was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum InjectError {
@@ -159,6 +176,11 @@ pub fn inject(state: &mut State, cdn_base: &Url, spec: &InboundSpec) -> Result<V
         .clone()
         .unwrap_or_else(|| bot.user_id.clone());
 
+    if let Some(text) = &spec.raw_text {
+        let mut message = json!({ RAW_TEXT_KEY: text });
+        queue(state, &bot_id, &mut message);
+        return Ok(message);
+    }
     let mut message = match &spec.raw {
         Some(raw) => raw.clone(),
         None => {

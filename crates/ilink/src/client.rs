@@ -11,12 +11,12 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize as _, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 use url::Url;
 
 use crate::config::{encode_client_version, with_trailing_slash, Config};
 use crate::error::{snippet, Error, Result};
+use crate::updates::{parse_updates, Updates};
 use crate::wire::*;
 
 /// Credentials of a logged-in bot account, as the QR login returns them.
@@ -222,15 +222,37 @@ impl Client {
                 }
             }
         };
-        let resp = req.timeout(timeout).send().await.map_err(transport)?;
+        let mut resp = req.timeout(timeout).send().await.map_err(transport)?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(transport)?;
-        Ok((status, bytes))
+        // Read up to the limit: a body that never ends must not fill memory.
+        let too_large = || Error::Decode {
+            endpoint,
+            reason: format!("the answer is larger than {MAX_ANSWER_BYTES} bytes"),
+            body: String::new(),
+        };
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = bytes::BytesMut::new();
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, body.freeze()))
     }
 }
 
+/// The largest API answer read (a `getupdates` batch is a few hundred KB at most): bigger
+/// answers are refused, not buffered.
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+
 /// Turns a parsed response into an error when its `ret`/`errcode` say so (spec §17).
-fn classify<Resp: ApiStatus>(endpoint: &'static str, resp: Resp) -> Result<Resp> {
+pub(crate) fn classify<Resp: ApiStatus>(endpoint: &'static str, resp: Resp) -> Result<Resp> {
     let ret = resp.ret().filter(|&r| r != 0);
     let errcode = resp.errcode().filter(|&c| c != 0);
     let errmsg = || resp.errmsg().unwrap_or_default().to_string();
@@ -299,29 +321,6 @@ impl std::fmt::Debug for Bot {
     }
 }
 
-/// One batch from `getupdates`.
-#[derive(Debug, Clone, Default)]
-pub struct Updates {
-    /// The messages, in server order.
-    pub messages: Vec<Received>,
-    /// The cursor to pass next time (the old one when the server sent none).
-    pub cursor: String,
-    /// The server's suggested timeout for the next poll.
-    pub next_timeout: Option<Duration>,
-    /// True when the client gave up waiting (a normal long-poll end; no error).
-    pub timed_out: bool,
-}
-
-/// One inbound message: the raw JSON as delivered, and the typed model of it. A message the
-/// model cannot read keeps its raw JSON and the reason, so nothing is lost.
-#[derive(Debug, Clone)]
-pub struct Received {
-    /// The message exactly as the server sent it.
-    pub raw: Value,
-    /// The typed message, or why the raw JSON does not fit the model.
-    pub message: std::result::Result<WeixinMessage, String>,
-}
-
 /// What `sendmessage` answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendReceipt {
@@ -388,9 +387,21 @@ impl Bot {
             base_info: Some(self.inner.client.base_info()),
             extra: Extra::new(),
         };
-        let resp: GetUpdatesResponse = match self.post("ilink/bot/getupdates", &body, timeout).await
-        {
-            Ok(r) => r,
+        let url = self.url("ilink/bot/getupdates")?;
+        let endpoint = "ilink/bot/getupdates";
+        let sent = self
+            .inner
+            .client
+            .send_raw(
+                endpoint,
+                url,
+                self.inner.auth.as_ref(),
+                Some(&body),
+                timeout,
+            )
+            .await;
+        let (status, bytes) = match sent {
+            Ok(answer) => answer,
             Err(Error::Timeout { .. }) => {
                 return Ok(Updates {
                     cursor: cursor.to_string(),
@@ -401,26 +412,25 @@ impl Bot {
             }
             Err(e) => return Err(e),
         };
-        let messages = resp
-            .msgs
-            .into_iter()
-            .map(|raw| {
-                let message = WeixinMessage::deserialize_from(&raw);
-                Received { raw, message }
-            })
-            .collect();
-        let cursor = resp
-            .get_updates_buf
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| cursor.to_string());
+        if !status.is_success() {
+            return Err(Error::HttpStatus {
+                endpoint,
+                status: status.as_u16(),
+                body: snippet(&bytes),
+            });
+        }
+        let reply = parse_updates(&bytes).map_err(|e| Error::Decode {
+            endpoint,
+            reason: e.to_string(),
+            body: snippet(&bytes),
+        })?;
+        classify(endpoint, reply.status)?;
         Ok(Updates {
-            messages,
-            cursor,
-            next_timeout: resp
-                .longpolling_timeout_ms
-                .filter(|&ms| ms > 0)
-                .map(Duration::from_millis),
+            messages: reply.messages,
+            cursor: reply.cursor.unwrap_or_else(|| cursor.to_string()),
+            next_timeout: reply.next_timeout_ms.map(Duration::from_millis),
             timed_out: false,
+            skipped: reply.skipped,
         })
     }
 
@@ -442,10 +452,22 @@ impl Bot {
         item: MessageItem,
         context_token: Option<&str>,
     ) -> Result<SendReceipt> {
+        self.send_item_as(&new_client_id(), to, item, context_token)
+            .await
+    }
+
+    /// [`Bot::send_item`] with the caller's `client_id` (one it recorded before sending).
+    pub async fn send_item_as(
+        &self,
+        client_id: &str,
+        to: &str,
+        item: MessageItem,
+        context_token: Option<&str>,
+    ) -> Result<SendReceipt> {
         if to.trim().is_empty() {
             return Err(Error::InvalidInput("recipient user id is empty".into()));
         }
-        let client_id = new_client_id();
+        let client_id = client_id.to_string();
         let msg = WeixinMessage {
             from_user_id: Some(String::new()),
             to_user_id: Some(to.to_string()),
@@ -539,13 +561,6 @@ impl Bot {
         };
         let t = self.inner.client.config().timeouts.api;
         self.post("ilink/bot/getuploadurl", &req, t).await
-    }
-}
-
-impl WeixinMessage {
-    /// Reads a message from raw JSON, saying why when it does not fit the model.
-    pub fn deserialize_from(raw: &Value) -> std::result::Result<WeixinMessage, String> {
-        WeixinMessage::deserialize(raw).map_err(|e| e.to_string())
     }
 }
 

@@ -90,6 +90,18 @@ impl AesKey {
         ecb::Encryptor::<Aes128>::new(&self.0.into()).encrypt_padded_vec_mut::<Pkcs7>(plain)
     }
 
+    /// Encrypts whole blocks in place (`data.len()` a multiple of 16; a trailing partial
+    /// block is left as is): AES-128-ECB without padding. ECB encrypts every block on its own,
+    /// so a plaintext encrypted piece by piece this way, with its last piece through
+    /// [`AesKey::encrypt`], equals the plaintext encrypted at once.
+    pub fn encrypt_blocks(&self, data: &mut [u8]) {
+        use aes::cipher::{generic_array::GenericArray, BlockEncrypt};
+        let cipher = Aes128::new(&self.0.into());
+        for block in data.chunks_exact_mut(16) {
+            cipher.encrypt_block(GenericArray::from_mut_slice(block));
+        }
+    }
+
     /// Decrypts an AES-128-ECB/PKCS#7 ciphertext.
     pub fn decrypt(&self, cipher: &[u8]) -> Result<Vec<u8>, CryptoError> {
         if cipher.is_empty() || !cipher.len().is_multiple_of(16) {

@@ -112,6 +112,9 @@ pub enum Error {
     /// The caller passed something the protocol cannot carry.
     #[error("invalid request: {0}")]
     InvalidInput(String),
+    /// A file being uploaded could not be read (or changed size while it was).
+    #[error("cannot read the file to upload: {0}")]
+    ReadFile(#[source] std::io::Error),
 }
 
 impl Error {

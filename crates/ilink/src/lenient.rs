@@ -4,8 +4,12 @@
 //! or strings, `file_item.len` as a string or a number, and any field may be `null`. Each module
 //! here is used with `#[serde(with = "…")]` and accepts every such spelling while writing the
 //! canonical one back out.
+//!
+//! Reading never fails on a value of the wrong type: the field is left empty (`None`, or a list
+//! without the entries that do not fit) and the rest of the message is kept. A message's raw
+//! JSON is stored next to the model, so what a field held is never lost.
 
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
@@ -18,40 +22,31 @@ pub mod int {
         v.serialize(s)
     }
 
-    /// Reads a number or a decimal string.
+    /// Reads a number or a decimal string; anything else, or a number out of `T`'s range, is
+    /// `None`.
     pub fn deserialize<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
     where
         D: Deserializer<'de>,
         T: TryFrom<u64> + TryFrom<i64> + std::str::FromStr,
     {
-        let out_of_range = || D::Error::custom("integer out of range");
-        match Option::<Value>::deserialize(d)? {
-            None | Some(Value::Null) => Ok(None),
+        Ok(match Option::<Value>::deserialize(d)? {
             Some(Value::Number(n)) => {
                 if let Some(u) = n.as_u64() {
-                    T::try_from(u).map(Some).map_err(|_| out_of_range())
+                    T::try_from(u).ok()
                 } else if let Some(i) = n.as_i64() {
-                    T::try_from(i).map(Some).map_err(|_| out_of_range())
+                    T::try_from(i).ok()
                 } else {
                     let f = n.as_f64().unwrap_or(f64::NAN);
                     if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                        T::try_from(f as i64).map(Some).map_err(|_| out_of_range())
+                        T::try_from(f as i64).ok()
                     } else {
-                        Err(D::Error::custom(format!("expected an integer, got {n}")))
+                        None
                     }
                 }
             }
-            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse::<T>()
-                .map(Some)
-                .map_err(|_| D::Error::custom(format!("expected an integer, got {s:?}"))),
-            Some(other) => Err(D::Error::custom(format!(
-                "expected an integer, got {}",
-                kind(&other)
-            ))),
-        }
+            Some(Value::String(s)) => s.trim().parse::<T>().ok(),
+            _ => None,
+        })
     }
 }
 
@@ -64,18 +59,15 @@ pub mod string {
         v.serialize(s)
     }
 
-    /// Reads a string, or a number or boolean as its decimal/text form.
+    /// Reads a string, or a number or boolean as its decimal/text form; a list or an object is
+    /// `None`.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        match Option::<Value>::deserialize(d)? {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(other) => Err(D::Error::custom(format!(
-                "expected a string, got {}",
-                kind(&other)
-            ))),
-        }
+        Ok(match Option::<Value>::deserialize(d)? {
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::Bool(b)) => Some(b.to_string()),
+            _ => None,
+        })
     }
 }
 
@@ -103,28 +95,23 @@ pub mod boolean {
         v.serialize(s)
     }
 
-    /// Reads a boolean in any common spelling.
+    /// Reads a boolean in any common spelling; anything else is `None`.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        match Option::<Value>::deserialize(d)? {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(b)),
-            Some(Value::Number(n)) => Ok(Some(n.as_f64().unwrap_or(0.0) != 0.0)),
+        Ok(match Option::<Value>::deserialize(d)? {
+            Some(Value::Bool(b)) => Some(b),
+            Some(Value::Number(n)) => Some(n.as_f64().unwrap_or(0.0) != 0.0),
             Some(Value::String(s)) => match s.trim() {
-                "true" | "1" => Ok(Some(true)),
-                "false" | "0" | "" => Ok(Some(false)),
-                other => Err(D::Error::custom(format!(
-                    "expected a boolean, got {other:?}"
-                ))),
+                "true" | "1" => Some(true),
+                "false" | "0" | "" => Some(false),
+                _ => None,
             },
-            Some(other) => Err(D::Error::custom(format!(
-                "expected a boolean, got {}",
-                kind(&other)
-            ))),
-        }
+            _ => None,
+        })
     }
 }
 
-/// Lists where `null` means empty.
+/// Lists where `null` (or anything not a list) means empty, and entries that do not fit `T`
+/// are left out.
 pub mod list {
     use super::*;
 
@@ -133,23 +120,40 @@ pub mod list {
         v.serialize(s)
     }
 
-    /// Reads a list, or `null` as an empty one.
+    /// Reads a list, keeping the entries that read as `T`.
     pub fn deserialize<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
     where
         D: Deserializer<'de>,
         T: DeserializeOwned,
     {
-        Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+        Ok(match Option::<Value>::deserialize(d)? {
+            Some(Value::Array(entries)) => entries
+                .into_iter()
+                .filter_map(|e| T::deserialize(e).ok())
+                .collect(),
+            _ => Vec::new(),
+        })
     }
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+/// Nested objects (`text_item`, `media`, …): `None` when absent, `null`, or not of `T`'s shape.
+pub mod object {
+    use super::*;
+
+    /// Writes the object.
+    pub fn serialize<S: Serializer, T: Serialize>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    /// Reads an object of `T`'s shape.
+    pub fn deserialize<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: DeserializeOwned,
+    {
+        Ok(match Option::<Value>::deserialize(d)? {
+            None | Some(Value::Null) => None,
+            Some(v) => T::deserialize(v).ok(),
+        })
     }
 }

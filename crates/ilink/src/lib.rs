@@ -38,10 +38,11 @@
 //! # }
 //! ```
 //!
-//! Module map: [`wire`] (every body as serde types), [`client`] (HTTP, headers, errors, bot
-//! endpoints), [`login`] (QR flow), [`media`] (upload, download), [`progress`] (byte progress
-//! of those), [`crypto`] (AES, key forms),
-//! [`config`] (hosts, timeouts, backoff), [`error`].
+//! Module map: [`wire`] (every body as serde types), [`json`] (repairing what the server writes
+//! before parsing), [`updates`] (`getupdates` answers, message by message), [`client`] (HTTP,
+//! headers, errors, bot endpoints), [`login`] (QR flow), [`media`] (upload, download),
+//! [`plaintext`] (what an upload reads; files streamed), [`progress`] (byte progress of those),
+//! [`crypto`] (AES, key forms), [`config`] (hosts, timeouts, backoff), [`error`].
 
 #![warn(missing_docs)]
 
@@ -49,20 +50,22 @@ pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod json;
 mod lenient;
 pub mod login;
 pub mod media;
+pub mod plaintext;
 pub mod progress;
+pub mod updates;
 pub mod wire;
 
-pub use client::{
-    new_client_id, wechat_uin, Bot, Client, Credentials, Received, SendReceipt, TypingStatus,
-    Updates,
-};
+pub use client::{new_client_id, wechat_uin, Bot, Client, Credentials, SendReceipt, TypingStatus};
 pub use config::{BackoffPolicy, Config, Timeouts};
 pub use crypto::{AesKey, CryptoError};
 pub use error::{Error, Result};
 pub use login::{LoginEvent, LoginFlow, LoginOptions, QrCode, QrRenewal, QrStatus};
 pub use media::{encode_uri_component, item_key, MediaKind, UploadedMedia};
+pub use plaintext::Plaintext;
 pub use progress::{Progress, Transfer};
+pub use updates::{parse_updates, Received, Updates, UpdatesReply};
 pub use wire::{ItemType, MessageItem, WeixinMessage};

@@ -1,6 +1,8 @@
 //! Media transfer (spec §10): encrypt and upload outbound media (`getuploadurl`, then a CDN POST
 //! with retries on 5xx only, reading `x-encrypted-param`), build the outbound item, and download
 //! and decrypt inbound media via `full_url` or the URL built from `encrypt_query_param`.
+//!
+//! A file is uploaded without ever being whole in memory: see [`crate::plaintext`].
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -9,8 +11,9 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use url::Url;
 
 use crate::client::{Bot, Client, SendReceipt};
-use crate::crypto::{md5_hex, padded_size, random_filekey, AesKey};
+use crate::crypto::{padded_size, random_filekey, AesKey};
 use crate::error::{snippet, Error, Result};
+use crate::plaintext::{encrypted_file_body, file_error, Plaintext};
 use crate::progress::{Progress, Transfer};
 use crate::wire::*;
 
@@ -149,11 +152,24 @@ impl Bot {
         data: &[u8],
         progress: &Progress,
     ) -> Result<UploadedMedia> {
+        let plain = Plaintext::Bytes(Bytes::copy_from_slice(data));
+        self.upload_plaintext(to, kind, plain, progress).await
+    }
+
+    /// Uploads `plain` for `to` with a fresh key, reporting the ciphertext bytes sent to
+    /// `progress`. A file is streamed: read, encrypted and sent piece by piece.
+    pub async fn upload_plaintext(
+        &self,
+        to: &str,
+        kind: MediaKind,
+        plain: Plaintext,
+        progress: &Progress,
+    ) -> Result<UploadedMedia> {
         let key = AesKey::random();
         let filekey = random_filekey();
-        let plain_size = data.len() as u64;
+        let plain_size = plain.len();
         let cipher_size = padded_size(plain_size);
-        let md5 = md5_hex(data);
+        let md5 = plain.md5().await?;
         let resp = self
             .get_upload_url(GetUploadUrlRequest {
                 filekey: Some(filekey.clone()),
@@ -168,11 +184,18 @@ impl Bot {
             })
             .await?;
         let url = self.client().upload_url(&resp, &filekey)?;
-        let cipher = Bytes::from(key.encrypt(data));
-        let download_param = self
-            .client()
-            .upload_to_cdn_with_progress(url, cipher, progress)
-            .await?;
+        let download_param = match &plain {
+            Plaintext::Bytes(data) => {
+                let cipher = Bytes::from(key.encrypt(data));
+                self.client()
+                    .upload_to_cdn_with_progress(url, cipher, progress)
+                    .await?
+            }
+            Plaintext::File { file, len } => {
+                let body = || encrypted_file_body(file.clone(), *len, key, progress.clone());
+                self.client().post_to_cdn(url, cipher_size, body).await?
+            }
+        };
         Ok(UploadedMedia {
             kind,
             filekey,
@@ -203,7 +226,8 @@ impl Bot {
 
 impl Client {
     /// `upload_full_url` when given, else `<cdn>/upload?encrypted_query_param=…&filekey=…`.
-    fn upload_url(&self, resp: &GetUploadUrlResponse, filekey: &str) -> Result<Url> {
+    #[doc(hidden)] // public for the fuzz targets (fuzz/)
+    pub fn upload_url(&self, resp: &GetUploadUrlResponse, filekey: &str) -> Result<Url> {
         if let Some(full) = resp.upload_full_url.as_deref().filter(|u| !u.is_empty()) {
             return Url::parse(full).map_err(|e| Error::Api {
                 endpoint: "ilink/bot/getuploadurl",
@@ -248,6 +272,21 @@ impl Client {
         cipher: Bytes,
         progress: &Progress,
     ) -> Result<String> {
+        let len = cipher.len() as u64;
+        self.post_to_cdn(url, len, || {
+            body_with_progress(cipher.clone(), progress.clone())
+        })
+        .await
+    }
+
+    /// POSTs `len` ciphertext bytes, a fresh body from `body` for each attempt, and returns
+    /// `x-encrypted-param`.
+    async fn post_to_cdn(
+        &self,
+        url: Url,
+        len: u64,
+        body: impl Fn() -> reqwest::Body,
+    ) -> Result<String> {
         let attempts = self.config().cdn_upload_attempts.max(1);
         let mut last_err = None;
         for attempt in 1..=attempts {
@@ -258,13 +297,21 @@ impl Client {
                 .http()
                 .post(url.clone())
                 .header(CONTENT_TYPE, "application/octet-stream")
-                .header(CONTENT_LENGTH, cipher.len())
+                .header(CONTENT_LENGTH, len)
                 .timeout(self.config().timeouts.cdn_upload)
-                .body(body_with_progress(cipher.clone(), progress.clone()))
+                .body(body())
                 .send()
                 .await;
             let resp = match sent {
                 Ok(r) => r,
+                Err(e) if file_error(&e).is_some() => {
+                    // The file could not be read: trying again will not help.
+                    let source = file_error(&e).map_or_else(
+                        || std::io::Error::other("read failed"),
+                        |io| std::io::Error::new(io.kind(), io.to_string()),
+                    );
+                    return Err(Error::ReadFile(source));
+                }
                 Err(e) => {
                     tracing::debug!(attempt, error = %e, "CDN upload failed; retrying");
                     last_err = Some(cdn_transport("cdn upload", &url, e, self));

@@ -436,11 +436,14 @@ async fn a_client_timeout_is_an_empty_batch_with_the_old_cursor() {
 }
 
 #[tokio::test]
-async fn an_unreadable_message_keeps_its_raw_json_and_spares_the_batch() {
+async fn wrong_typed_fields_are_left_empty_and_the_raw_json_is_kept() {
     let (fake, _client, bot, _) = logged_in().await;
     fake.inject(&InboundSpec::text("before")).unwrap();
     fake.inject(&InboundSpec {
-        raw: Some(serde_json::json!({"message_id": {"nested": true}, "item_list": "oops"})),
+        raw: Some(
+            serde_json::json!({"message_id": {"nested": true}, "item_list": "oops",
+            "from_user_id": "u@im.wechat"}),
+        ),
         ..Default::default()
     })
     .unwrap();
@@ -449,7 +452,10 @@ async fn an_unreadable_message_keeps_its_raw_json_and_spares_the_batch() {
     assert_eq!(updates.messages.len(), 3);
     assert!(updates.messages[0].message.is_ok());
     let bad = &updates.messages[1];
-    assert!(bad.message.is_err());
+    let read = bad.message.as_ref().unwrap();
+    assert_eq!(read.message_id, None);
+    assert!(read.item_list.is_empty());
+    assert_eq!(read.from_user_id.as_deref(), Some("u@im.wechat"));
     assert_eq!(bad.raw["item_list"], "oops");
     assert!(updates.messages[2].message.is_ok());
 }

@@ -66,5 +66,7 @@ pub use event::{LoginState, PayloadType, PuppetEvent, ScanStatus};
 pub use filebox::FileBox;
 pub use find::{ContactField, MatchMode};
 pub use message::{ImageType, Message, MessageType};
+#[doc(hidden)] // the wire payload a `Message` is made from, for the fuzz targets (fuzz/)
+pub use proto::wechaty::puppet::MessagePayloadResponse;
 pub use room::{Room, RoomMember};
 pub use stream::EventStream;

@@ -109,9 +109,10 @@ async fn run(args: Args) -> AppResult<()> {
         upstream: UpstreamOptions {
             ilink_base: args.ilink_base,
             cdn_base: args.cdn_base,
-            backoff: None,
+            ..UpstreamOptions::default()
         },
         retention: Retention::default(),
+        fix_permissions: false,
     })?;
     let factory =
         ConformanceFactory::new(WxlinkFactory::new(service.clone(), ToolMode::Auto, false));
@@ -120,6 +121,7 @@ async fn run(args: Args) -> AppResult<()> {
         port: args.port,
         token: None,
         allow_no_auth: false,
+        session_timeout: wxlink::http::DEFAULT_SESSION_TIMEOUT,
     })
     .await?;
     banner(&server, &service);

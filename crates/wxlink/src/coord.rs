@@ -65,11 +65,14 @@ fn lock_path(data: &DataDir, name: &str) -> std::io::Result<PathBuf> {
 /// blocking thread.
 pub fn try_lock(data: &DataDir, name: &str) -> std::io::Result<Attempt> {
     let path = lock_path(data, name)?;
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)?;
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&path)?;
     match file.try_lock() {
         Ok(()) => {
             let key = key(data, name);

@@ -63,6 +63,8 @@ pub enum ErrorKind {
     QuotaExhausted,
     /// The text is over the upstream's limit.
     TextTooLong,
+    /// A file is over the size limit.
+    TooLarge,
     /// A send without content.
     NothingToSend,
     /// A local file does not exist.
@@ -99,6 +101,7 @@ impl ErrorKind {
             ErrorKind::NoContextToken => "no_context_token",
             ErrorKind::QuotaExhausted => "quota_exhausted",
             ErrorKind::TextTooLong => "text_too_long",
+            ErrorKind::TooLarge => "too_large",
             ErrorKind::NothingToSend => "nothing_to_send",
             ErrorKind::FileNotFound => "file_not_found",
             ErrorKind::MessageNotFound => "message_not_found",
@@ -122,6 +125,7 @@ impl ErrorKind {
             | ErrorKind::NoContextToken
             | ErrorKind::QuotaExhausted
             | ErrorKind::TextTooLong
+            | ErrorKind::TooLarge
             | ErrorKind::NothingToSend => EXIT_REFUSED,
             ErrorKind::NotFound
             | ErrorKind::FileNotFound
@@ -156,11 +160,22 @@ impl ErrorKind {
             | ErrorKind::NeedsWechaty
             | ErrorKind::NoContextToken
             | ErrorKind::TextTooLong => 422,
+            ErrorKind::TooLarge => 413,
             ErrorKind::QuotaExhausted => 429,
             ErrorKind::TokenRejected | ErrorKind::Upstream => 502,
             ErrorKind::UpstreamUnavailable => 503,
             ErrorKind::Io | ErrorKind::Store | ErrorKind::Reported => 500,
         }
+    }
+}
+
+/// `n` bytes in MB (MiB), with one decimal below 10.
+fn mb(n: u64) -> String {
+    let mb = n as f64 / (1024.0 * 1024.0);
+    if mb < 10.0 {
+        format!("{mb:.1} MB")
+    } else {
+        format!("{mb:.0} MB")
     }
 }
 
@@ -242,6 +257,16 @@ pub enum AppError {
         bytes: usize,
         /// The limit.
         max: usize,
+    },
+    /// A file over the size limit.
+    #[error("{} is too large: {} (limit {}); raise the limit with --max-upload-mb", path.display(), mb(*size), mb(*limit))]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
     },
     /// `send` without any content.
     #[error("nothing to send: give --text, --image, --file, --video or --voice")]
@@ -343,6 +368,7 @@ impl AppError {
             AppError::NoContext { .. } => ErrorKind::NoContextToken,
             AppError::QuotaExhausted { .. } => ErrorKind::QuotaExhausted,
             AppError::TextTooLong { .. } => ErrorKind::TextTooLong,
+            AppError::FileTooLarge { .. } => ErrorKind::TooLarge,
             AppError::NothingToSend => ErrorKind::NothingToSend,
             AppError::FileNotFound(_) => ErrorKind::FileNotFound,
             AppError::MessageNotFound(_) => ErrorKind::MessageNotFound,

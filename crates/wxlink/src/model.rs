@@ -155,6 +155,11 @@ pub enum MessageStatus {
     Sent,
     /// An outbound message the upstream refused or that never arrived there.
     Failed,
+    /// An outbound message on its way (recorded before it left).
+    Pending,
+    /// An outbound message whose process died while it was on its way: it may or may not
+    /// have arrived. Never sent again automatically.
+    Unknown,
 }
 
 impl MessageStatus {
@@ -164,6 +169,8 @@ impl MessageStatus {
             MessageStatus::Received => "received",
             MessageStatus::Sent => "sent",
             MessageStatus::Failed => "failed",
+            MessageStatus::Pending => "pending",
+            MessageStatus::Unknown => "unknown",
         }
     }
 
@@ -173,6 +180,8 @@ impl MessageStatus {
             "received" => MessageStatus::Received,
             "sent" => MessageStatus::Sent,
             "failed" => MessageStatus::Failed,
+            "pending" => MessageStatus::Pending,
+            "unknown" => MessageStatus::Unknown,
             _ => return None,
         })
     }

@@ -1,5 +1,6 @@
 //! The data directory: where it is (`-d`, `WXLINK_HOME`, else `~/.wxlink`), creating it private
-//! (mode 0700), and the paths inside it.
+//! (mode 0700), checking that an existing one is (and tightening it on request), and the paths
+//! inside it. [`create_private_dir`] is how wxlink creates every directory, whatever the umask.
 //!
 //! ```text
 //! <data>/wxlink.db      the SQLite store (0600; holds credentials)
@@ -9,6 +10,33 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+
+/// Creates `path` and any missing parents with mode 0700 (owner only), whatever the umask.
+/// Blocking.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)?;
+    // The mode given is masked by the umask; a umask cannot loosen 0700, but say it once more
+    // for the directory asked for, in case it was created by someone else meanwhile.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
 
 /// A resolved, existing data directory.
 #[derive(Debug, Clone)]
@@ -43,19 +71,37 @@ impl DataDir {
 
     /// Creates `path` (and parents) with mode 0700 if missing.
     fn ensure(&self, path: &Path) -> Result<(), DataDirError> {
-        let err = |source| DataDirError {
+        create_private_dir(path).map_err(|source| DataDirError {
             path: path.to_path_buf(),
             source,
-        };
-        if !path.exists() {
-            let mut builder = fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::DirBuilderExt;
-                builder.mode(0o700);
+        })
+    }
+
+    /// The permission bits the group or others have on the directory (it holds credentials
+    /// and messages), when they have any.
+    pub fn open_to_others(&self) -> Option<u32> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&self.root).ok()?.permissions().mode() & 0o777;
+            (mode & 0o077 != 0).then_some(mode)
+        }
+        #[cfg(not(unix))]
+        None
+    }
+
+    /// Restricts the directory to its owner (0700) and the store's files in it to 0600.
+    pub fn make_private(&self) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700))?;
+            for name in ["wxlink.db", "wxlink.db-wal", "wxlink.db-shm"] {
+                let file = self.root.join(name);
+                if file.exists() {
+                    fs::set_permissions(&file, fs::Permissions::from_mode(0o600))?;
+                }
             }
-            builder.create(path).map_err(err)?;
         }
         Ok(())
     }

@@ -56,10 +56,11 @@ pub fn message(m: &StoredMessage) -> Value {
 }
 
 /// A session as JSON: `{name, backend, bot_id, user_id, status, default, polling,
-/// last_message_at, users, created_at}`. `polling` is filled in by the caller (it needs the
+/// last_message_at, users, created_at}`, and `degraded` (why receiving keeps failing) while it
+/// does. `polling` is filled in by the caller (it needs the
 /// lock table), `null` when unknown.
 pub fn session(s: &SessionRecord, polling: Option<bool>) -> Value {
-    json!({
+    let mut v = json!({
         "name": s.name,
         "backend": s.backend.as_str(),
         "bot_id": s.bot_id,
@@ -71,5 +72,9 @@ pub fn session(s: &SessionRecord, polling: Option<bool>) -> Value {
         "last_message_at": s.last_message_at_ms.map(iso),
         "users": s.users,
         "created_at": iso(s.created_at_ms),
-    })
+    });
+    if let Some(problem) = &s.problem {
+        v["degraded"] = json!(problem);
+    }
+    v
 }

@@ -1,5 +1,6 @@
 //! The `wxlink` binary as a user runs it: `--version`, `--help`, and `wxlink sandbox` serving
-//! the fake iLink API on a real port until it is told to stop.
+//! the fake iLink API on a real port until it is told to stop, and session names refused before
+//! anything goes upstream.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -86,4 +87,40 @@ fn sandbox_serves_the_fake_until_terminated() {
         .read_to_string(&mut err)
         .unwrap();
     assert!(err.contains("stopped"), "{err}");
+}
+
+#[test]
+fn invalid_session_names_are_refused_before_anything_goes_upstream() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let fake = rt.block_on(ilink_fake::FakeIlink::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["../evil", "a/b", "..", ".", "x\ty", &"x".repeat(65)] {
+        let out = Command::new(BIN)
+            .arg("-d")
+            .arg(dir.path())
+            .args([
+                "--ilink-base",
+                fake.base_url().as_str(),
+                "--json",
+                "login",
+                name,
+            ])
+            .env_remove("WXLINK_HOME")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name:?}");
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(answer["error"]["kind"], "invalid", "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("invalid session name"), "{message}");
+    }
+    assert!(
+        fake.requests(None).is_empty(),
+        "no QR code was fetched: {:?}",
+        fake.requests(None)
+            .iter()
+            .map(|r| &r.endpoint)
+            .collect::<Vec<_>>()
+    );
 }

@@ -6,101 +6,20 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ilink::BackoffPolicy;
-use ilink_fake::{BotAccount, FakeIlink, FaultSpec, InboundSpec, ItemSpec, QuoteSpec};
+use ilink_fake::{FaultSpec, InboundSpec, ItemSpec, QuoteSpec};
 use wxlink::error::AppError;
-use wxlink::model::{BackendKind, MessageStatus};
+use wxlink::model::MessageStatus;
 use wxlink::service::contacts::Source;
 use wxlink::service::pollers::Pollers;
 use wxlink::service::send::SendRequest;
-use wxlink::service::{Event as AppEvent, Service as App, ServiceOptions};
-use wxlink::store::{Direction, HistoryQuery, LoginRecord, SessionStatus};
+use wxlink::service::Event as AppEvent;
+use wxlink::store::{Direction, HistoryQuery, SessionStatus};
 use wxlink::transfer::Unobserved;
 use wxlink::upstream::ilink::MAX_TEXT_BYTES;
-use wxlink::upstream::{FileKind, Matching, UpstreamFailure, UpstreamOptions};
+use wxlink::upstream::{FileKind, Matching, UpstreamFailure};
 
-struct Env {
-    fake: FakeIlink,
-    app: Arc<App>,
-    dir: tempfile::TempDir,
-}
-
-async fn env() -> Env {
-    let fake = FakeIlink::start().await.unwrap();
-    fake.configure(|c| c.hold_ms = 300);
-    let dir = tempfile::tempdir().unwrap();
-    let app = open_app(&fake, dir.path());
-    Env { fake, app, dir }
-}
-
-fn open_app(fake: &FakeIlink, dir: &std::path::Path) -> Arc<App> {
-    App::open(ServiceOptions {
-        data_dir: Some(dir.to_path_buf()),
-        upstream: UpstreamOptions {
-            ilink_base: Some(fake.base_url()),
-            cdn_base: Some(fake.cdn_url()),
-            backoff: Some(BackoffPolicy {
-                short: Duration::from_millis(50),
-                long: Duration::from_millis(200),
-                failures_before_long: 3,
-            }),
-        },
-        ..Default::default()
-    })
-    .unwrap()
-}
-
-/// A bot of the fake, saved as session `name` as a confirmed QR login saves it.
-async fn login_bot(env: &Env, name: &str, user: &str) -> BotAccount {
-    let bot = env.fake.create_bot(Some(user));
-    env.app
-        .store()
-        .save_login(
-            name,
-            &LoginRecord {
-                backend: BackendKind::Ilink,
-                bot_id: bot.bot_id.clone(),
-                user_id: Some(bot.user_id.clone()),
-                token: bot.token.clone().into(),
-                base_url: Some(env.fake.base_url().to_string()),
-            },
-        )
-        .await
-        .unwrap();
-    env.app.emit(AppEvent::SessionsChanged);
-    bot
-}
-
-/// Receives until `n` messages arrived (or panics after 10 s).
-async fn recv_n(app: &App, consumer: &str, n: usize) -> Vec<wxlink::store::StoredMessage> {
-    let mut got = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while got.len() < n {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {} of {n} messages arrived",
-            got.len()
-        );
-        got.extend(app.recv(consumer, Duration::from_secs(2)).await.unwrap());
-    }
-    got
-}
-
-/// The stored inbound messages (up to 200), newest first, with their total.
-async fn stored_inbound(app: &App) -> wxlink::store::HistoryPage {
-    app.store()
-        .history(&HistoryQuery {
-            direction: Some(Direction::In),
-            limit: 200,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-}
-
-fn inject(fake: &FakeIlink, bot: &BotAccount, spec: InboundSpec) -> serde_json::Value {
-    fake.inject(&spec.to_bot(bot.bot_id.clone())).unwrap()
-}
+mod common;
+use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sessions_poll_at_once_and_everything_is_stored_and_searchable() {
@@ -246,14 +165,6 @@ async fn two_sessions_poll_at_once_and_everything_is_stored_and_searchable() {
     assert_eq!(accounts("notifystop"), 2);
 }
 
-async fn first_message(env: &Env, bot: &BotAccount, text: &str) -> String {
-    let pollers = Pollers::start(env.app.clone());
-    inject(&env.fake, bot, InboundSpec::text(text));
-    let got = recv_n(&env.app, "default", 1).await;
-    pollers.shutdown().await;
-    got[0].message.peer.clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_every_kind_and_refuses_what_would_fail() {
     let env = env().await;
@@ -376,46 +287,6 @@ async fn sends_every_kind_and_refuses_what_would_fail() {
         env.app.send(&last, &Unobserved).await.unwrap_err(),
         AppError::QuotaExhausted { left: 0, .. }
     ));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_send_that_went_out_but_cannot_be_recorded_is_reported_as_sent() {
-    let env = env().await;
-    let bot = login_bot(&env, "default", "o9cq80dora@im.wechat").await;
-    let user = first_message(&env, &bot, "hi").await;
-    let photo = env.dir.path().join("p.png");
-    std::fs::write(&photo, b"\x89PNG").unwrap();
-    // Another connection makes recording sends fail, as a full disk would.
-    let db = rusqlite::Connection::open(env.dir.path().join("wxlink.db")).unwrap();
-    db.execute_batch(
-        "CREATE TRIGGER fail_outbound BEFORE INSERT ON messages WHEN new.direction = 2 \
-         BEGIN SELECT RAISE(ABORT, 'disk is full'); END;",
-    )
-    .unwrap();
-    let req = SendRequest::to(&user)
-        .text("went out")
-        .attach(FileKind::Image, &photo);
-    let report = env
-        .app
-        .send(&req, &Unobserved)
-        .await
-        .expect("what went out is reported, not an error");
-    assert!(!report.success);
-    assert_eq!(
-        report.sent.len(),
-        1,
-        "the text went out; the image was not sent"
-    );
-    assert_eq!(report.sent[0].kind, "text");
-    assert!(report.sent[0].id.is_empty(), "it has no stored id");
-    assert!(report.sent[0].message_id.is_some());
-    let error = report.error.unwrap_or_default();
-    assert!(error.contains("disk is full"), "{error}");
-    assert_eq!(
-        env.fake.sent().len(),
-        1,
-        "nothing went out after the failure"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -824,29 +695,4 @@ async fn consumers_are_independent_and_durable() {
             .len(),
         3
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreadable_upstream_message_is_kept_raw() {
-    let env = env().await;
-    let bot = login_bot(&env, "default", "o9cq80jo@im.wechat").await;
-    let pollers = Pollers::start(env.app.clone());
-    inject(
-        &env.fake,
-        &bot,
-        InboundSpec {
-            raw: Some(
-                serde_json::json!({"message_id": 42, "from_user_id": "o9cq80jo@im.wechat",
-                "item_list": "not a list"}),
-            ),
-            ..Default::default()
-        },
-    );
-    let got = recv_n(&env.app, "default", 1).await;
-    pollers.shutdown().await;
-    let m = &got[0].message;
-    assert_eq!(m.kind, "unknown");
-    assert_eq!(m.upstream_id.as_deref(), Some("42"));
-    assert_eq!(m.raw.as_ref().unwrap()["item_list"], "not a list");
-    assert!(m.error.is_some());
 }

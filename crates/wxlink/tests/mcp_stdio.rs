@@ -215,3 +215,65 @@ async fn stdio_session_logs_in_receives_and_replies() {
         .await
         .expect("driver");
 }
+
+impl Server {
+    /// Writes a raw line and returns the next line the server prints.
+    fn raw(&mut self, line: &[u8]) -> Value {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(line).expect("write");
+        stdin.write_all(b"\n").expect("write");
+        stdin.flush().expect("flush");
+        let answer = self
+            .lines
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("no answer to {:?}: {e}", String::from_utf8_lossy(line)));
+        serde_json::from_str(&answer).expect("JSON")
+    }
+}
+
+fn unreadable_lines(fake: Arc<FakeIlink>, dir: &Path) {
+    let mut s = Server::start(&fake, dir);
+    s.request(
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {},
+               "clientInfo": {"name": "mcp_stdio.rs", "version": "1"}}),
+    );
+    s.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    let cases: [(&[u8], i64, Value); 7] = [
+        (b"{not json", -32700, Value::Null),
+        (b"\xff\xfe not utf-8", -32700, Value::Null),
+        (br#"{"jsonrpc":"2.0","id":41,"foo":1}"#, -32600, json!(41)),
+        (br#"[{"jsonrpc":"2.0","id":42,"method":"ping"}]"#, -32600, Value::Null),
+        (
+            br#"{"jsonrpc":"2.0","id":43,"method":"tools/call","params":{"name":"sessions","arguments":[]}}"#,
+            -32602,
+            json!(43),
+        ),
+        (
+            br#"{"jsonrpc":"2.0","id":44,"method":"tools/call","params":{"arguments":{}}}"#,
+            -32602,
+            json!(44),
+        ),
+        (br#"{"jsonrpc":"2.0","id":45,"method":"no/such"}"#, -32601, json!(45)),
+    ];
+    for (line, code, id) in cases {
+        let answer = s.raw(line);
+        assert_eq!(answer["error"]["code"], code, "{answer}");
+        assert_eq!(answer["id"], id, "{answer}");
+        assert_eq!(answer["jsonrpc"], "2.0");
+    }
+    // The session goes on.
+    assert!(s.request("tools/list", json!({}))["tools"].is_array());
+    drop(s.stdin.take());
+    let _ = s.child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_that_are_no_message_get_the_json_rpc_error() {
+    let fake = Arc::new(FakeIlink::start().await.expect("fake"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || unreadable_lines(fake, &path))
+        .await
+        .expect("driver");
+}

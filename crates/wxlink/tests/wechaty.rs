@@ -188,6 +188,33 @@ async fn a_wechaty_session_receives_sends_and_finds() {
         .decode(file["fileBase64"].as_str().unwrap())
         .unwrap();
     assert_eq!(bytes, b"%PDF-1.7 quarterly");
+    // Over the inline limit (1 MiB): streamed through Upload from the file, piece by piece.
+    let big_content: Vec<u8> = (0..(3 * 1024 * 1024 + 5))
+        .map(|i: u32| (i % 251) as u8)
+        .collect();
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, &big_content).unwrap();
+    let report = app
+        .send(
+            &SendRequest::to("wxid_alice").attach(FileKind::File, big.clone()),
+            &Unobserved,
+        )
+        .await
+        .unwrap();
+    assert!(report.success, "{report:?}");
+    let sent = peer.get("/sent").await;
+    let streamed = sent
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["filename"] == "big.bin")
+        .unwrap_or_else(|| panic!("big.bin not sent: {sent:?}"))
+        .clone();
+    assert_eq!(streamed["fileSize"], big_content.len());
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(streamed["fileBase64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(bytes, big_content);
     let out = app
         .store()
         .history(&HistoryQuery {

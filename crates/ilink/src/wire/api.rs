@@ -101,7 +101,11 @@ pub struct GetUpdatesRequest {
     #[serde(default, with = "lenient::string_or_empty")]
     pub get_updates_buf: String,
     /// Client description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub base_info: Option<BaseInfo>,
     /// Unknown fields (e.g. the deprecated `sync_buf`).
     #[serde(flatten)]
@@ -134,7 +138,11 @@ pub struct SendMessageRequest {
     #[serde(default)]
     pub msg: WeixinMessage,
     /// Client description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub base_info: Option<BaseInfo>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -231,7 +239,11 @@ pub struct GetUploadUrlRequest {
     )]
     pub aeskey: Option<String>,
     /// Client description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub base_info: Option<BaseInfo>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -271,7 +283,11 @@ pub struct GetConfigRequest {
     )]
     pub context_token: Option<String>,
     /// Client description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub base_info: Option<BaseInfo>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -312,7 +328,11 @@ pub struct SendTypingRequest {
     )]
     pub status: Option<i64>,
     /// Client description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub base_info: Option<BaseInfo>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -323,7 +343,11 @@ pub struct SendTypingRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NotifyRequest {
     /// Client description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub base_info: Option<BaseInfo>,
     /// Unknown fields.
     #[serde(flatten)]

@@ -215,28 +215,60 @@ pub struct MessageItem {
     )]
     pub msg_id: Option<String>,
     /// Quoted message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ref_msg: Option<Box<RefMessage>>,
     /// Payload of a text item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub text_item: Option<TextItem>,
     /// Payload of an image item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub image_item: Option<ImageItem>,
     /// Payload of a voice item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub voice_item: Option<VoiceItem>,
     /// Payload of a file item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub file_item: Option<FileItem>,
     /// Payload of a video item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub video_item: Option<VideoItem>,
     /// Payload of a tool-call-start item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tool_call_start_item: Option<ToolCallItem>,
     /// Payload of a tool-call-result item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tool_call_result_item: Option<ToolCallItem>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -328,10 +360,18 @@ pub struct CdnMedia {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageItem {
     /// The image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub media: Option<CdnMedia>,
     /// The thumbnail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub thumb_media: Option<CdnMedia>,
     /// The raw key as 32 hex chars (form H); preferred for decryption.
     #[serde(
@@ -391,7 +431,11 @@ pub struct ImageItem {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VoiceItem {
     /// The audio.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub media: Option<CdnMedia>,
     /// Codec: 1 pcm, 2 adpcm, 3 feature, 4 speex, 5 amr, 6 silk, 7 mp3, 8 ogg-speex.
     #[serde(
@@ -437,7 +481,11 @@ pub struct VoiceItem {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileItem {
     /// The file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub media: Option<CdnMedia>,
     /// Display name.
     #[serde(
@@ -469,7 +517,11 @@ pub struct FileItem {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VideoItem {
     /// The video.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub media: Option<CdnMedia>,
     /// Size (outbound: ciphertext size).
     #[serde(
@@ -493,7 +545,11 @@ pub struct VideoItem {
     )]
     pub video_md5: Option<String>,
     /// Thumbnail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub thumb_media: Option<CdnMedia>,
     /// Thumbnail size.
     #[serde(
@@ -554,7 +610,11 @@ pub struct ToolCallItem {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RefMessage {
     /// The quoted item, when the client sent it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub message_item: Option<MessageItem>,
     /// Summary text.
     #[serde(
@@ -571,7 +631,11 @@ pub struct RefMessage {
     )]
     pub svr_id: Option<String>,
     /// The quoted substring, when only part was quoted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "lenient::object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub partial_text: Option<PartialText>,
     /// Unknown fields.
     #[serde(flatten)]

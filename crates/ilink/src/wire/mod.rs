@@ -39,10 +39,18 @@ pub const MESSAGE_STATE_FINISH: i64 = 2;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BaseInfo {
     /// Client version, e.g. `"0.1.0"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub channel_version: Option<String>,
     /// UA-style self description, e.g. `"wxlink/0.1.0"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::lenient::string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bot_agent: Option<String>,
     /// Unknown fields.
     #[serde(flatten)]

@@ -128,13 +128,21 @@ impl Client {
 
     /// Uploads bytes to the service; returns the UUID for a [`FileBox::Uuid`].
     pub async fn upload(&self, bytes: Vec<u8>) -> Result<String> {
-        let chunks: Vec<pb::UploadRequest> = bytes
-            .chunks(UPLOAD_CHUNK)
-            .map(|c| pb::UploadRequest { chunk: c.to_vec() })
-            .collect();
+        let chunks: Vec<Vec<u8>> = bytes.chunks(UPLOAD_CHUNK).map(<[u8]>::to_vec).collect();
         drop(bytes);
+        self.upload_stream(stream::iter(chunks)).await
+    }
+
+    /// Uploads what `chunks` yields with `Upload`, piece by piece (the file is never whole in
+    /// memory); the file id, for a [`FileBox::Uuid`].
+    pub async fn upload_stream<S>(&self, chunks: S) -> Result<String>
+    where
+        S: futures_util::Stream<Item = Vec<u8>> + Send + 'static,
+    {
+        use futures_util::StreamExt as _;
+        let requests = chunks.map(|chunk| pb::UploadRequest { chunk });
         let after = self.inner.config.transfer_timeout;
-        let call = async move { self.rpc().upload(stream::iter(chunks)).await };
+        let call = async move { self.rpc().upload(requests).await };
         match tokio::time::timeout(after, call).await {
             Err(_) => Err(Error::Timeout {
                 what: "Upload".into(),

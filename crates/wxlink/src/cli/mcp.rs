@@ -58,6 +58,11 @@ pub struct McpArgs {
     /// Do not print the start-up notice (it goes to stderr, never stdout).
     #[arg(long)]
     pub no_banner: bool,
+    /// End a Streamable HTTP session after this many idle seconds (its client then gets 404
+    /// and starts a new one).
+    #[arg(long, value_name = "SECS", default_value_t = crate::http::DEFAULT_SESSION_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub session_timeout: u64,
 }
 
 /// Runs the command.
@@ -83,6 +88,7 @@ pub async fn run(service: Arc<Service>, args: McpArgs) -> AppResult<()> {
         port: args.port,
         token: args.token,
         allow_no_auth: args.dangerously_allow_no_auth,
+        session_timeout: std::time::Duration::from_secs(args.session_timeout),
     })
     .await?;
     if !args.no_banner {

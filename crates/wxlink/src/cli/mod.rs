@@ -65,6 +65,15 @@ pub struct Cli {
     #[arg(long, global = true, env = "WXLINK_RETAIN_ROWS", value_name = "N")]
     pub retain_rows: Option<u64>,
 
+    /// Make a data directory that others can read private (0700; its database 0600).
+    #[arg(long, global = true)]
+    pub fix_permissions: bool,
+
+    /// Largest file to send, in MB (default 100); larger files are refused before any upload.
+    #[arg(long, global = true, env = "WXLINK_MAX_UPLOAD_MB", value_name = "MB",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_upload_mb: Option<u64>,
+
     /// Log level for stderr: error, warn, info, debug, trace (or a tracing filter).
     #[arg(long, global = true, env = "WXLINK_LOG", default_value = "warn")]
     pub log_level: String,
@@ -110,11 +119,13 @@ impl Cli {
                 ilink_base: self.ilink_base.clone(),
                 cdn_base: self.cdn_base.clone(),
                 backoff: None,
+                max_upload_bytes: self.max_upload_mb.map(|mb| mb * 1024 * 1024),
             },
             retention: Retention {
                 max_age_ms: self.retain_days.map(|d| i64::from(d) * 86_400_000),
                 max_rows: self.retain_rows,
             },
+            fix_permissions: self.fix_permissions,
         }
     }
 }
@@ -161,6 +172,10 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
         return sandbox::run(args, out).await;
     }
     let service: Arc<Service> = Service::open(cli.service_options())?;
+    // Sends a crashed process left in flight show as `unknown` from now on.
+    if let Err(e) = service.settle_pending().await {
+        tracing::warn!(error = %e, "cannot settle interrupted sends");
+    }
     match cli.command {
         Command::Login(args) => login::run(&service, args, out).await,
         Command::Logout(args) => sessions::logout(&service, args, out).await,
@@ -184,6 +199,7 @@ fn init_logging(level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 

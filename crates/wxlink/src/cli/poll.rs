@@ -39,6 +39,16 @@ pub async fn run(service: Arc<Service>, out: &Output) -> AppResult<()> {
                         out.line(&format!("{session}: expired; log in again with `wxlink login {session}`"));
                     }
                 }
+                Ok(Event::SessionHealth { session, problem }) => {
+                    if out.json {
+                        out.print_json(&json!({"event": "session_health", "session": session, "degraded": problem}));
+                    } else {
+                        match problem {
+                            Some(why) => out.line(&format!("{session}: degraded: {why}")),
+                            None => out.line(&format!("{session}: receiving again")),
+                        }
+                    }
+                }
                 Ok(Event::SessionsChanged) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(_) => break,

@@ -1,4 +1,4 @@
-//! `wxlink recv [--timeout S] [--consumer C]`: new messages for a consumer. This process polls
+//! `wxlink recv [--timeout S] [--consumer C] [--after ID]`: new messages for a consumer. This process polls
 //! WeChat for as long as it waits (unless another process already does), then stops cleanly.
 
 use std::sync::Arc;
@@ -23,6 +23,10 @@ pub struct RecvArgs {
     /// Consumer name: each consumer has its own durable read position.
     #[arg(short, long, default_value = DEFAULT_CONSUMER)]
     pub consumer: String,
+    /// The id of the last message you processed: what came after it comes (again, if an
+    /// earlier run was cut off before you got it).
+    #[arg(long, value_name = "ID", value_parser = clap::value_parser!(i64).range(0..))]
+    pub after: Option<i64>,
 }
 
 /// Runs the command.
@@ -34,7 +38,11 @@ pub async fn run(service: Arc<Service>, args: RecvArgs, out: &Output) -> AppResu
     }
     let pollers = Pollers::start(service.clone());
     let result = service
-        .recv(&args.consumer, Duration::from_secs_f64(args.timeout))
+        .recv_after(
+            &args.consumer,
+            Duration::from_secs_f64(args.timeout),
+            args.after,
+        )
         .await;
     pollers.shutdown().await;
     let messages = result?;

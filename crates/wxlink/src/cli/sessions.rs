@@ -97,10 +97,11 @@ pub async fn status(service: &Service, out: &Output) -> AppResult<()> {
             s.name.clone(),
             s.backend.to_string(),
             s.status.label().to_string(),
-            match view.polling {
-                Some(true) => "yes",
-                Some(false) => "no",
-                None => "?",
+            match (view.polling, &s.problem) {
+                (Some(true) | None, Some(_)) => "degraded",
+                (Some(true), None) => "yes",
+                (Some(false), _) => "no",
+                (None, None) => "?",
             }
             .to_string(),
             s.last_message_at_ms
@@ -111,6 +112,11 @@ pub async fn status(service: &Service, out: &Output) -> AppResult<()> {
         ]);
     }
     super::output::print_stdout(&t.to_string());
+    for s in sessions.iter().map(|v| &v.record) {
+        if let Some(problem) = &s.problem {
+            out.line(&format!("Session {:?} is degraded: {problem}", s.name));
+        }
+    }
     Ok(())
 }
 

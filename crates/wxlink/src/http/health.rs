@@ -66,6 +66,7 @@ async fn health(State(health): State<Arc<Health>>) -> Json<Value> {
                     "backend": s.backend.as_str(),
                     "status": s.status.as_str(),
                     "connected": s.is_connected(),
+                    "degraded": s.problem.is_some(),
                 })
             })
             .collect(),

@@ -6,9 +6,16 @@
 //!   Python SDK logs as a failure);
 //! - `resources/subscribe` and `resources/unsubscribe` do not exist at 2026-07-28: a request
 //!   that speaks that version gets "method not found" (-32601, HTTP 404), as on stdio, instead
-//!   of rmcp's complaint about a missing `Mcp-Name` header (-32020).
+//!   of rmcp's complaint about a missing `Mcp-Name` header (-32020);
+//! - a body that is no JSON-RPC message gets **400** with the JSON-RPC error (-32700 when it is
+//!   not JSON, -32600 or -32602 otherwise, see [`crate::mcp::jsonrpc`]) instead of rmcp's 415
+//!   "fail to deserialize".
+//!
+//! A session idle past `session_timeout` ends; rmcp then drops it from its table, so its next
+//! request is answered 404 and the client starts a new session (the transport spec's rule).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -27,8 +34,11 @@ use crate::mcp::{Endpoint, HandlerFactory};
 pub fn router<F: HandlerFactory>(
     factory: F,
     cancel: CancellationToken,
+    session_timeout: Duration,
 ) -> (Router, Arc<LocalSessionManager>) {
-    let sessions = Arc::new(LocalSessionManager::default());
+    let mut table = LocalSessionManager::default();
+    table.session_config.keep_alive = Some(session_timeout);
+    let sessions = Arc::new(table);
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(true)
         .with_sse_keep_alive(Some(KEEP_ALIVE))
@@ -43,7 +53,8 @@ pub fn router<F: HandlerFactory>(
     let router = Router::new()
         .nest_service("/mcp", service)
         .layer(middleware::from_fn(removed_methods_not_found))
-        .layer(middleware::from_fn(deleted_is_no_content));
+        .layer(middleware::from_fn(deleted_is_no_content))
+        .layer(middleware::from_fn(unreadable_is_a_json_rpc_error));
     (router, sessions)
 }
 
@@ -103,6 +114,36 @@ async fn removed_methods_not_found(request: Request<Body>, next: Next) -> Respon
                 .await
         }
     }
+}
+
+/// How rmcp's 415 for a body it cannot read as a message starts.
+const UNREADABLE: &[u8] = b"fail to deserialize";
+
+/// A POST whose body rmcp could not read as a message: 400 with the JSON-RPC error.
+async fn unreadable_is_a_json_rpc_error(request: Request<Body>, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_PEEK).await {
+        Ok(b) => b,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes.clone())))
+        .await;
+    if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return response;
+    }
+    let (head, answer) = response.into_parts();
+    let answer = axum::body::to_bytes(answer, MAX_PEEK)
+        .await
+        .unwrap_or_default();
+    if !answer.starts_with(UNREADABLE) {
+        return Response::from_parts(head, Body::from(answer));
+    }
+    let error = crate::mcp::jsonrpc::reject(&bytes);
+    (StatusCode::BAD_REQUEST, axum::Json(error)).into_response()
 }
 
 /// `DELETE /mcp` that ended a session: 204 instead of 202.

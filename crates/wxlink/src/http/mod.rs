@@ -52,7 +52,15 @@ pub struct HttpOptions {
     pub token: Option<Secret<String>>,
     /// Allow a non-loopback bind without a token.
     pub allow_no_auth: bool,
+    /// How long an idle Streamable HTTP session lives.
+    pub session_timeout: Duration,
 }
+
+/// How long an idle Streamable HTTP session lives unless configured (`--session-timeout`).
+pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// Shortest bearer token accepted on an address other people can reach.
+pub const MIN_PUBLIC_TOKEN_CHARS: usize = 16;
 
 /// A bound listener, ready to serve.
 #[derive(Debug)]
@@ -63,21 +71,40 @@ pub struct Server {
     loopback: bool,
     guard: Arc<Guard>,
     cancel: CancellationToken,
+    session_timeout: Duration,
 }
 
 impl Server {
     /// Checks the options (an empty token, a non-loopback bind without a token) and binds.
     pub async fn bind(options: &HttpOptions) -> AppResult<Server> {
         let token = match &options.token {
-            Some(t) if t.expose_str().is_empty() => {
+            Some(t) if t.expose_str().trim().is_empty() => {
                 return Err(AppError::Invalid(
-                    "the bearer token is empty; pass a non-empty --token (or WXLINK_TOKEN)".into(),
+                    "the bearer token is empty or blank; pass a real --token (or WXLINK_TOKEN)"
+                        .into(),
+                ))
+            }
+            Some(t) if t.expose_str().trim() != t.expose_str() => {
+                return Err(AppError::Invalid(
+                    "the bearer token starts or ends with whitespace, which no client sends \
+                     back; remove it from --token (or WXLINK_TOKEN)"
+                        .into(),
                 ))
             }
             other => other.clone(),
         };
         let addrs = resolve(&options.host, options.port).await?;
         let loopback = addrs.iter().all(|a| a.ip().is_loopback());
+        if let Some(t) = token.as_ref().filter(|_| !loopback) {
+            let chars = t.expose_str().chars().count();
+            if chars < MIN_PUBLIC_TOKEN_CHARS {
+                return Err(AppError::Invalid(format!(
+                    "the bearer token has {chars} characters; on an address others can reach \
+                     ({}) use at least {MIN_PUBLIC_TOKEN_CHARS} (for example `openssl rand -hex 24`)",
+                    options.host
+                )));
+            }
+        }
         if !loopback && token.is_none() && !options.allow_no_auth {
             return Err(AppError::Invalid(format!(
                 "refusing to listen on {} without authentication: anyone who can reach it could \
@@ -103,6 +130,7 @@ impl Server {
             loopback,
             guard,
             cancel: CancellationToken::new(),
+            session_timeout: options.session_timeout,
         })
     }
 
@@ -119,7 +147,11 @@ impl Server {
     /// The app: every route of this module, behind the guard, with MCP handlers from
     /// `factory`.
     pub fn app<F: HandlerFactory>(&self, service: Arc<Service>, factory: F) -> Router {
-        let (mcp_routes, mcp_sessions) = mcp::router(factory.clone(), self.cancel.child_token());
+        let (mcp_routes, mcp_sessions) = mcp::router(
+            factory.clone(),
+            self.cancel.child_token(),
+            self.session_timeout,
+        );
         let sse_sessions = sse::SseSessions::new(factory, self.cancel.child_token());
         let connections = health::Connections::new(mcp_sessions, {
             let sse = sse_sessions.clone();

@@ -17,6 +17,7 @@
 //! - [`stdio`]: `wxlink mcp` over stdin/stdout. The HTTP transports (`/mcp`, `/sse`) are served
 //!   by [`crate::http`] with a [`HandlerFactory`].
 
+pub mod jsonrpc;
 pub mod login;
 mod notify;
 pub mod params;

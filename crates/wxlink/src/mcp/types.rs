@@ -47,6 +47,9 @@ pub struct RecvParams {
     /// starts with what arrives after its first call.
     #[serde(default)]
     pub consumer: Option<String>,
+    /// The last answer's `cursor`: what follows comes (again if lost).
+    #[serde(default)]
+    pub after: Option<String>,
 }
 
 /// Parameters of `send`. Paths are files on the machine this server runs on.
@@ -236,7 +239,7 @@ pub struct MessageOut {
     pub time: String,
     /// The same in unix ms.
     pub timestamp_ms: i64,
-    /// received, sent or failed.
+    /// received, sent, failed, pending or unknown.
     pub status: String,
     /// Why a send failed, or an upstream message could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -282,6 +285,9 @@ pub struct SessionOut {
     pub last_message_at: Option<String>,
     /// Users it can answer (with a context token).
     pub users: u64,
+    /// Why receiving fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<String>,
     /// First login, ISO 8601.
     pub created_at: String,
     /// Fields added later.
@@ -300,8 +306,11 @@ impl SessionOut {
 /// Result of `recv`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RecvOut {
-    /// New messages, oldest first (none within the timeout: empty).
+    /// New messages, oldest first (none: empty).
     pub messages: Vec<MessageOut>,
+    /// Pass as `after` next time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 /// One item that went out.
@@ -583,6 +592,7 @@ mod tests {
             updated_at_ms: 2_000,
             last_message_at_ms: None,
             users: 3,
+            problem: None,
         };
         let out = SessionOut::from_record(&s, Some(true)).unwrap();
         assert_eq!(

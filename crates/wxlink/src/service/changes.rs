@@ -73,6 +73,7 @@ async fn sessions_print(store: &dyn Store) -> Option<u64> {
             s.status.as_str(),
             s.is_default,
             s.bot_id.clone(),
+            s.problem.clone(),
         )
     })))
 }

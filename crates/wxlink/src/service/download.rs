@@ -49,8 +49,10 @@ impl Service {
         }
         let dir = match dir {
             Some(d) => {
-                tokio::fs::create_dir_all(d)
+                let owned = d.to_path_buf();
+                tokio::task::spawn_blocking(move || crate::paths::create_private_dir(&owned))
                     .await
+                    .map_err(|e| AppError::System(format!("cannot prepare {}: {e}", d.display())))?
                     .map_err(|source| AppError::Io {
                         path: d.to_path_buf(),
                         source,
@@ -87,9 +89,14 @@ impl Service {
     }
 }
 
+/// Longest file name written, in bytes (file systems take 255; room is left for " (2)").
+const MAX_NAME_BYTES: usize = 200;
+/// Longest extension kept when a name is shortened.
+const MAX_EXT_BYTES: usize = 16;
+
 /// A file name that cannot leave its directory: path separators, NUL and control characters
-/// become `_`, leading dots are dropped, and the result is at most 200 bytes. `None` when
-/// nothing usable is left.
+/// become `_`, leading dots are dropped, and the result is at most 200 bytes — a longer name
+/// is shortened in its stem, keeping its extension. `None` when nothing usable is left.
 pub fn sanitize(name: &str) -> Option<String> {
     let cleaned: String = name
         .chars()
@@ -102,14 +109,24 @@ pub fn sanitize(name: &str) -> Option<String> {
         })
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    if cleaned.len() <= MAX_NAME_BYTES {
+        return (!cleaned.is_empty()).then(|| cleaned.to_string());
+    }
+    let ext = match cleaned.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() && ext.len() < MAX_EXT_BYTES => {
+            format!(".{ext}")
+        }
+        _ => String::new(),
+    };
     let mut out = String::new();
     for c in cleaned.chars() {
-        if out.len() + c.len_utf8() > 200 {
+        if out.len() + c.len_utf8() + ext.len() > MAX_NAME_BYTES {
             break;
         }
         out.push(c);
     }
-    (!out.is_empty()).then_some(out)
+    out.push_str(&ext);
+    Some(out)
 }
 
 /// Writes `data` to `dir/name`, or `dir/name (2).ext`, … when the name is taken. Blocking.
@@ -124,11 +141,15 @@ fn write_new(dir: &Path, name: &str, data: &[u8]) -> AppResult<PathBuf> {
         } else {
             dir.join(format!("{stem} ({n}){ext}"))
         };
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&candidate)
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
         {
+            // Owner only, whatever the umask: media can be private.
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        match options.open(&candidate) {
             Ok(mut f) => {
                 f.write_all(data).map_err(|source| AppError::Io {
                     path: candidate.clone(),
@@ -167,6 +188,13 @@ mod tests {
         assert_eq!(sanitize("报告.pdf").as_deref(), Some("报告.pdf"));
         let long = "长".repeat(100);
         assert!(sanitize(&long).unwrap().len() <= 200);
+        let long_pdf = format!("{}.pdf", "报".repeat(100));
+        let short = sanitize(&long_pdf).unwrap();
+        assert!(short.len() <= 200 && short.ends_with("报.pdf"), "{short}");
+        let no_ext = "x".repeat(300);
+        assert_eq!(sanitize(&no_ext).unwrap().len(), 200);
+        let odd_ext = format!("a.{}", "y".repeat(300));
+        assert_eq!(sanitize(&odd_ext).unwrap().len(), 200);
     }
 
     #[test]

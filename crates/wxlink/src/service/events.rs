@@ -22,6 +22,14 @@ pub enum Event {
     },
     /// Sessions were added, renamed, logged in or out, or the default changed.
     SessionsChanged,
+    /// A session's listener started failing again and again (`problem` says why), or works
+    /// again (`problem` is `None`).
+    SessionHealth {
+        /// Session.
+        session: String,
+        /// Why receiving fails; `None` once it works again.
+        problem: Option<String>,
+    },
 }
 
 /// A broadcast channel of [`Event`]s (a slow subscriber misses events and is told so; every

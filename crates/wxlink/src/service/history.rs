@@ -207,6 +207,7 @@ mod tests {
             updated_at_ms: 0,
             last_message_at_ms: None,
             users: 0,
+            problem: None,
         }
     }
 

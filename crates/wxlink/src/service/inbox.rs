@@ -30,11 +30,32 @@ impl Service {
     /// arrive: what is unread is returned at once, and when nothing is, the error says which
     /// session to log in again.
     pub async fn recv(&self, consumer: &str, timeout: Duration) -> AppResult<Vec<StoredMessage>> {
+        self.recv_after(consumer, timeout, None).await
+    }
+
+    /// [`Service::recv`] for a reader that keeps its own position: `after` is the id of the
+    /// last message it processed. The consumer moves there first, so an answer that never
+    /// reached the reader (the process died, the connection dropped) comes again, and nothing
+    /// it already has does. With one reader per consumer this is exactly once.
+    pub async fn recv_after(
+        &self,
+        consumer: &str,
+        timeout: Duration,
+        after: Option<i64>,
+    ) -> AppResult<Vec<StoredMessage>> {
         let consumer = if consumer.trim().is_empty() {
             DEFAULT_CONSUMER
         } else {
             consumer.trim()
         };
+        if let Some(after) = after {
+            if after < 0 {
+                return Err(AppError::Invalid(format!(
+                    "`after` must be a message id (0 or more), not {after}"
+                )));
+            }
+            self.store().seek_consumer(consumer, after).await?;
+        }
         let sessions = self.store().sessions().await?;
         if sessions.is_empty() {
             return Err(AppError::NoSessions);

@@ -33,7 +33,7 @@ pub mod typing;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::model::BackendKind;
 use crate::paths::DataDir;
 use crate::store::{Retention, SqliteStore, Store};
@@ -50,6 +50,31 @@ pub struct ServiceOptions {
     pub upstream: UpstreamOptions,
     /// Message retention applied in the background.
     pub retention: Retention,
+    /// Tighten a data directory others can read to 0700 (`--fix-permissions`); otherwise
+    /// such a directory is only warned about.
+    pub fix_permissions: bool,
+}
+
+/// Warns about a data directory the group or others can read (it holds tokens and messages),
+/// or makes it private when `fix` is set.
+fn check_permissions(data: &DataDir, fix: bool) -> AppResult<()> {
+    let Some(mode) = data.open_to_others() else {
+        return Ok(());
+    };
+    let dir = data.root().display();
+    if fix {
+        data.make_private().map_err(|source| AppError::Io {
+            path: data.root().to_path_buf(),
+            source,
+        })?;
+        tracing::info!("the data directory {dir} was mode {mode:o}; it is 0700 now");
+    } else {
+        tracing::warn!(
+            "the data directory {dir} is mode {mode:o}: others on this machine can read its \
+             tokens and messages. Run once with --fix-permissions (or `chmod 700 {dir}`)"
+        );
+    }
+    Ok(())
 }
 
 /// The shared engine behind every frontend: the data directory, the store, the upstreams,
@@ -77,6 +102,7 @@ impl Service {
     /// the database): call it before serving.
     pub fn open(options: ServiceOptions) -> AppResult<Arc<Service>> {
         let data = DataDir::resolve(options.data_dir.as_deref())?;
+        check_permissions(&data, options.fix_permissions)?;
         let store = Arc::new(SqliteStore::open(&data.database())?);
         Ok(Self::with_store(data, store, options))
     }

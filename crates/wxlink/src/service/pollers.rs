@@ -121,7 +121,7 @@ async fn sessions_event(events: &mut tokio::sync::broadcast::Receiver<Event>) ->
     loop {
         match events.recv().await {
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
-            Ok(Event::Inbound { .. }) => continue,
+            Ok(Event::Inbound { .. } | Event::SessionHealth { .. }) => continue,
             _ => return true,
         }
     }
@@ -238,5 +238,26 @@ impl Sink for SessionSink {
 
     async fn expired(&self) {
         self.service.expire_session(&self.key.name).await;
+    }
+
+    async fn problem(&self, problem: Option<String>) {
+        match &problem {
+            Some(why) => {
+                tracing::warn!(session = %self.key.name, problem = %why, "session degraded")
+            }
+            None => tracing::info!(session = %self.key.name, "session works again"),
+        }
+        if let Err(e) = self
+            .service
+            .store()
+            .set_problem(&self.key.name, problem.as_deref())
+            .await
+        {
+            tracing::warn!(session = %self.key.name, error = %e, "cannot record the session's state");
+        }
+        self.service.emit(Event::SessionHealth {
+            session: self.key.name.clone(),
+            problem,
+        });
     }
 }

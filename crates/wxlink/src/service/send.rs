@@ -1,12 +1,19 @@
 //! Sending: check everything that can be checked locally before anything goes out (the text's
-//! size, every file readable and a regular file, the quota), route the message, then send one
-//! item per request — text first, then images, voices, files, videos — recording each in the
-//! store, sent or failed.
+//! size, every file a regular file within the backend's size limit, the quota), route the
+//! message, then send one item per request — text first, then images, voices, files, videos —
+//! recording each in the store, sent or failed.
 //!
-//! Quota (backends with one, iLink: 10 replies per message the user sends): the whole send must
-//! fit in what is left, and each item reserves its send in the store before it goes out, so two
-//! processes never overspend a token. A send that never reached the server is refunded; one the
-//! server refused is not. There is no waiting before a send: pollers keep tokens fresh.
+//! Files are opened without blocking (a FIFO's open would wait for a writer), checked on the
+//! open handle (so a path swapped after the check changes nothing), and never read here: the
+//! backend streams them.
+//!
+//! Each item is recorded as `pending` before it leaves, together with its quota reservation
+//! (backends with one, iLink: 10 replies per message the user sends), in one transaction; then
+//! finished as `sent` or `failed`. A process killed in flight leaves its sends `pending`;
+//! [`Service::settle_pending`] marks them `unknown` at the next start — shown, never sent again,
+//! still counted against the quota. The whole send must fit in what is left, so two processes
+//! never overspend a token. A send that never reached the server is refunded; one the server
+//! refused is not. There is no waiting before a send: pollers keep tokens fresh.
 //!
 //! A failure of the first item is an error; a failure after it stops the rest and is reported
 //! in [`SendReport::error`] next to what did go out.
@@ -15,12 +22,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
+use serde_json::json;
 
 use crate::error::{AppError, AppResult};
 use crate::service::route::Route;
 use crate::service::Service;
+use crate::store::{Direction, MessageStatus, NewMessage, Reservation};
+use crate::timefmt::now_ms;
 use crate::transfer::TransferObserver;
-use crate::upstream::{FileKind, OutItem, SendTarget, UpstreamFailure};
+use crate::upstream::{FileKind, LocalFile, OutItem, SendTarget, UpstreamFailure};
 
 /// What to send.
 #[derive(Debug, Clone, Default)]
@@ -147,9 +157,55 @@ fn display_name(path: &Path) -> String {
         .unwrap_or_else(|| "file".into())
 }
 
-/// Reads a file to send, off the runtime; refuses what is not a regular file (a FIFO or a
-/// device would block or never end).
-async fn read_file(path: &Path) -> AppResult<Vec<u8>> {
+/// What a path names when it is not a regular file.
+fn file_type_name(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens a file to send, on a blocking thread and without blocking on it: it must exist and
+/// be a regular file (a FIFO, device, directory or socket is refused before anything reads it).
+async fn open_file(path: &Path) -> AppResult<LocalFile> {
+    let owned = path.to_path_buf();
+    tokio::task::spawn_blocking(move || open_checked(&owned))
+        .await
+        .map_err(|e| AppError::System(format!("opening a file: {e}")))?
+}
+
+/// Refuses the first file over `limit` bytes (the backend's).
+fn check_sizes(items: &[OutItem], limit: Option<u64>) -> AppResult<()> {
+    let Some(limit) = limit else { return Ok(()) };
+    for item in items {
+        if let OutItem::File { file, .. } = item {
+            if file.size > limit {
+                return Err(AppError::FileTooLarge {
+                    path: file.path.clone(),
+                    size: file.size,
+                    limit,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn open_checked(path: &Path) -> AppResult<LocalFile> {
     let io = |source: std::io::Error| {
         if source.kind() == std::io::ErrorKind::NotFound {
             AppError::FileNotFound(path.to_path_buf())
@@ -160,17 +216,39 @@ async fn read_file(path: &Path) -> AppResult<Vec<u8>> {
             }
         }
     };
-    let meta = tokio::fs::metadata(path).await.map_err(io)?;
+    let not_regular = |t: std::fs::FileType| {
+        AppError::Invalid(format!(
+            "{} is {}: only regular files can be sent",
+            path.display(),
+            file_type_name(t)
+        ))
+    };
+    // `stat` first: it names what the path is without opening it (opening a socket fails).
+    let meta = std::fs::metadata(path).map_err(io)?;
     if !meta.is_file() {
-        return Err(AppError::Invalid(format!(
-            "{} is not a regular file (a directory, device, FIFO or socket cannot be sent)",
-            path.display()
-        )));
+        return Err(not_regular(meta.file_type()));
     }
-    tokio::fs::read(path).await.map_err(io)
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        // Non-blocking: if the path became a FIFO since the `stat`, opening it returns at once.
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(not_regular(meta.file_type()));
+    }
+    Ok(LocalFile {
+        path: path.to_path_buf(),
+        file: Arc::new(file),
+        size: meta.len(),
+    })
 }
 
-/// The items of a request, checked and read.
+/// The items of a request, checked and opened.
 async fn prepare(req: &SendRequest) -> AppResult<Vec<OutItem>> {
     let mut items = Vec::new();
     if let Some(text) = req.text.as_ref().filter(|t| !t.is_empty()) {
@@ -184,18 +262,13 @@ async fn prepare(req: &SendRequest) -> AppResult<Vec<OutItem>> {
     ];
     for kind in order {
         for a in req.files.iter().filter(|a| a.kind == kind) {
-            let data = read_file(&a.path).await?;
+            let file = open_file(&a.path).await?;
             let name = a
                 .name
                 .clone()
                 .filter(|n| !n.trim().is_empty())
                 .unwrap_or_else(|| display_name(&a.path));
-            items.push(OutItem::File {
-                kind,
-                name,
-                path: a.path.clone(),
-                data: Arc::new(data),
-            });
+            items.push(OutItem::File { kind, name, file });
         }
     }
     if items.is_empty() {
@@ -225,6 +298,7 @@ impl Service {
     ) -> AppResult<SendReport> {
         let upstream = self.upstream(route.session.backend).clone();
         let caps = upstream.capabilities();
+        check_sizes(&items, caps.max_file_bytes)?;
         if let Some(max) = caps.max_text_bytes {
             for item in &items {
                 if let OutItem::Text(t) = item {
@@ -263,24 +337,30 @@ impl Service {
             error: None,
         };
         for item in items {
-            if let Some((quota, ctx)) = quota {
-                let reserved = self
-                    .store()
-                    .reserve_send(&ctx.session, &ctx.user_id, &ctx.token, quota)
-                    .await?;
-                let Some(count) = reserved else {
+            // Recorded (and its quota reserved) before it leaves, so that a crash in flight
+            // leaves a row behind: `pending`, later `unknown`, never lost or sent twice.
+            let client_id = ::ilink::new_client_id();
+            let reservation = quota.map(|(quota, ctx)| Reservation {
+                token: ctx.token.clone(),
+                quota,
+            });
+            let row = pending_row(&route, &item, &client_id);
+            let id = match self.store().begin_send(row, reservation).await {
+                Ok(Some(id)) => id,
+                Ok(None) => {
                     // Another process used the quota, or the user wrote again (a new token).
                     let e = AppError::QuotaExhausted {
                         user: route.to.clone(),
                         session: route.session.name.clone(),
                         left: 0,
-                        quota,
+                        quota: quota.map_or(0, |(q, _)| q),
                         needed: 1,
                     };
                     return finish_with_error(report, e);
-                };
-                report.quota_left = Some(quota.saturating_sub(count));
-            }
+                }
+                Err(e) => return finish_with_error(report, e.into()),
+            };
+            report.quota_left = report.quota_left.map(|left| left.saturating_sub(1));
             let progress = match &item {
                 OutItem::Text(_) => crate::upstream::Progress::none(),
                 OutItem::File { name, .. } => observer.start(&format!("Uploading {name}")),
@@ -290,55 +370,48 @@ impl Service {
                 to: &route.to,
                 context: route.context.as_ref(),
             };
-            let outcome = upstream.send(target, &item, &progress).await;
-            let recorded = self.store().record_outbound(outcome.record.clone()).await;
+            let outcome = upstream.send(target, &item, &client_id, &progress).await;
+            // A send that never reached the server's accounting gives its reservation back;
+            // one the server refused does not.
+            let refund = quota.is_some()
+                && outcome
+                    .result
+                    .as_ref()
+                    .is_err_and(|e| e.failure != UpstreamFailure::Rejected);
+            let recorded = self
+                .store()
+                .finish_send(id, outcome.record.clone(), refund)
+                .await;
             match outcome.result {
                 Ok(message_id) => {
                     let (path, size) = match &item {
                         OutItem::Text(_) => (None, None),
-                        OutItem::File { path, data, .. } => {
-                            (Some(path.display().to_string()), Some(data.len() as u64))
+                        OutItem::File { file, .. } => {
+                            (Some(file.path.display().to_string()), Some(file.size))
                         }
                     };
-                    let mut sent = SentItem {
+                    report.sent.push(SentItem {
                         kind: outcome.record.kind.clone(),
-                        id: String::new(),
+                        id: id.to_string(),
                         message_id,
                         path,
                         size,
-                    };
-                    match recorded {
-                        Ok(id) => {
-                            sent.id = id.to_string();
-                            report.sent.push(sent);
-                        }
-                        Err(e) => {
-                            // It went out: say so (with no stored id), so nobody sends it again.
-                            report.sent.push(sent);
-                            let e = AppError::from(e);
-                            return finish_with_error(report, e);
-                        }
+                    });
+                    if let Err(e) = recorded {
+                        // It went out and its row still says `pending`: say so, and stop.
+                        return finish_with_error(report, e.into());
                     }
                 }
                 Err(e) => {
-                    if let Err(store_err) = recorded {
-                        tracing::warn!(error = %store_err, "cannot record the failed send");
-                    }
-                    if let Some((quota, ctx)) = quota {
-                        if e.failure != UpstreamFailure::Rejected {
-                            // It never reached the server's quota accounting (or we cannot
-                            // know): give the reservation back.
-                            if let Err(store_err) = self
-                                .store()
-                                .refund_send(&ctx.session, &ctx.user_id, &ctx.token)
-                                .await
-                            {
-                                tracing::warn!(error = %store_err, "cannot refund a send");
-                            } else {
-                                report.quota_left =
-                                    report.quota_left.map(|left| (left + 1).min(quota));
-                            }
+                    match recorded {
+                        Err(store_err) => {
+                            tracing::warn!(error = %store_err, "cannot record a failed send")
                         }
+                        Ok(()) if refund => {
+                            let quota = quota.map_or(0, |(q, _)| q);
+                            report.quota_left = report.quota_left.map(|l| (l + 1).min(quota));
+                        }
+                        Ok(()) => {}
                     }
                     if e.is_session_expired() {
                         self.expire_session(&route.session.name).await;
@@ -351,6 +424,37 @@ impl Service {
     }
 }
 
+/// The row a send is recorded as before it leaves (`pending`): what is known before the
+/// upstream answers. [`crate::store::Store::finish_send`] replaces it with what went out.
+fn pending_row(route: &Route, item: &OutItem, client_id: &str) -> NewMessage {
+    let (kind, text, items) = match item {
+        OutItem::Text(t) => ("text", t.clone(), json!([{"type": "text", "text": t}])),
+        OutItem::File { kind, name, file } => (
+            kind.as_str(),
+            name.clone(),
+            json!([{"type": kind.as_str(), "file_name": name, "size": file.size}]),
+        ),
+    };
+    NewMessage {
+        session: route.session.name.clone(),
+        direction: Direction::Out,
+        upstream_id: None,
+        dedupe_key: format!("client:{client_id}"),
+        peer: route.to.clone(),
+        bot_id: route.session.bot_id.clone(),
+        kind: kind.to_string(),
+        text: Some(text),
+        items,
+        raw: None,
+        context_token: route.context.as_ref().map(|c| c.token.clone()),
+        created_at_ms: now_ms(),
+        client_id: Some(client_id.to_string()),
+        status: MessageStatus::Pending,
+        error: None,
+        speaker: None,
+    }
+}
+
 fn finish_with_error(mut report: SendReport, e: AppError) -> AppResult<SendReport> {
     if report.sent.is_empty() {
         return Err(e);
@@ -358,4 +462,24 @@ fn finish_with_error(mut report: SendReport, e: AppError) -> AppResult<SendRepor
     report.success = false;
     report.error = Some(e.to_string());
     Ok(report)
+}
+
+/// How long a send may take at most (the slowest: a large upload with its retries). Sends still
+/// `pending` longer than this belonged to a process that died.
+pub const SEND_SETTLE_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl Service {
+    /// Marks sends left `pending` by a process that died (older than [`SEND_SETTLE_AFTER`]) as
+    /// `unknown`. Run at start-up; cheap (an index holds only pending sends).
+    pub async fn settle_pending(&self) -> AppResult<u64> {
+        let before = now_ms() - SEND_SETTLE_AFTER.as_millis() as i64;
+        let n = self.store().settle_pending(before).await?;
+        if n > 0 {
+            tracing::warn!(
+                count = n,
+                "sends interrupted by a crash are marked unknown: they may or may not have arrived"
+            );
+        }
+        Ok(n)
+    }
 }

@@ -110,6 +110,9 @@ pub struct SessionRecord {
     pub last_message_at_ms: Option<i64>,
     /// Users with a context token in this session.
     pub users: u64,
+    /// Why receiving fails, while it keeps failing (the listener is degraded); `None` when
+    /// it works. Cleared by a new login, a logout or a status change.
+    pub problem: Option<String>,
 }
 
 impl SessionRecord {
@@ -168,7 +171,7 @@ pub struct NewMessage {
     pub created_at_ms: i64,
     /// Our `client_id` (outbound).
     pub client_id: Option<String>,
-    /// Received, sent or failed.
+    /// Received, sent, failed, pending (on its way) or unknown (cut off by a crash).
     pub status: MessageStatus,
     /// Why a send failed, or why an upstream message could not be read.
     pub error: Option<String>,
@@ -190,6 +193,15 @@ impl fmt::Debug for NewMessage {
             .field("raw", &self.raw.as_ref().map(|_| "***"))
             .finish_non_exhaustive()
     }
+}
+
+/// A reservation of the reply quota, made with [`Store::begin_send`].
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    /// The context token the send uses (the reservation fails when it is no longer current).
+    pub token: Secret<String>,
+    /// Sends allowed per token.
+    pub quota: u32,
 }
 
 /// A stored message.
@@ -286,8 +298,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// bot); history is kept. The first session ever saved becomes the default. The name is
     /// checked ([`crate::model::check_session_name`]).
     async fn save_login(&self, name: &str, login: &LoginRecord) -> StoreResult<SessionRecord>;
-    /// Sets a session's status.
+    /// Sets a session's status (and clears its problem).
     async fn set_status(&self, name: &str, status: SessionStatus) -> StoreResult<()>;
+    /// Records why the session's listener keeps failing, or (`None`) that it works again.
+    async fn set_problem(&self, name: &str, problem: Option<&str>) -> StoreResult<()>;
     /// Removes a session's credentials, cursor and context tokens (status `logged_out`); its
     /// history stays. Errors on an unknown session.
     async fn logout(&self, name: &str) -> StoreResult<()>;
@@ -344,6 +358,24 @@ pub trait Store: Send + Sync + fmt::Debug {
         token: &Secret<String>,
     ) -> StoreResult<()>;
 
+    /// Records a send before it leaves: reserves one send of `reservation`'s quota on
+    /// `(message.session, message.peer)`'s current token (when given) and stores `message` as
+    /// `pending`, in one transaction. `None` (nothing stored) when the token changed or its
+    /// quota is used up.
+    async fn begin_send(
+        &self,
+        message: NewMessage,
+        reservation: Option<Reservation>,
+    ) -> StoreResult<Option<i64>>;
+    /// Records how the send `id` ended: `outcome` replaces what [`Store::begin_send`] stored
+    /// (status, upstream id, items, raw JSON, error). With `refund`, the reservation on
+    /// `outcome.context_token` is given back in the same transaction (the send never reached
+    /// the server's accounting).
+    async fn finish_send(&self, id: i64, outcome: NewMessage, refund: bool) -> StoreResult<()>;
+    /// Marks sends still `pending` that began before `before_ms` as `unknown` (their process
+    /// died while they were in flight: they may or may not have arrived; they keep their
+    /// quota reservation). Returns how many.
+    async fn settle_pending(&self, before_ms: i64) -> StoreResult<u64>;
     /// Stores an outbound message; returns its id. Idempotent on
     /// `(session, direction, dedupe_key)`: a second call returns the first row's id.
     async fn record_outbound(&self, message: NewMessage) -> StoreResult<i64>;
@@ -363,6 +395,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// time starts after the newest message at that moment, except [`DEFAULT_CONSUMER`], which
     /// starts at the beginning.
     async fn claim_inbox(&self, consumer: &str, limit: u32) -> StoreResult<Vec<StoredMessage>>;
+    /// Puts `consumer`'s cursor at `last_id` (the next claim starts after it), creating the
+    /// consumer if new: how a reader that keeps its own position (`recv`'s `after`) gets again
+    /// what a crash or a dropped connection kept from it.
+    async fn seek_consumer(&self, consumer: &str, last_id: i64) -> StoreResult<()>;
     /// Gives back a claim that could not be delivered (its caller went away): moves the
     /// consumer's cursor back to just before `first_id`, if it still stands at `last_id` (no
     /// later claim happened meanwhile). Returns whether it moved.
@@ -393,6 +429,7 @@ mod tests {
             updated_at_ms: 0,
             last_message_at_ms: None,
             users: 0,
+            problem: None,
         };
         let login = LoginRecord {
             backend: BackendKind::Wechaty,

@@ -126,6 +126,8 @@ pub struct Capabilities {
     pub typing: bool,
     /// Logging in needs an endpoint and a token (a service to connect to).
     pub login_needs_endpoint: bool,
+    /// Largest file one message may carry, in bytes.
+    pub max_file_bytes: Option<u64>,
     /// The upstream serves one listener per account at a time: a re-login must first retire
     /// the session whose listener holds it.
     pub exclusive_listener: bool,
@@ -228,33 +230,84 @@ impl FileKind {
     }
 }
 
+/// A local file to send, opened and checked by the service: a regular file of a known size
+/// within the backend's limit. Backends read it in pieces (positioned reads on the shared
+/// handle, on blocking threads), so it is never whole in memory unless a backend needs that.
+#[derive(Debug, Clone)]
+pub struct LocalFile {
+    /// Where it was opened.
+    pub path: PathBuf,
+    /// The open file.
+    pub file: Arc<std::fs::File>,
+    /// Its size when opened: what is sent.
+    pub size: u64,
+}
+
+impl LocalFile {
+    /// The whole content, read on a blocking thread (for backends that send small files in
+    /// one message).
+    pub async fn read_all(&self) -> std::io::Result<Vec<u8>> {
+        let (file, size) = (self.file.clone(), self.size);
+        tokio::task::spawn_blocking(move || {
+            let len = usize::try_from(size).map_err(std::io::Error::other)?;
+            let mut data = vec![0u8; len];
+            ::ilink::plaintext::read_exact_at(&file, &mut data, 0)?;
+            Ok(data)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    /// The content in pieces of at most `piece` bytes, read on a blocking thread a few pieces
+    /// ahead of the consumer; and how the reading ended, to check once the stream is done (a
+    /// stream of bytes cannot carry a read error: a short stream means look there).
+    pub fn pieces(
+        &self,
+        piece: usize,
+    ) -> (
+        impl futures_util::Stream<Item = Vec<u8>> + Send + 'static,
+        tokio::sync::oneshot::Receiver<std::io::Result<()>>,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        let (file, size) = (self.file.clone(), self.size);
+        tokio::task::spawn_blocking(move || {
+            let mut offset = 0u64;
+            let outcome = loop {
+                if offset >= size {
+                    break Ok(());
+                }
+                let n = usize::try_from(size - offset).map_or(piece, |left| left.min(piece));
+                let mut buf = vec![0u8; n];
+                let read = ::ilink::plaintext::read_exact_at(&file, &mut buf, offset);
+                if let Err(e) = read {
+                    break Err(e);
+                }
+                if tx.blocking_send(buf).is_err() {
+                    break Err(std::io::Error::other("the upload stopped reading"));
+                }
+                offset += n as u64;
+            };
+            let _ = done_tx.send(outcome);
+        });
+        (tokio_stream::wrappers::ReceiverStream::new(rx), done)
+    }
+}
+
 /// One item of an outgoing message.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub enum OutItem {
     /// A text.
     Text(String),
-    /// A local file, read.
+    /// A local file.
     File {
         /// How it is sent.
         kind: FileKind,
         /// The name the recipient sees.
         name: String,
-        /// Where it was read from.
-        path: PathBuf,
-        /// Its content.
-        data: Arc<Vec<u8>>,
+        /// The file, open.
+        file: LocalFile,
     },
-}
-
-impl fmt::Debug for OutItem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OutItem::Text(t) => write!(f, "Text({} bytes)", t.len()),
-            OutItem::File {
-                kind, name, data, ..
-            } => write!(f, "File({kind:?}, {name:?}, {} bytes)", data.len()),
-        }
-    }
 }
 
 /// Where one item goes: the session, the conversation, and (iLink) the context token.
@@ -301,6 +354,9 @@ pub trait Sink: Send + Sync {
     async fn still_wanted(&self) -> bool;
     /// The session's credentials died upstream: mark it expired.
     async fn expired(&self);
+    /// Receiving keeps failing (`Some(why)`: the session is degraded), or works again
+    /// (`None`). Called on each change only.
+    async fn problem(&self, problem: Option<String>);
 }
 
 /// Stops a listener: `true` once the process shuts down.
@@ -401,11 +457,13 @@ pub trait Upstream: Send + Sync + fmt::Debug {
     /// Receives for `session` until `shutdown`, until the session is no longer wanted, or until
     /// its credentials die, storing everything through `sink`.
     async fn listen(&self, session: SessionRecord, sink: Arc<dyn Sink>, shutdown: Shutdown);
-    /// Sends one item.
+    /// Sends one item, as `client_id` where the protocol carries one (the id the service
+    /// recorded the send under before it left).
     async fn send(
         &self,
         target: SendTarget<'_>,
         item: &OutItem,
+        client_id: &str,
         progress: &Progress,
     ) -> SendOutcome;
     /// Fetches the media of a stored message of `session`; empty when it has none.
@@ -481,7 +539,13 @@ pub struct UpstreamOptions {
     pub cdn_base: Option<url::Url>,
     /// Poll backoff; the protocol's when `None`.
     pub backoff: Option<::ilink::BackoffPolicy>,
+    /// Largest file sent (`--max-upload-mb`); [`DEFAULT_MAX_UPLOAD_BYTES`] when `None`.
+    pub max_upload_bytes: Option<u64>,
 }
+
+/// Largest file sent unless configured otherwise: 100 MiB, as large as WeChat's bot CDN is
+/// known to take and what iLink downloads are limited to.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 
 /// Every backend this build speaks, by kind.
 #[derive(Debug, Clone)]
@@ -495,7 +559,7 @@ impl Upstreams {
     pub fn new(options: &UpstreamOptions) -> Self {
         Upstreams {
             ilink: Arc::new(ilink::IlinkUpstream::new(options)),
-            wechaty: Arc::new(wechaty::WechatyUpstream::new()),
+            wechaty: Arc::new(wechaty::WechatyUpstream::new(options)),
         }
     }
 

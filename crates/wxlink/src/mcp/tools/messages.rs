@@ -8,6 +8,7 @@ use rmcp::{tool, tool_router, ErrorData, Json};
 use tokio_util::sync::CancellationToken;
 
 use super::{fail, structured, tool_error};
+use crate::error::AppError;
 use crate::mcp::params::{given, local_path, wait};
 use crate::mcp::server::WxlinkMcp;
 use crate::mcp::types::*;
@@ -22,10 +23,10 @@ impl WxlinkMcp {
     #[tool(
         name = "recv",
         title = "Receive messages",
-        description = "Receive new WeChat messages. Waits up to `timeout` seconds (default 5, at \
-                       most 300) and returns as soon as one arrives. Each message comes once per \
-                       `consumer`; the read position survives restarts. Reply to a message's \
-                       `user` (or `room_id`) with `send`; pass its `id` to `download`.",
+        description = "Receive new WeChat messages: waits up to `timeout` seconds, returning as \
+                       soon as one arrives. Each message comes once per `consumer`, across \
+                       restarts. Reply to a message's `user` (or `room_id`) with `send`; pass its \
+                       `id` to `download`.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -39,12 +40,22 @@ impl WxlinkMcp {
         ct: CancellationToken,
     ) -> Result<Json<RecvOut>, String> {
         let consumer = p.consumer.as_deref().and_then(given).unwrap_or_default();
+        let after = match p.after.as_deref().and_then(given) {
+            None => None,
+            Some(a) => Some(a.parse::<i64>().map_err(|_| {
+                fail(AppError::Invalid(format!(
+                    "`after` must be a message id (the `cursor` of an answer), not {a:?}"
+                )))
+            })?),
+        };
         let messages = tokio::select! {
-            r = self.service.recv(&consumer, wait(p.timeout)) => r.map_err(fail)?,
+            r = self.service.recv_after(&consumer, wait(p.timeout), after) => r.map_err(fail)?,
             _ = ct.cancelled() => Vec::new(),
         };
+        let cursor = messages.last().map(|m| m.id).or(after);
         Ok(Json(RecvOut {
             messages: MessageOut::list(&messages).map_err(fail)?,
+            cursor: cursor.map(|c| c.to_string()),
         }))
     }
 

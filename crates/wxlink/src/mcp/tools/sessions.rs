@@ -20,9 +20,8 @@ impl WxlinkMcp {
     #[tool(
         name = "sessions",
         title = "List sessions",
-        description = "List the WeChat accounts (sessions) logged in here: name, backend, status \
-                       (connected, expired, logged_out), bot id, whether it is the default and \
-                       being polled, its last message and how many users it can answer.",
+        description = "List the WeChat accounts (sessions) logged in here: status, default, \
+                       polling or degraded, last message, users it can answer.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,

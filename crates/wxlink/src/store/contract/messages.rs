@@ -336,3 +336,30 @@ pub(crate) async fn prune_keeps_ids_monotonic(db: &dyn Fixture) {
     assert_eq!(store.history(&query()).await.unwrap().total, 0);
     db.check_integrity(store.as_ref()).await;
 }
+
+pub(crate) async fn a_reader_that_keeps_its_position_gets_again_what_it_missed(db: &dyn Fixture) {
+    let store = store_with(db, &["main"]).await;
+    let batch = (1..=3)
+        .map(|i| inbound("main", &i.to_string(), "u1", &format!("m{i}"), i * 1_000))
+        .collect();
+    let stored = store.ingest("main", batch, "c").await.unwrap();
+    // A new consumer placed at 0 starts at the beginning.
+    store.seek_consumer("reader", 0).await.unwrap();
+    let all = store.claim_inbox("reader", 10).await.unwrap();
+    assert_eq!(ids(&all), stored);
+    assert!(store.claim_inbox("reader", 10).await.unwrap().is_empty());
+    // Its answer was lost after the first message: back there, the rest comes again.
+    store.seek_consumer("reader", stored[0]).await.unwrap();
+    let again = db.open().await.claim_inbox("reader", 10).await.unwrap();
+    assert_eq!(ids(&again), stored[1..].to_vec());
+    // Ahead of everything: nothing; other consumers are untouched.
+    store
+        .seek_consumer("reader", stored[2] + 100)
+        .await
+        .unwrap();
+    assert!(store.claim_inbox("reader", 10).await.unwrap().is_empty());
+    assert_eq!(
+        ids(&store.claim_inbox(DEFAULT_CONSUMER, 10).await.unwrap()),
+        stored
+    );
+}

@@ -1,8 +1,8 @@
 //! The behaviour every [`Store`] implementation must show, as one suite each implementation
 //! runs (the model is atuin's shared database tests): sessions, ingest and its
 //! de-duplication, context tokens and the send quota, renames and logouts, history filters
-//! and search (Chinese inside sentences included), message lookups, outbound records, the
-//! durable inbox, and retention.
+//! and search (Chinese inside sentences included), message lookups, outbound records, sends
+//! recorded before they leave, the durable inbox, and retention.
 //!
 //! An implementation provides a [`Fixture`] (a fresh database per test, that can be opened
 //! more than once) and expands [`contract_suite!`] in its tests:
@@ -19,11 +19,13 @@
 mod history;
 mod ingest;
 mod messages;
+mod sends;
 mod sessions;
 
 pub(crate) use history::*;
 pub(crate) use ingest::*;
 pub(crate) use messages::*;
+pub(crate) use sends::*;
 pub(crate) use sessions::*;
 
 use std::sync::Arc;
@@ -74,9 +76,14 @@ macro_rules! contract_suite {
             history_pages,
             message_lookup_by_upstream_or_own_id,
             record_outbound_is_idempotent_and_checks_the_session,
+            a_send_is_pending_with_its_quota_until_finished,
+            begin_send_stores_nothing_beyond_the_quota,
+            interrupted_sends_settle_as_unknown_and_keep_their_quota,
+            a_send_and_the_listeners_copy_of_it_are_one_row,
             consumers_each_see_every_inbound_message_and_survive_reopen,
             two_readers_of_one_consumer_never_get_the_same_message,
             a_released_claim_is_handed_out_again,
+            a_reader_that_keeps_its_position_gets_again_what_it_missed,
             prune_keeps_ids_monotonic,
         );
     };

@@ -36,6 +36,7 @@ mod history;
 mod ops;
 mod rows;
 mod schema;
+mod sends;
 #[cfg(test)]
 mod tests;
 
@@ -52,8 +53,8 @@ use rusqlite::Connection;
 use self::checkpoint::Checkpointer;
 use self::schema::{BUSY_TIMEOUT_MS, CACHE_KIB, MIGRATIONS, STATEMENT_CACHE};
 use super::{
-    ContextRecord, HistoryPage, HistoryQuery, LoginRecord, NewMessage, Retention, Secret,
-    SessionRecord, SessionStatus, Store, StoreError, StoreResult, StoredMessage,
+    ContextRecord, HistoryPage, HistoryQuery, LoginRecord, NewMessage, Reservation, Retention,
+    Secret, SessionRecord, SessionStatus, Store, StoreError, StoreResult, StoredMessage,
 };
 
 impl From<rusqlite::Error> for StoreError {
@@ -237,6 +238,12 @@ impl Store for SqliteStore {
         self.run(move |c| ops::set_status(c, &name, status)).await
     }
 
+    async fn set_problem(&self, name: &str, problem: Option<&str>) -> StoreResult<()> {
+        let (name, problem) = (name.to_owned(), problem.map(str::to_owned));
+        self.run(move |c| ops::set_problem(c, &name, problem.as_deref()))
+            .await
+    }
+
     async fn logout(&self, name: &str) -> StoreResult<()> {
         let name = name.to_owned();
         self.run(move |c| ops::logout(c, &name)).await
@@ -300,7 +307,7 @@ impl Store for SqliteStore {
         quota: u32,
     ) -> StoreResult<Option<u32>> {
         let (session, user_id, token) = (session.to_owned(), user_id.to_owned(), token.clone());
-        self.run(move |c| ops::reserve_send(c, &session, &user_id, token.expose_str(), quota))
+        self.run(move |c| sends::reserve_send(c, &session, &user_id, token.expose_str(), quota))
             .await
     }
 
@@ -311,12 +318,30 @@ impl Store for SqliteStore {
         token: &Secret<String>,
     ) -> StoreResult<()> {
         let (session, user_id, token) = (session.to_owned(), user_id.to_owned(), token.clone());
-        self.run(move |c| ops::refund_send(c, &session, &user_id, token.expose_str()))
+        self.run(move |c| sends::refund_send(c, &session, &user_id, token.expose_str()))
             .await
     }
 
+    async fn begin_send(
+        &self,
+        message: NewMessage,
+        reservation: Option<Reservation>,
+    ) -> StoreResult<Option<i64>> {
+        self.run(move |c| sends::begin_send(c, &message, reservation.as_ref()))
+            .await
+    }
+
+    async fn finish_send(&self, id: i64, outcome: NewMessage, refund: bool) -> StoreResult<()> {
+        self.run(move |c| sends::finish_send(c, id, &outcome, refund))
+            .await
+    }
+
+    async fn settle_pending(&self, before_ms: i64) -> StoreResult<u64> {
+        self.run(move |c| sends::settle_pending(c, before_ms)).await
+    }
+
     async fn record_outbound(&self, message: NewMessage) -> StoreResult<i64> {
-        self.run(move |c| ops::record_outbound(c, &message)).await
+        self.run(move |c| sends::record_outbound(c, &message)).await
     }
 
     async fn message(&self, id: &str) -> StoreResult<Option<StoredMessage>> {
@@ -341,6 +366,12 @@ impl Store for SqliteStore {
     async fn claim_inbox(&self, consumer: &str, limit: u32) -> StoreResult<Vec<StoredMessage>> {
         let consumer = consumer.to_owned();
         self.run(move |c| ops::claim_inbox(c, &consumer, limit))
+            .await
+    }
+
+    async fn seek_consumer(&self, consumer: &str, last_id: i64) -> StoreResult<()> {
+        let consumer = consumer.to_owned();
+        self.run(move |c| ops::seek_consumer(c, &consumer, last_id))
             .await
     }
 

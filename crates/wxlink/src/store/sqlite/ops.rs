@@ -28,18 +28,11 @@ const SQL_UPSERT_CONTEXT: &str = "INSERT INTO contexts (session, user_id, token,
          received_at = max(contexts.received_at, excluded.received_at) \
      WHERE excluded.token = contexts.token OR excluded.received_at >= contexts.received_at";
 
-const SQL_BUMP_LAST_MESSAGE: &str = "UPDATE sessions \
+pub(super) const SQL_BUMP_LAST_MESSAGE: &str = "UPDATE sessions \
      SET last_message_at = max(coalesce(last_message_at, ?2), ?2) WHERE name = ?1";
 
 const SQL_SET_CURSOR: &str = "INSERT INTO cursors (session, cursor) VALUES (?1, ?2) \
      ON CONFLICT (session) DO UPDATE SET cursor = excluded.cursor";
-
-const SQL_RESERVE_SEND: &str = "UPDATE contexts SET send_count = send_count + 1 \
-     WHERE session = ?1 AND user_id = ?2 AND token = ?3 AND send_count < ?4 \
-     RETURNING send_count";
-
-const SQL_REFUND_SEND: &str = "UPDATE contexts SET send_count = send_count - 1 \
-     WHERE session = ?1 AND user_id = ?2 AND token = ?3 AND send_count > 0";
 
 /// A new consumer starts at 0 (the default one) or after the newest message (`?2` = 1).
 const SQL_CREATE_CONSUMER: &str = "INSERT INTO consumers (name, last_id) \
@@ -112,7 +105,7 @@ pub(super) fn save_login(
             }
             tx.execute(
                 "UPDATE sessions SET backend = ?2, bot_id = ?3, user_id = ?4, token = ?5, \
-                 base_url = ?6, status = ?7, updated_at = ?8 WHERE name = ?1",
+                 base_url = ?6, status = ?7, updated_at = ?8, problem = NULL WHERE name = ?1",
                 params![
                     name,
                     login.backend.as_str(),
@@ -139,7 +132,7 @@ pub(super) fn set_status(
 ) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let changed = tx.execute(
-        "UPDATE sessions SET status = ?2, updated_at = ?3 WHERE name = ?1",
+        "UPDATE sessions SET status = ?2, updated_at = ?3, problem = NULL WHERE name = ?1",
         params![name, status.as_str(), now_ms()],
     )?;
     if changed == 0 {
@@ -149,10 +142,26 @@ pub(super) fn set_status(
     Ok(())
 }
 
+pub(super) fn set_problem(
+    conn: &mut Connection,
+    name: &str,
+    problem: Option<&str>,
+) -> StoreResult<()> {
+    let changed = conn.execute(
+        "UPDATE sessions SET problem = ?2 WHERE name = ?1",
+        params![name, problem],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::UnknownSession(name.to_owned()));
+    }
+    Ok(())
+}
+
 pub(super) fn logout(conn: &mut Connection, name: &str) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let changed = tx.execute(
-        "UPDATE sessions SET token = NULL, status = ?2, updated_at = ?3 WHERE name = ?1",
+        "UPDATE sessions SET token = NULL, status = ?2, updated_at = ?3, problem = NULL \
+         WHERE name = ?1",
         params![name, SessionStatus::LoggedOut.as_str(), now_ms()],
     )?;
     if changed == 0 {
@@ -289,69 +298,6 @@ pub(super) fn contexts(
     rows.collect()
 }
 
-pub(super) fn reserve_send(
-    conn: &mut Connection,
-    session: &str,
-    user_id: &str,
-    token: &str,
-    quota: u32,
-) -> StoreResult<Option<u32>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let count: Option<i64> = tx
-        .query_row(
-            SQL_RESERVE_SEND,
-            params![session, user_id, token, quota],
-            |r| r.get(0),
-        )
-        .optional()?;
-    tx.commit()?;
-    Ok(count.and_then(|c| u32::try_from(c).ok()))
-}
-
-pub(super) fn refund_send(
-    conn: &mut Connection,
-    session: &str,
-    user_id: &str,
-    token: &str,
-) -> StoreResult<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute(SQL_REFUND_SEND, params![session, user_id, token])?;
-    tx.commit()?;
-    Ok(())
-}
-
-/// Idempotent: a message whose `(session, direction, dedupe_key)` is already stored is not
-/// stored again, and the existing row's id is returned.
-pub(super) fn record_outbound(conn: &mut Connection, message: &NewMessage) -> StoreResult<i64> {
-    let stored_at = now_ms();
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    require_session(&tx, &message.session)?;
-    let inserted = {
-        let mut insert = MessageInserts::prepare(&tx)?;
-        let id = insert.insert(&message.session, message, stored_at)?;
-        insert.finish()?;
-        id
-    };
-    let id = match inserted {
-        Some(id) => id,
-        None => tx.query_row(
-            "SELECT id FROM messages WHERE session = ?1 AND direction = ?2 AND dedupe_key = ?3",
-            params![
-                message.session,
-                message.direction.code(),
-                message.dedupe_key
-            ],
-            |r| r.get(0),
-        )?,
-    };
-    tx.execute(
-        SQL_BUMP_LAST_MESSAGE,
-        params![message.session, message.created_at_ms],
-    )?;
-    tx.commit()?;
-    Ok(id)
-}
-
 /// An all-digits `id` is first looked up as an upstream id (inbound preferred), then as our
 /// id. Anything else finds nothing.
 pub(super) fn message(conn: &mut Connection, id: &str) -> StoreResult<Option<StoredMessage>> {
@@ -440,6 +386,21 @@ pub(super) fn claim_inbox(
     }
     tx.commit()?;
     Ok(messages)
+}
+
+/// Sets a consumer's cursor (creating the consumer).
+pub(super) fn seek_consumer(
+    conn: &mut Connection,
+    consumer: &str,
+    last_id: i64,
+) -> StoreResult<()> {
+    let consumer = consumer_name(consumer);
+    conn.execute(
+        "INSERT INTO consumers (name, last_id) VALUES (?1, ?2) \
+         ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id",
+        params![consumer, last_id.max(0)],
+    )?;
+    Ok(())
 }
 
 /// Only moves a cursor that still stands where the claim left it.

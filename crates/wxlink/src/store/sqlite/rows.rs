@@ -24,7 +24,7 @@ pub(super) const MESSAGE_FROM: &str = "messages m LEFT JOIN message_bodies b ON 
 pub(super) const SESSION_SELECT: &str =
     "SELECT s.name, s.backend, s.bot_id, s.user_id, s.token, s.base_url, \
      s.status, s.is_default, s.created_at, s.updated_at, s.last_message_at, \
-     (SELECT count(*) FROM contexts c WHERE c.session = s.name) \
+     (SELECT count(*) FROM contexts c WHERE c.session = s.name), s.problem \
      FROM sessions s";
 
 const SQL_SESSION_EXISTS: &str = "SELECT 1 FROM sessions WHERE name = ?1";
@@ -95,6 +95,7 @@ pub(super) fn session_from_row(row: &Row<'_>) -> StoreResult<SessionRecord> {
         updated_at_ms: row.get(9)?,
         last_message_at_ms: row.get(10)?,
         users: u64::try_from(users).unwrap_or(0),
+        problem: row.get(12)?,
     })
 }
 

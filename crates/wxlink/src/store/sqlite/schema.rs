@@ -135,10 +135,15 @@ CREATE TABLE consumers (
 
 /// The migrations, oldest first: script `i` takes the database from `user_version` `i` to
 /// `i + 1`. Append only; never edit a released script.
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 /// Schema version 2: who spoke in a group chat (Wechaty rooms), kept with the message body.
 const SCHEMA_V2: &str = "ALTER TABLE message_bodies ADD COLUMN speaker TEXT;";
+
+/// Schema version 3: why a session's listener is failing (it is degraded), while it is; and
+/// the sends still in flight (few rows: settling them at start-up reads no table).
+const SCHEMA_V3: &str = "ALTER TABLE sessions ADD COLUMN problem TEXT;
+CREATE INDEX messages_pending ON messages (created_at) WHERE status = 'pending';";
 
 /// Creates the parent directory (0700) and the file (0600) if missing, and tightens the mode
 /// of an existing file and its WAL companions to 0600.

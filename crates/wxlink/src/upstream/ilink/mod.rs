@@ -46,6 +46,7 @@ const TICKET_TTL: Duration = Duration::from_secs(24 * 3600);
 /// never touch the network start fast) and the typing tickets it has fetched.
 pub struct IlinkUpstream {
     config: ::ilink::Config,
+    max_file_bytes: u64,
     client: OnceLock<::ilink::Client>,
     /// `(session, user)` → typing ticket and when it was fetched.
     tickets: Mutex<HashMap<(String, String), (String, Instant)>>,
@@ -98,6 +99,9 @@ impl IlinkUpstream {
         }
         IlinkUpstream {
             config,
+            max_file_bytes: options
+                .max_upload_bytes
+                .unwrap_or(super::DEFAULT_MAX_UPLOAD_BYTES),
             client: OnceLock::new(),
             tickets: Mutex::new(HashMap::new()),
         }
@@ -135,22 +139,25 @@ impl IlinkUpstream {
         bot: &::ilink::Bot,
         target: &SendTarget<'_>,
         item: &OutItem,
+        client_id: &str,
         progress: &Progress,
     ) -> (MessageItem, ::ilink::Result<::ilink::SendReceipt>) {
         let token = target.context.map(|c| c.token.expose_str());
         let message_item = match item {
             OutItem::Text(text) => MessageItem::text(text.clone()),
-            OutItem::File {
-                kind, name, data, ..
-            } => {
+            OutItem::File { kind, name, file } => {
                 let media = match kind {
                     FileKind::Image => MediaKind::Image,
                     FileKind::Voice => MediaKind::Voice,
                     FileKind::File => MediaKind::File,
                     FileKind::Video => MediaKind::Video,
                 };
+                let plain = ::ilink::Plaintext::File {
+                    file: file.file.clone(),
+                    len: file.size,
+                };
                 match bot
-                    .upload_with_progress(target.to, media, data, progress)
+                    .upload_plaintext(target.to, media, plain, progress)
                     .await
                 {
                     Ok(uploaded) => uploaded.to_item(name),
@@ -165,7 +172,9 @@ impl IlinkUpstream {
                 }
             }
         };
-        let result = bot.send_item(target.to, message_item.clone(), token).await;
+        let result = bot
+            .send_item_as(client_id, target.to, message_item.clone(), token)
+            .await;
         (message_item, result)
     }
 }
@@ -186,6 +195,7 @@ impl Upstream for IlinkUpstream {
             typing: true,
             login_needs_endpoint: false,
             exclusive_listener: false,
+            max_file_bytes: Some(self.max_file_bytes),
         }
     }
 
@@ -214,19 +224,24 @@ impl Upstream for IlinkUpstream {
                 return;
             }
         };
-        poll::run(&session.name, &bot, sink, shutdown).await;
+        let degraded = session.problem.is_some();
+        poll::run(&session.name, &bot, sink, shutdown, degraded).await;
     }
 
     async fn send(
         &self,
         target: SendTarget<'_>,
         item: &OutItem,
+        client_id: &str,
         progress: &Progress,
     ) -> SendOutcome {
         let session = target.session;
         let token = target.context.map(|c| c.token.expose_str());
         let (message_item, result) = match self.bot(session) {
-            Ok(bot) => self.send_item(&bot, &target, item, progress).await,
+            Ok(bot) => {
+                self.send_item(&bot, &target, item, client_id, progress)
+                    .await
+            }
             Err(e) => {
                 let record = normalize::outbound(
                     &session.name,
@@ -234,7 +249,7 @@ impl Upstream for IlinkUpstream {
                     target.to,
                     &MessageItem::default(),
                     token,
-                    &::ilink::new_client_id(),
+                    client_id,
                     None,
                     now_ms(),
                     Some(e.to_string()),
@@ -245,9 +260,9 @@ impl Upstream for IlinkUpstream {
                 };
             }
         };
-        let (client_id, upstream_id, error) = match &result {
-            Ok(receipt) => (receipt.client_id.clone(), receipt.message_id, None),
-            Err(e) => (::ilink::new_client_id(), None, Some(e.to_string())),
+        let (upstream_id, error) = match &result {
+            Ok(receipt) => (receipt.message_id, None),
+            Err(e) => (None, Some(e.to_string())),
         };
         let record = normalize::outbound(
             &session.name,
@@ -255,7 +270,7 @@ impl Upstream for IlinkUpstream {
             target.to,
             &message_item,
             token,
-            &client_id,
+            client_id,
             upstream_id,
             now_ms(),
             error,

@@ -53,42 +53,30 @@ pub fn inbound(session: &str, received: &Received, now_ms: i64) -> Option<NewMes
     })
 }
 
-/// A message the wire model could not read: stored with its raw JSON so nothing is lost.
+/// A message the wire model could not read (its JSON nests too deep to be built): stored as
+/// kind `unknown` with its JSON text and what its top level says, so nothing is lost.
 fn unreadable(session: &str, raw: &Value, reason: &str, now_ms: i64) -> NewMessage {
-    let id = raw.get("message_id").and_then(|v| match v {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    });
+    let header = match raw {
+        Value::String(text) => WeixinMessage::header_of(text),
+        other => WeixinMessage::deserialize_from(other).unwrap_or_default(),
+    };
     NewMessage {
         session: session.to_string(),
         direction: Direction::In,
-        dedupe_key: id.clone().unwrap_or_else(|| {
-            format!(
-                "hash:{}",
-                ::ilink::crypto::md5_hex(raw.to_string().as_bytes())
-            )
-        }),
-        upstream_id: id,
-        peer: raw
-            .get("from_user_id")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_string(),
-        bot_id: raw
-            .get("to_user_id")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        dedupe_key: dedupe_key(&header, raw),
+        upstream_id: header.message_id.map(|id| id.to_string()),
+        peer: header.from_user_id.unwrap_or_else(|| "unknown".into()),
+        bot_id: header.to_user_id,
         kind: "unknown".into(),
         text: None,
         items: json!([]),
         raw: Some(raw.clone()),
-        context_token: raw
-            .get("context_token")
-            .and_then(Value::as_str)
-            .map(|t| Secret::new(t.to_string())),
-        created_at_ms: now_ms,
-        client_id: None,
+        context_token: header
+            .context_token
+            .filter(|t| !t.is_empty())
+            .map(Secret::new),
+        created_at_ms: header.create_time_ms.filter(|&t| t > 0).unwrap_or(now_ms),
+        client_id: header.client_id,
         status: MessageStatus::Received,
         error: Some(format!("unreadable upstream message: {reason}")),
         speaker: None,
@@ -340,11 +328,21 @@ mod tests {
         let echo = received(json!({"message_id": 3, "message_type": 2}));
         assert!(inbound("s", &echo, 0).is_none());
 
+        // A field of the wrong type is left empty; the rest is kept.
         let bad = received(json!({"message_id": "77", "item_list": "oops", "from_user_id": "u"}));
         let m = inbound("s", &bad, 9).unwrap();
-        assert_eq!((m.kind.as_str(), m.dedupe_key.as_str()), ("unknown", "77"));
-        assert!(m.error.is_some());
+        assert_eq!((m.dedupe_key.as_str(), m.peer.as_str()), ("77", "u"));
+        assert_eq!(m.text, None);
         assert_eq!(m.raw.as_ref().unwrap()["item_list"], "oops");
+        // JSON too deep to build: kept as its text, with what its top level says.
+        let deep = Received {
+            raw: json!(r#"{"message_id": 78, "from_user_id": "u", "x": [[[]]]}"#),
+            message: Err("too deep".into()),
+        };
+        let m = inbound("s", &deep, 9).unwrap();
+        assert_eq!((m.kind.as_str(), m.dedupe_key.as_str()), ("unknown", "78"));
+        assert_eq!(m.peer, "u");
+        assert!(m.error.as_deref().unwrap().contains("too deep"));
         let no_id =
             received(json!({"item_list": [{"type": 1, "text_item": {"text": "x"}}], "seq": 5}));
         assert_eq!(inbound("s", &no_id, 0).unwrap().dedupe_key, "seq:5");

@@ -7,6 +7,9 @@
 //!   replays from the last committed cursor and duplicates are absorbed by the store.
 //! - Network errors, 5xx and malformed bodies back off (2 s, then 30 s after three in a row);
 //!   `-14` marks the session expired and ends the listener until the next login.
+//! - [`DEGRADED_AFTER`] failures in a row (fetches or commits) mark the session degraded, with
+//!   the last error, until a poll succeeds again: a listener never fails silently. One message
+//!   the model cannot read is no failure (the `ilink` crate keeps it raw and moves on).
 //! - `msg/notifystart` is sent when polling starts, `msg/notifystop` on a clean shutdown.
 
 use std::sync::Arc;
@@ -19,8 +22,18 @@ use crate::store::{NewMessage, StoreError, StoreResult};
 use crate::timefmt::now_ms;
 use crate::upstream::{pause, Shutdown, Sink};
 
+/// Failures in a row after which the session shows as degraded.
+pub const DEGRADED_AFTER: u32 = 3;
+
 /// Polls `bot` for session `name` until shutdown, expiry, or the session is no longer wanted.
-pub async fn run(name: &str, bot: &::ilink::Bot, sink: Arc<dyn Sink>, mut shutdown: Shutdown) {
+/// `degraded`: the session is marked degraded now (the first success clears it).
+pub async fn run(
+    name: &str,
+    bot: &::ilink::Bot,
+    sink: Arc<dyn Sink>,
+    mut shutdown: Shutdown,
+    mut degraded: bool,
+) {
     let backoff = bot.client().config().backoff.clone();
     if let Err(e) = bot.notify_start().await {
         if e.is_session_expired() {
@@ -62,6 +75,12 @@ pub async fn run(name: &str, bot: &::ilink::Bot, sink: Arc<dyn Sink>, mut shutdo
                 Err(e) => {
                     store_failures += 1;
                     tracing::warn!(session = %name, error = %e, "cannot store messages; will fetch them again");
+                    if store_failures >= DEGRADED_AFTER && !degraded {
+                        degraded = true;
+                        let why =
+                            format!("{store_failures} batches in a row could not be stored: {e}");
+                        sink.problem(Some(why)).await;
+                    }
                     cursor = committed.clone();
                     if pause(backoff.pause(store_failures), &mut shutdown).await {
                         break true;
@@ -73,6 +92,13 @@ pub async fn run(name: &str, bot: &::ilink::Bot, sink: Arc<dyn Sink>, mut shutdo
         match result {
             Ok(updates) => {
                 failures = 0;
+                if degraded && store_failures == 0 {
+                    degraded = false;
+                    sink.problem(None).await;
+                }
+                if updates.skipped > 0 {
+                    tracing::warn!(session = %name, skipped = updates.skipped, "entries of getupdates that are not messages were skipped");
+                }
                 wait = updates.next_timeout;
                 let now = now_ms();
                 let batch: Vec<_> = updates
@@ -100,6 +126,11 @@ pub async fn run(name: &str, bot: &::ilink::Bot, sink: Arc<dyn Sink>, mut shutdo
                 failures += 1;
                 let d = backoff.pause(failures);
                 tracing::warn!(session = %name, error = %e, retry_in_s = d.as_secs_f64(), "poll failed");
+                if failures >= DEGRADED_AFTER && !degraded {
+                    degraded = true;
+                    sink.problem(Some(format!("{failures} polls in a row failed: {e}")))
+                        .await;
+                }
                 if pause(d, &mut shutdown).await {
                     break true;
                 }

@@ -22,9 +22,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{
-    Capabilities, Contact, FileKind, LoginFlow, LoginParams, Matching, MediaFile, OutItem,
-    Progress, Room, RoomMember, SendOutcome, SendTarget, Shutdown, Sink, UpResult, Upstream,
-    UpstreamError, UpstreamFailure,
+    Capabilities, Contact, FileKind, LocalFile, LoginFlow, LoginParams, Matching, MediaFile,
+    OutItem, Progress, Room, RoomMember, SendOutcome, SendTarget, Shutdown, Sink, UpResult,
+    Upstream, UpstreamError, UpstreamFailure, UpstreamOptions,
 };
 use crate::model::{BackendKind, Secret};
 use crate::store::{SessionRecord, StoredMessage};
@@ -35,9 +35,9 @@ use crate::transfer::TransferObserver;
 type Clients = HashMap<(String, String, Secret<String>), ::wechaty::Client>;
 
 /// The Wechaty backend and its clients, one per session.
-#[derive(Default)]
 pub struct WechatyUpstream {
     clients: Mutex<Clients>,
+    max_file_bytes: u64,
 }
 
 impl std::fmt::Debug for WechatyUpstream {
@@ -91,8 +91,13 @@ pub async fn config(endpoint: &str, token: &Secret<String>) -> UpResult<::wechat
 
 impl WechatyUpstream {
     /// The backend, with no client yet.
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(options: &UpstreamOptions) -> Self {
+        WechatyUpstream {
+            clients: Mutex::default(),
+            max_file_bytes: options
+                .max_upload_bytes
+                .unwrap_or(super::DEFAULT_MAX_UPLOAD_BYTES),
+        }
     }
 
     /// The client of a session (connected lazily, on first use; reused while the session keeps
@@ -164,6 +169,7 @@ impl Upstream for WechatyUpstream {
             typing: false,
             login_needs_endpoint: true,
             exclusive_listener: true,
+            max_file_bytes: Some(self.max_file_bytes),
         }
     }
 
@@ -198,6 +204,7 @@ impl Upstream for WechatyUpstream {
         &self,
         target: SendTarget<'_>,
         item: &OutItem,
+        client_id: &str,
         progress: &Progress,
     ) -> SendOutcome {
         let session = target.session;
@@ -206,13 +213,10 @@ impl Upstream for WechatyUpstream {
             Err(e) => (Err(e), None),
             Ok(client) => match item {
                 OutItem::Text(text) => (client.send_text(target.to, text).await.map_err(up), None),
-                OutItem::File { name, data, .. } => {
-                    let r = client
-                        .send_file(target.to, name, data.as_ref().clone())
-                        .await
-                        .map_err(up);
-                    (r, Some(data.len() as u64))
-                }
+                OutItem::File { name, file, .. } => (
+                    send_file(&client, target.to, name, file).await,
+                    Some(file.size),
+                ),
             },
         };
         if let (Ok(_), Some(total)) = (&result, total) {
@@ -223,11 +227,11 @@ impl Upstream for WechatyUpstream {
         }
         let upstream_id = result.as_ref().ok().cloned().flatten();
         let record = normalize::outbound(
-            &session.name,
-            session.bot_id.as_deref(),
+            session,
             target.to,
             &sent,
             upstream_id.as_deref(),
+            client_id,
             now_ms(),
             result.as_ref().err().map(|e| e.to_string()),
         );
@@ -330,20 +334,54 @@ impl Upstream for WechatyUpstream {
     }
 }
 
+/// Sends a file: inline when small (one message), else streamed through `Upload` piece by
+/// piece and sent only once every byte was read.
+async fn send_file(
+    client: &::wechaty::Client,
+    to: &str,
+    name: &str,
+    file: &LocalFile,
+) -> UpResult<Option<String>> {
+    let unreadable = |e: std::io::Error| UpstreamError {
+        backend: BackendKind::Wechaty,
+        failure: UpstreamFailure::Invalid,
+        message: format!("cannot read {}: {e}", file.path.display()),
+        source: Some(Box::new(e)),
+    };
+    if file.size <= client.config().inline_file_limit as u64 {
+        let data = file.read_all().await.map_err(unreadable)?;
+        return client.send_file(to, name, data).await.map_err(up);
+    }
+    let (pieces, read) = file.pieces(UPLOAD_PIECE);
+    let uuid = client.upload_stream(pieces).await.map_err(up)?;
+    match read.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(unreadable(e)),
+        Err(_) => return Err(unreadable(std::io::Error::other("the reader stopped"))),
+    }
+    let file_box = ::wechaty::FileBox::Uuid {
+        name: name.to_string(),
+        uuid,
+        size: Some(file.size),
+    };
+    client.send_file_box(to, &file_box).await.map_err(up)
+}
+
+/// Pieces a streamed upload is read in.
+const UPLOAD_PIECE: usize = 64 * 1024;
+
 /// The row shape of an item that could not even be tried.
 fn sent_of(item: &OutItem) -> normalize::Sent<'_> {
     match item {
         OutItem::Text(t) => normalize::Sent::Text(t),
-        OutItem::File {
-            kind, name, data, ..
-        } => normalize::Sent::File {
+        OutItem::File { kind, name, file } => normalize::Sent::File {
             kind: if *kind == FileKind::Image {
                 "image"
             } else {
                 "file"
             },
             name,
-            size: data.len() as u64,
+            size: file.size,
         },
     }
 }

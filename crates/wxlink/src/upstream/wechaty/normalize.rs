@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 use wechaty::{Message, MessageType};
 
-use crate::store::{Direction, MessageStatus, NewMessage};
+use crate::store::{Direction, MessageStatus, NewMessage, SessionRecord};
 
 /// Our kind for a Wechaty message type: the kinds iLink uses where they mean the same
 /// (`text`, `image`, `voice`, `file`, `video`), else Wechaty's own name (`emoticon`, `url`, …).
@@ -67,6 +67,17 @@ pub fn message(session: &str, self_id: Option<&str>, m: &Message, now_ms: i64) -
     if !m.mention_ids.is_empty() {
         item["mentions"] = json!(m.mention_ids);
     }
+    let raw = raw_json(m);
+    // A payload without an id (a puppet that sends none) is keyed by its content, so two of
+    // them never collide and a redelivery of one is still recognised.
+    let id = Some(m.id.trim()).filter(|id| !id.is_empty());
+    let dedupe_key = match id {
+        Some(id) => id.to_string(),
+        None => format!(
+            "hash:{}",
+            ::ilink::crypto::md5_hex(raw.to_string().as_bytes())
+        ),
+    };
     NewMessage {
         session: session.to_string(),
         direction: if from_bot {
@@ -74,14 +85,14 @@ pub fn message(session: &str, self_id: Option<&str>, m: &Message, now_ms: i64) -
         } else {
             Direction::In
         },
-        upstream_id: Some(m.id.clone()),
-        dedupe_key: m.id.clone(),
+        upstream_id: id.map(str::to_string),
+        dedupe_key,
         peer,
         bot_id: self_id.map(str::to_string),
         kind: kind.to_string(),
         text: text.filter(|t| !t.is_empty()),
         items: json!([item]),
-        raw: Some(raw_json(m)),
+        raw: Some(raw),
         context_token: None,
         created_at_ms: m.timestamp_ms.filter(|&t| t > 0).unwrap_or(now_ms),
         client_id: None,
@@ -117,15 +128,14 @@ pub enum Sent<'a> {
 /// A row recording a send to `conversation` (a contact or room id). `upstream_id` is the
 /// message id the service returned, if any; a failed send carries its `error`.
 pub fn outbound(
-    session: &str,
-    bot_id: Option<&str>,
+    session: &SessionRecord,
     conversation: &str,
     sent: &Sent<'_>,
     upstream_id: Option<&str>,
+    client_id: &str,
     now_ms: i64,
     error: Option<String>,
 ) -> NewMessage {
-    let client_id = ilink::new_client_id();
     let (kind, text, item) = match sent {
         Sent::Text(t) => (
             "text",
@@ -139,7 +149,7 @@ pub fn outbound(
         ),
     };
     NewMessage {
-        session: session.to_string(),
+        session: session.name.clone(),
         direction: Direction::Out,
         upstream_id: upstream_id.map(str::to_string),
         dedupe_key: match upstream_id {
@@ -147,14 +157,14 @@ pub fn outbound(
             None => format!("client:{client_id}"),
         },
         peer: conversation.to_string(),
-        bot_id: bot_id.map(str::to_string),
+        bot_id: session.bot_id.clone(),
         kind: kind.to_string(),
         text,
         items: json!([item.clone()]),
         raw: Some(json!({"to": conversation, "item": item, "message_id": upstream_id})),
         context_token: None,
         created_at_ms: now_ms,
-        client_id: Some(client_id),
+        client_id: Some(client_id.to_string()),
         status: if error.is_some() {
             MessageStatus::Failed
         } else {
@@ -197,6 +207,26 @@ mod tests {
         assert_eq!(m.text.as_deref(), Some("你好"));
         assert_eq!(m.created_at_ms, 1_000);
         assert_eq!(m.raw.unwrap()["type"], 7, "wechaty-puppet numbering");
+    }
+
+    #[test]
+    fn messages_without_an_id_are_keyed_by_content() {
+        let mut a = msg(MessageType::Text, "wxid_alice", None);
+        a.id = " ".into();
+        let mut b = a.clone();
+        b.text = "another".into();
+        let (ra, rb) = (message("wc", None, &a, 5), message("wc", None, &b, 5));
+        assert_eq!(ra.upstream_id, None);
+        assert!(ra.dedupe_key.starts_with("hash:"), "{}", ra.dedupe_key);
+        assert_ne!(
+            ra.dedupe_key, rb.dedupe_key,
+            "two id-less messages never collide"
+        );
+        assert_eq!(
+            ra.dedupe_key,
+            message("wc", None, &a, 9).dedupe_key,
+            "a redelivery does"
+        );
     }
 
     #[test]

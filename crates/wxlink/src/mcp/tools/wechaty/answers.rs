@@ -42,7 +42,7 @@ pub(super) fn or_tool_error(
     done.unwrap_or_else(|e| Ok(crate::mcp::tools::tool_error(e)))
 }
 
-pub(super) fn non_empty<'a>(what: &str, value: &'a str) -> AppResult<&'a str> {
+pub fn non_empty<'a>(what: &str, value: &'a str) -> AppResult<&'a str> {
     let v = value.trim();
     if v.is_empty() {
         Err(AppError::Invalid(format!("`{what}` is empty")))
@@ -52,7 +52,7 @@ pub(super) fn non_empty<'a>(what: &str, value: &'a str) -> AppResult<&'a str> {
 }
 
 /// Candidates from contacts (already sorted by id), numbered from 1.
-pub(super) fn contact_candidates(found: Vec<Contact>) -> Vec<CandidateOut> {
+pub fn contact_candidates(found: Vec<Contact>) -> Vec<CandidateOut> {
     found
         .into_iter()
         .zip(1u32..)
@@ -67,7 +67,7 @@ pub(super) fn contact_candidates(found: Vec<Contact>) -> Vec<CandidateOut> {
 }
 
 /// Candidates from rooms (already sorted by id), numbered from 1.
-pub(super) fn room_candidates(found: Vec<Room>) -> Vec<CandidateOut> {
+pub fn room_candidates(found: Vec<Room>) -> Vec<CandidateOut> {
     found
         .into_iter()
         .zip(1u32..)
@@ -82,13 +82,13 @@ pub(super) fn room_candidates(found: Vec<Room>) -> Vec<CandidateOut> {
 }
 
 /// What a send tool sends.
-pub(super) struct Outgoing {
-    pub(super) text: Option<String>,
-    pub(super) file: Option<Attachment>,
+pub struct Outgoing {
+    pub text: Option<String>,
+    pub file: Option<Attachment>,
 }
 
 impl Outgoing {
-    pub(super) fn new(message: &str, file_path: &str, file_name: &str) -> AppResult<Outgoing> {
+    pub fn new(message: &str, file_path: &str, file_name: &str) -> AppResult<Outgoing> {
         let text = (!message.is_empty()).then(|| message.to_string());
         let file = local_path(file_path).map(|p| Attachment::guessed(p, given(file_name)));
         if text.is_none() && file.is_none() {
@@ -99,7 +99,7 @@ impl Outgoing {
         Ok(Outgoing { text, file })
     }
 
-    pub(super) fn request(self, to: &str, session: Option<String>) -> SendRequest {
+    pub fn request(self, to: &str, session: Option<String>) -> SendRequest {
         SendRequest {
             to: to.to_string(),
             text: self.text,

@@ -18,7 +18,8 @@
 //! [`Service::find_contacts`]: crate::service::Service::find_contacts
 //! [`Service::send`]: crate::service::Service::send
 
-mod answers;
+#[doc(hidden)] // public for the fuzz targets (fuzz/)
+pub mod answers;
 mod work;
 
 use rmcp::handler::server::tool::schema_for_output;
