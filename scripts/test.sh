@@ -3,11 +3,15 @@
 #   0. npm ci of tests/wechaty-peer — the Wechaty Puppet Service the wechaty crate's tests start;
 #   1. cargo test --workspace — unit tests, ilink against the fake over real sockets, the CLI,
 #      the wechaty client against the peer;
-#   2. tests/interop/run.sh — the real WeiLink 0.6.2 SDK (from PyPI, in a venv this creates)
+#   2. tests/soak/run.sh — bench/soak.py with 20 SIGKILLs of `wxlink mcp -t http` while
+#      messages stream in, sends are in flight and the fake injects faults: no inbound message
+#      lost or twice for any consumer, and (unless SOAK_REQUIRE_SENDS_ACCOUNTED=0) every send
+#      the fake accepted is in `history`;
+#   3. tests/interop/run.sh — the real WeiLink 0.6.2 SDK (from PyPI, in a venv this creates)
 #      against the fake, proving the fake speaks the real protocol;
-#   3. tests/mcp/run.sh — the official MCP Python client (in its own venv) against `wxlink mcp`
+#   4. tests/mcp/run.sh — the official MCP Python client (in its own venv) against `wxlink mcp`
 #      over stdio, with the fake playing WeChat;
-#   4. tests/conformance/run.sh — the official MCP conformance suite (npm, with the Node 22 it
+#   5. tests/conformance/run.sh — the official MCP conformance suite (npm, with the Node 22 it
 #      needs, pinned in tests/conformance/package-lock.json) against wxlink's MCP server over
 #      Streamable HTTP with the suite's fixtures around it (crates/wxlink-conformance), for spec
 #      2025-11-25 and 2026-07-28; every check must pass.
@@ -15,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 npm ci --prefix tests/wechaty-peer --no-audit --no-fund --loglevel=error
 cargo test --workspace --locked
+bash tests/soak/run.sh
 bash tests/interop/run.sh
 bash tests/mcp/run.sh
 bash tests/conformance/run.sh
