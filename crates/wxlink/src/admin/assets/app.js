@@ -50,6 +50,15 @@ events.on('live', (s) => {
   label.textContent = t(label.dataset.i18n);
 });
 
+// The event stream was refused: signed out elsewhere (or the token changed)?
+events.on('closed', async () => {
+  if (!state.signed_in) return;
+  try {
+    await fetchSession();
+    if (!state.signed_in) showSignIn(t('signin.expired'));
+  } catch { /* the server is away: the stream keeps retrying */ }
+});
+
 // ---- sign-in ---------------------------------------------------------------------------------
 async function fetchSession() {
   state = await api.get('/admin/session', null, { quiet401: true });

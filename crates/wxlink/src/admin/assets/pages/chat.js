@@ -235,6 +235,7 @@ function chatView(layout, session, user) {
       const res = await api.post('/api/v1/messages', { to: user, text: body, session });
       if (res && res.success === false) sendFailed(res);
       else { textarea.value = ''; resize(); }
+      if (text) { searchInput.value = ''; text = ''; await loadFirst(); }
       showSent(res);
     } catch (ex) { sendFailed(null, ex); } finally { send.disabled = false; textarea.focus(); }
   });

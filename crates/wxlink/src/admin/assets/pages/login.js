@@ -14,6 +14,12 @@ function safeLink(s) {
   } catch { return null; }
 }
 
+/** The QR image: the server's svg_url when it is one of ours, else the documented path. */
+function qrSrc(backend, q) {
+  if (typeof q.svg_url === 'string' && q.svg_url.startsWith('/api/v1/')) return q.svg_url;
+  return `/api/v1/logins/${api.seg(backend)}/qr.svg?g=${encodeURIComponent(q.generation)}`;
+}
+
 export function render(root) {
   let alive = true;
   let es = null;
@@ -127,7 +133,7 @@ export function render(root) {
     let failures = 0;
     while (alive && !ctl.signal.aborted) {
       try {
-        const login = await api.get(`/api/v1/logins/${api.seg(backend)}`, { after_version: version, wait: 25 }, { signal: ctl.signal });
+        const login = await api.get(`/api/v1/logins/${api.seg(backend)}`, { after_version: version >= 0 ? version : undefined, wait: 25 }, { signal: ctl.signal });
         failures = 0;
         if (!alive || ctl.signal.aborted) return;
         show(login);
@@ -175,7 +181,7 @@ export function render(root) {
         parts.push(h('p.note#qr-renewal', { role: 'status' }, t('login.renewed', { why })));
       }
       parts.push(h('figure.qr',
-        h('img#qr-img', { src: `/api/v1/logins/${api.seg(backend)}/qr.svg?g=${encodeURIComponent(q.generation)}`, alt: t('login.qr_alt'), width: 280, height: 280, dataset: { generation: q.generation } }),
+        h('img#qr-img', { src: qrSrc(backend, q), alt: t('login.qr_alt'), width: 280, height: 280, dataset: { generation: q.generation } }),
         h('figcaption', t('login.scan_hint'))));
       const link = safeLink(q.content);
       if (link) parts.push(h('p', h('a#qr-link', { href: link, target: '_blank', rel: 'noopener noreferrer' }, t('login.open_link'))));
