@@ -1,4 +1,4 @@
-// DOM helpers: elements built from data never go through innerHTML.
+// DOM helpers: elements are built node by node; text from the server is only ever a text node.
 import { t } from './i18n.js';
 
 /**
