@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rmcp::model::{CallToolResult, ContentBlock, InputRequest, InputRequests, JsonObject};
 use rmcp::ErrorData;
 use serde_json::{json, Value};
-use wxlink::mcp::qr;
+use wxlink::qr;
 
 /// A JSON object literal as a tool input schema.
 pub fn schema(value: Value) -> Arc<JsonObject> {

@@ -122,6 +122,7 @@ async fn run(args: Args) -> AppResult<()> {
         token: None,
         allow_no_auth: false,
         session_timeout: wxlink::http::DEFAULT_SESSION_TIMEOUT,
+        admin: false,
     })
     .await?;
     banner(&server, &service);

@@ -605,6 +605,8 @@ impl Case {
             text: self.text.clone(),
             limit: 50,
             offset: 0,
+            before_id: None,
+            after_id: None,
         }
     }
 

@@ -23,6 +23,7 @@
 //!
 //! `docs/ARCHITECTURE.md` has the same map with the invariants and the data flow.
 
+pub mod admin;
 pub mod cli;
 pub mod coord;
 pub mod error;
@@ -30,6 +31,8 @@ pub mod http;
 pub mod mcp;
 pub mod model;
 pub mod paths;
+pub mod qr;
+pub mod rest;
 pub mod service;
 pub mod store;
 pub mod timefmt;

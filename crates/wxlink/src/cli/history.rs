@@ -58,6 +58,7 @@ pub async fn run(service: &Service, args: HistoryArgs, out: &Output) -> AppResul
         text: args.text.unwrap_or_default(),
         limit: args.limit,
         offset: args.offset,
+        before_id: None,
     };
     let found = service.history(&filter).await?;
     let page = &found.page;

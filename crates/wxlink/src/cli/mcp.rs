@@ -1,14 +1,17 @@
 //! `wxlink mcp [-t stdio|http|sse|streamable-http] [--host H] [-p PORT] [--token T]
-//! [--tools auto|all|weilink|wechaty] [--dangerously-allow-no-auth] [--no-banner]`: run the MCP
-//! server. stdio is the default (and what MCP clients launch); the HTTP transports all serve
-//! `/mcp`, `/sse`, `/messages` and `/health` on one port ([`crate::http`]).
+//! [--tools auto|all|weilink|wechaty] [--admin] [--admin-port P] [--dangerously-allow-no-auth]
+//! [--no-banner]`: run the MCP server. stdio is the default (and what MCP clients launch); the
+//! HTTP transports all serve `/mcp`, `/sse`, `/messages`, the REST API `/api/v1` and `/health`
+//! on one port, and the admin panel `/admin` with `--admin` ([`crate::http`]).
+//!
+//! `wxlink serve` is `wxlink mcp -t http --admin`: everything on one port.
 
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
 use super::signal::shutdown_signal;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::http::{HttpOptions, Server};
 use crate::mcp::stdio::{self, StdioOptions};
 use crate::mcp::{Endpoint, HandlerFactory, ToolMode, WxlinkFactory};
@@ -36,6 +39,48 @@ pub struct McpArgs {
     /// Transport to serve.
     #[arg(short = 't', long, value_enum, default_value_t = Transport::Stdio)]
     pub transport: Transport,
+    /// Which tools to list: auto (WeiLink's tools, typing and contacts; the Wechaty tools once
+    /// a Wechaty session exists), all, weilink (never the Wechaty ones), or wechaty
+    /// (Wechaty-MCP-SSE's tools with sessions and login).
+    #[arg(long, default_value = "auto", value_parser = ToolMode::VALUES)]
+    pub tools: String,
+    /// Also serve the admin web panel at /admin (HTTP transports).
+    #[arg(long)]
+    pub admin: bool,
+    /// Serve the admin panel and the REST API on this port too (WeiLink's option; the main
+    /// port serves them as well). Implies --admin.
+    #[arg(long, value_name = "PORT")]
+    pub admin_port: Option<u16>,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// Options of `wxlink serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Which tools MCP clients see (as for `wxlink mcp`).
+    #[arg(long, default_value = "auto", value_parser = ToolMode::VALUES)]
+    pub tools: String,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+impl ServeArgs {
+    /// The same server as `wxlink mcp -t http --admin`.
+    pub fn into_mcp(self) -> McpArgs {
+        McpArgs {
+            transport: Transport::Http,
+            tools: self.tools,
+            admin: true,
+            admin_port: None,
+            http: self.http,
+        }
+    }
+}
+
+/// Where and how the HTTP server listens.
+#[derive(Debug, Args)]
+pub struct HttpArgs {
     /// Address to listen on (HTTP transports).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
@@ -46,11 +91,6 @@ pub struct McpArgs {
     /// non-loopback address.
     #[arg(long, env = "WXLINK_TOKEN", hide_env_values = true)]
     pub token: Option<Secret<String>>,
-    /// Which tools to list: auto (WeiLink's tools, typing and contacts; the Wechaty tools once
-    /// a Wechaty session exists), all, weilink (never the Wechaty ones), or wechaty
-    /// (Wechaty-MCP-SSE's tools with sessions and login).
-    #[arg(long, default_value = "auto", value_parser = ToolMode::VALUES)]
-    pub tools: String,
     /// Listen on a non-loopback address without a token (anyone who can reach the port can
     /// read and send your WeChat messages).
     #[arg(long)]
@@ -65,44 +105,79 @@ pub struct McpArgs {
     pub session_timeout: u64,
 }
 
+impl HttpArgs {
+    fn options(&self, port: u16, admin: bool) -> HttpOptions {
+        HttpOptions {
+            host: self.host.clone(),
+            port,
+            token: self.token.clone(),
+            allow_no_auth: self.dangerously_allow_no_auth,
+            session_timeout: std::time::Duration::from_secs(self.session_timeout),
+            admin,
+        }
+    }
+}
+
 /// Runs the command.
 pub async fn run(service: Arc<Service>, args: McpArgs) -> AppResult<()> {
-    let tools: ToolMode = args
-        .tools
-        .parse()
-        .map_err(crate::error::AppError::Invalid)?;
+    let tools: ToolMode = args.tools.parse().map_err(AppError::Invalid)?;
     // SIGTERM / Ctrl-C are taken over before anything is announced: a signal that came between
     // the banner and the first poll of the shutdown future would kill the process without the
     // clean shutdown.
     let shutdown = shutdown_signal();
     let factory = WxlinkFactory::new(service.clone(), tools, args.transport == Transport::Sse);
     if args.transport == Transport::Stdio {
+        if args.admin || args.admin_port.is_some() {
+            return Err(AppError::Invalid(
+                "the admin panel needs an HTTP transport: use `wxlink serve` or \
+                 `wxlink mcp -t http --admin`"
+                    .into(),
+            ));
+        }
         let handler = factory.handler(Endpoint::Stdio);
         let options = StdioOptions {
-            banner: !args.no_banner,
+            banner: !args.http.no_banner,
         };
         return stdio::serve(service, handler, options, shutdown).await;
     }
-    let server = Server::bind(&HttpOptions {
-        host: args.host,
-        port: args.port,
-        token: args.token,
-        allow_no_auth: args.dangerously_allow_no_auth,
-        session_timeout: std::time::Duration::from_secs(args.session_timeout),
-    })
-    .await?;
-    if !args.no_banner {
-        banner(&server, &service, args.transport);
+    let admin = args.admin || args.admin_port.is_some();
+    let server = Server::bind(&args.http.options(args.http.port, admin)).await?;
+    let second = match args.admin_port.filter(|&p| p != server.port()) {
+        Some(port) => Some(Server::bind(&args.http.options(port, true)).await?),
+        None => None,
+    };
+    if !args.http.no_banner {
+        banner(&server, second.as_ref(), &service, args.transport);
     }
-    let app = server.app(service.clone(), factory);
-    let pollers = Pollers::start(service);
-    let result = server.serve(app, shutdown).await;
+    let app = server.app(service.clone(), factory.clone());
+    let pollers = Pollers::start(service.clone());
+    let result = match second {
+        None => server.serve(app, shutdown).await,
+        Some(second) => {
+            let second_app = second.app(service, factory);
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let mut rx2 = stop_rx.clone();
+            let mut rx1 = stop_rx;
+            let main = server.serve(app, async move {
+                let _ = rx1.wait_for(|stop| *stop).await;
+            });
+            let extra = second.serve(second_app, async move {
+                let _ = rx2.wait_for(|stop| *stop).await;
+            });
+            let stopper = async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            };
+            let (r1, r2, ()) = tokio::join!(main, extra, stopper);
+            r1.and(r2)
+        }
+    };
     pollers.shutdown().await;
     result
 }
 
 /// The start-up notice on stderr: where each transport is.
-fn banner(server: &Server, service: &Service, transport: Transport) {
+fn banner(server: &Server, second: Option<&Server>, service: &Service, transport: Transport) {
     let base = server.base_url();
     let auth = if server.needs_token() {
         "bearer token required"
@@ -116,10 +191,17 @@ fn banner(server: &Server, service: &Service, transport: Transport) {
     );
     let streamable = format!("  Streamable HTTP: {base}/mcp");
     let sse = format!("  HTTP+SSE:        {base}/sse");
-    let (first, second) = if transport == Transport::Sse {
+    let (first, other) = if transport == Transport::Sse {
         (sse, streamable)
     } else {
         (streamable, sse)
     };
-    eprintln!("{first}\n{second}\n  health:          {base}/health");
+    eprintln!("{first}\n{other}\n  REST API:        {base}/api/v1 (docs: {base}/api/v1/docs)");
+    if server.serves_admin() {
+        eprintln!("  admin panel:     {base}/admin/");
+    }
+    if let Some(second) = second {
+        eprintln!("  admin panel:     {}/admin/", second.base_url());
+    }
+    eprintln!("  health:          {base}/health");
 }

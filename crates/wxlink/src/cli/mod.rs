@@ -107,6 +107,10 @@ pub enum Command {
     Poll,
     /// Run a fake WeChat iLink server to try wxlink without a WeChat account.
     Sandbox(sandbox::SandboxArgs),
+    /// Run MCP (Streamable HTTP and HTTP+SSE), the REST API and the admin panel on one port.
+    Serve(mcp::ServeArgs),
+    /// Print the REST API's OpenAPI 3.1 document (JSON) on stdout.
+    Openapi,
     /// Run the MCP server for AI agents (stdio by default).
     Mcp(mcp::McpArgs),
 }
@@ -140,7 +144,7 @@ pub fn main() -> ExitCode {
     let serves_many = matches!(
         &cli.command,
         Command::Mcp(args) if args.transport != mcp::Transport::Stdio
-    );
+    ) || matches!(&cli.command, Command::Serve(_));
     let mut builder = if serves_many {
         tokio::runtime::Builder::new_multi_thread()
     } else {
@@ -171,6 +175,13 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
     if let Command::Sandbox(args) = &cli.command {
         return sandbox::run(args, out).await;
     }
+    if let Command::Openapi = &cli.command {
+        let doc = crate::rest::openapi()
+            .to_pretty_json()
+            .map_err(|e| AppError::System(format!("cannot write the OpenAPI document: {e}")))?;
+        output::print_stdout(&doc);
+        return Ok(());
+    }
     let service: Arc<Service> = Service::open(cli.service_options())?;
     // Sends a crashed process left in flight show as `unknown` from now on.
     if let Err(e) = service.settle_pending().await {
@@ -188,7 +199,8 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
         Command::Contacts(args) => contacts::run(&service, args, out).await,
         Command::Poll => poll::run(service, out).await,
         Command::Mcp(args) => mcp::run(service, args).await,
-        Command::Sandbox(_) => Ok(()),
+        Command::Serve(args) => mcp::run(service, args.into_mcp()).await,
+        Command::Sandbox(_) | Command::Openapi => Ok(()),
     }
 }
 

@@ -49,7 +49,7 @@ pub async fn run(service: Arc<Service>, out: &Output) -> AppResult<()> {
                         }
                     }
                 }
-                Ok(Event::SessionsChanged) => {}
+                Ok(Event::SessionsChanged | Event::Outbound { .. } | Event::MessageStatus { .. }) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(_) => break,
             },

@@ -7,10 +7,14 @@
 //! 3. OAuth discovery (`/.well-known/…`) and dynamic client registration (`/register`) are
 //!    **404** with or without a token: wxlink uses a static bearer token, not OAuth, and says so
 //!    in the body, so clients that try OAuth stop with that message.
-//! 4. With a token: `Authorization: Bearer <token>` compared in constant time, else **401**
-//!    with `WWW-Authenticate: Bearer realm="wxlink"` (and `error="invalid_token"` when a wrong
-//!    token was sent) and a JSON-RPC error body that says a bearer token is needed. Tokens are
-//!    never accepted in the query string nor logged.
+//! 4. The admin panel's pages (`GET /admin/…`) and its sign-in (`/admin/session`) need no
+//!    token: they hold no data, and the sign-in checks the token itself.
+//! 5. With a token: `Authorization: Bearer <token>` compared in constant time — or, on
+//!    `/api/v1` only, the panel's sign-in cookie ([`super::signin`]), with the CSRF header on
+//!    every request that changes something (else **403** `csrf`) — else **401** with
+//!    `WWW-Authenticate: Bearer realm="wxlink"` (and `error="invalid_token"` when a wrong token
+//!    was sent) and a body that says a bearer token is needed: a JSON-RPC error for MCP, a
+//!    problem for `/api/v1`. Tokens are never accepted in the query string nor logged.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -23,7 +27,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use super::signin::{self, SignIn};
 use crate::model::Secret;
+use crate::rest::problem::Problem;
+use crate::timefmt::now_ms;
 
 /// What the guard checks.
 #[derive(Debug)]
@@ -33,6 +40,7 @@ pub struct Guard {
     /// Whether `Host` is checked (not for wildcard binds).
     check_host: bool,
     token: Option<Secret<String>>,
+    signin: SignIn,
 }
 
 /// What a client is told when it has no (or a wrong) token.
@@ -46,7 +54,35 @@ impl Guard {
         Guard {
             hosts: allowed_hosts(host, bound),
             check_host: !bound.is_unspecified(),
+            signin: SignIn::new(token.as_ref()),
             token,
+        }
+    }
+
+    /// The browser sign-in of this server.
+    pub fn signin(&self) -> &SignIn {
+        &self.signin
+    }
+
+    /// Whether `given` is the server's token (constant time); true when there is none.
+    pub fn token_matches(&self, given: &str) -> bool {
+        self.token
+            .as_ref()
+            .is_none_or(|t| bool::from(given.as_bytes().ct_eq(t.expose_str().as_bytes())))
+    }
+
+    /// Whether the request carries the right bearer token or a valid sign-in cookie (or no
+    /// token is needed); the cookie's value when that is what signs it in.
+    pub fn signed_in<'h>(&self, headers: &'h HeaderMap) -> (bool, Option<&'h str>) {
+        let Some(token) = &self.token else {
+            return (true, None);
+        };
+        if matches!(presented(headers, token), Presented::Right) {
+            return (true, None);
+        }
+        match signin::cookie(headers) {
+            Some(c) if self.signin.verify(c, now_ms()) => (true, Some(c)),
+            _ => (false, None),
         }
     }
 
@@ -163,14 +199,19 @@ fn presented(headers: &HeaderMap, token: &Secret<String>) -> Presented {
     }
 }
 
-/// 401 with a body and header that say a bearer token is needed (not OAuth).
-fn unauthorized(wrong: bool) -> Response {
-    let body = json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": {"code": -32001, "message": NEEDS_TOKEN},
-    });
-    let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+/// 401 with a body and header that say a bearer token is needed (not OAuth): a problem on
+/// `/api/v1`, a JSON-RPC error elsewhere.
+fn unauthorized(wrong: bool, rest: bool) -> Response {
+    let mut response = if rest {
+        Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", NEEDS_TOKEN).into_response()
+    } else {
+        let body = json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {"code": -32001, "message": NEEDS_TOKEN},
+        });
+        (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+    };
     let challenge = if wrong {
         "Bearer realm=\"wxlink\", error=\"invalid_token\", error_description=\"wrong bearer token\""
     } else {
@@ -191,6 +232,12 @@ fn no_oauth(registration: bool) -> Response {
         json!({"error": "not_found", "message": NEEDS_TOKEN})
     };
     (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+}
+
+/// The admin panel's static pages: `GET`/`HEAD` under `/admin` (but not its sign-in).
+fn is_panel_page(method: &axum::http::Method, path: &str) -> bool {
+    (method == axum::http::Method::GET || method == axum::http::Method::HEAD)
+        && (path == "/admin" || path.starts_with("/admin/"))
 }
 
 /// The middleware: `/health` passes; everything else is checked as the module docs say.
@@ -238,11 +285,31 @@ pub async fn check(
     if path == "/register" {
         return no_oauth(true);
     }
+    if path == "/admin/session" || is_panel_page(request.method(), path) {
+        return next.run(request).await;
+    }
+    let rest = path == crate::rest::BASE || path.starts_with("/api/v1/");
     if let Some(token) = &guard.token {
         match presented(headers, token) {
             Presented::Right => {}
-            Presented::Nothing => return unauthorized(false),
-            Presented::Wrong => return unauthorized(true),
+            Presented::Wrong => return unauthorized(true, rest),
+            Presented::Nothing => {
+                let Some(cookie) = signin::cookie(headers).filter(|_| rest) else {
+                    return unauthorized(false, rest);
+                };
+                if !guard.signin.verify(cookie, now_ms()) {
+                    return unauthorized(true, rest);
+                }
+                if !request.method().is_safe() && !guard.signin.csrf_ok(headers, cookie) {
+                    return Problem::new(
+                        StatusCode::FORBIDDEN,
+                        "csrf",
+                        "this change needs the X-CSRF-Token header the admin panel sends \
+                         (GET /admin/session gives it)",
+                    )
+                    .into_response();
+                }
+            }
         }
     }
     next.run(request).await

@@ -5,9 +5,11 @@
 //! | `/mcp` | MCP Streamable HTTP ([`mcp`]): sessions for 2025-03-26 … 2025-11-25 clients, stateless 2026-07-28 requests |
 //! | `GET /sse`, `POST /messages?sessionId=…` | legacy MCP HTTP+SSE (2024-11-05), as Wechaty-MCP-SSE served it ([`sse`]) |
 //! | `GET /health` | liveness and login state, no token needed ([`health`]) |
+//! | `/api/v1/…` | the REST API, its OpenAPI document and docs page ([`crate::rest`]) |
+//! | `/admin/…` | the admin panel and its sign-in, when enabled ([`crate::admin`], [`signin`]) |
 //! | `/.well-known/…`, `/register` | 404: no OAuth here ([`guard`]) |
 //!
-//! (`/api/v1` and `/admin` join here.) Security lives in [`guard`] (token, Host, Origin) and in
+//! Security lives in [`guard`] (token, Host, Origin) and in
 //! [`Server::bind`] (loopback by default; a non-loopback bind needs a token unless
 //! `--dangerously-allow-no-auth`). Shutdown comes in as a future: when it resolves, open
 //! streams are told and closed, and connections get a few seconds to finish.
@@ -18,6 +20,7 @@
 pub mod guard;
 pub mod health;
 pub mod mcp;
+pub mod signin;
 pub mod sse;
 
 use std::future::Future;
@@ -54,6 +57,8 @@ pub struct HttpOptions {
     pub allow_no_auth: bool,
     /// How long an idle Streamable HTTP session lives.
     pub session_timeout: Duration,
+    /// Serve the admin panel at `/admin`.
+    pub admin: bool,
 }
 
 /// How long an idle Streamable HTTP session lives unless configured (`--session-timeout`).
@@ -72,6 +77,7 @@ pub struct Server {
     guard: Arc<Guard>,
     cancel: CancellationToken,
     session_timeout: Duration,
+    admin: bool,
 }
 
 impl Server {
@@ -131,12 +137,23 @@ impl Server {
             guard,
             cancel: CancellationToken::new(),
             session_timeout: options.session_timeout,
+            admin: options.admin,
         })
+    }
+
+    /// The port bound.
+    pub fn port(&self) -> u16 {
+        self.local.port()
     }
 
     /// `http://host:port` as clients should use it.
     pub fn base_url(&self) -> String {
         format!("http://{}", display_addr(&self.host, self.local))
+    }
+
+    /// Whether the admin panel is served.
+    pub fn serves_admin(&self) -> bool {
+        self.admin
     }
 
     /// Whether clients must send a bearer token.
@@ -157,14 +174,21 @@ impl Server {
             let sse = sse_sessions.clone();
             move || sse.len()
         });
-        Router::new()
+        let mut app = Router::new()
             .merge(mcp_routes)
             .merge(sse::router(sse_sessions))
-            .merge(health::router(service, connections))
-            .layer(middleware::from_fn_with_state(
-                self.guard.clone(),
-                guard::check,
+            .merge(crate::rest::router(
+                service.clone(),
+                self.cancel.child_token(),
             ))
+            .merge(health::router(service, connections));
+        if self.admin {
+            app = app.merge(crate::admin::router(self.guard.clone()));
+        }
+        app.layer(middleware::from_fn_with_state(
+            self.guard.clone(),
+            guard::check,
+        ))
     }
 
     /// Serves `app` until `shutdown` resolves; then tells open streams, and gives connections

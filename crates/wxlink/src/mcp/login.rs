@@ -11,10 +11,10 @@ use rmcp::{Peer, RoleServer};
 use tokio_util::sync::CancellationToken;
 
 use super::params::{given, wait};
-use super::qr;
 use super::types::{LoginOut, LoginParams};
 use crate::error::{AppError, AppResult};
 use crate::model::BackendKind;
+use crate::qr;
 use crate::service::login::{LoginPhase, LoginRequest, LoginStart, LoginState, PendingLogin};
 use crate::service::Service;
 use crate::store::SessionRecord;

@@ -21,7 +21,6 @@ pub mod jsonrpc;
 pub mod login;
 mod notify;
 pub mod params;
-pub mod qr;
 pub mod resources;
 pub mod schema;
 pub mod server;

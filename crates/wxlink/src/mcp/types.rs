@@ -10,12 +10,8 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::error::{AppError, AppResult};
 use crate::model::Secret;
-use crate::store::{SessionRecord, StoredMessage};
-use crate::views;
 
 fn default_recv_timeout() -> f64 {
     5.0
@@ -208,100 +204,7 @@ pub struct TypingParams {
 // Results
 // ---------------------------------------------------------------------------------------------
 
-/// A stored message.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct MessageOut {
-    /// Our id: pass it to `download`.
-    pub id: String,
-    /// The upstream id.
-    pub message_id: Option<String>,
-    /// Its session.
-    pub session: String,
-    /// The bot account id.
-    pub bot_id: Option<String>,
-    /// "in" or "out" (sent by the bot).
-    pub direction: String,
-    /// The other side (a user, contact or room): reply to it.
-    pub user: String,
-    /// Sender id.
-    pub from: String,
-    /// Recipient id.
-    pub to: String,
-    /// text, image, voice, file, video, mixed or unknown.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Text, voice transcripts, file names, quotes.
-    pub text: Option<String>,
-    /// Its items (text, media, quotes).
-    #[schemars(with = "Vec<Map<String, Value>>")]
-    pub items: Value,
-    /// When it was sent, ISO 8601 (UTC).
-    pub time: String,
-    /// The same in unix ms.
-    pub timestamp_ms: i64,
-    /// received, sent, failed, pending or unknown.
-    pub status: String,
-    /// Why a send failed, or an upstream message could not be read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Fields added later.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-impl MessageOut {
-    /// The message as [`views::message`] shows it.
-    pub fn from_stored(m: &StoredMessage) -> AppResult<Self> {
-        serde_json::from_value(views::message(m))
-            .map_err(|e| AppError::Invalid(format!("internal: message view: {e}")))
-    }
-
-    /// Several messages.
-    pub fn list(messages: &[StoredMessage]) -> AppResult<Vec<Self>> {
-        messages.iter().map(Self::from_stored).collect()
-    }
-}
-
-/// A session (the JSON of `wxlink --json status`).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct SessionOut {
-    /// Its name.
-    pub name: String,
-    /// "ilink" or "wechaty".
-    pub backend: String,
-    /// The bot account id.
-    pub bot_id: Option<String>,
-    /// The WeChat user who bound it.
-    pub user_id: Option<String>,
-    /// connected, expired or logged_out.
-    pub status: String,
-    /// Whether it can send and receive.
-    pub connected: bool,
-    /// The default session.
-    pub default: bool,
-    /// Whether some process polls it now (null: unknown).
-    pub polling: Option<bool>,
-    /// Newest stored message, ISO 8601.
-    pub last_message_at: Option<String>,
-    /// Users it can answer (with a context token).
-    pub users: u64,
-    /// Why receiving fails.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub degraded: Option<String>,
-    /// First login, ISO 8601.
-    pub created_at: String,
-    /// Fields added later.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-impl SessionOut {
-    /// The session as [`views::session`] shows it.
-    pub fn from_record(s: &SessionRecord, polling: Option<bool>) -> AppResult<Self> {
-        serde_json::from_value(views::session(s, polling))
-            .map_err(|e| AppError::Invalid(format!("internal: session view: {e}")))
-    }
-}
+pub use crate::views::{MessageOut, SessionOut};
 
 /// Result of `recv`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -536,7 +439,8 @@ pub struct ContactsOut {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Direction, NewMessage, SessionStatus};
+    use crate::store::{Direction, NewMessage, SessionRecord, SessionStatus, StoredMessage};
+    use crate::views;
     use serde_json::json;
 
     fn stored(error: Option<&str>) -> StoredMessage {

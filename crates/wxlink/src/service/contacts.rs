@@ -347,6 +347,36 @@ impl Service {
             .collect())
     }
 
+    /// The users who wrote to context-token sessions (only `session`, when given), with their
+    /// replies left, most recent first.
+    pub(crate) async fn users_with_tokens(
+        &self,
+        sessions: &[SessionRecord],
+        session: Option<&str>,
+        now: i64,
+    ) -> AppResult<Vec<KnownUser>> {
+        Ok(self
+            .store()
+            .contexts(session)
+            .await?
+            .into_iter()
+            .map(|c| KnownUser {
+                connected: sessions
+                    .iter()
+                    .any(|s| s.name == c.session && s.is_connected()),
+                received_at_ms: c.received_at_ms,
+                sends_left: sessions
+                    .iter()
+                    .find(|s| s.name == c.session)
+                    .and_then(|s| self.upstream(s.backend).capabilities().reply_quota)
+                    .map_or(0, |quota| c.sends_left(quota)),
+                stale: now.saturating_sub(c.received_at_ms) > STALE_MS,
+                user: c.user_id,
+                session: c.session,
+            })
+            .collect())
+    }
+
     /// Everyone the sessions (only `session`, when given) can write to: the users who wrote to
     /// context-token sessions with their replies left, and — with a query — the address-book
     /// contacts whose nickname or remark contains it (at most [`OVERVIEW_LIMIT`]); without a
@@ -369,28 +399,13 @@ impl Service {
             notes: Vec::new(),
         };
         overview.users = self
-            .store()
-            .contexts(session)
+            .users_with_tokens(&sessions, session, now)
             .await?
             .into_iter()
-            .filter(|c| {
+            .filter(|u| {
                 lower
                     .as_deref()
-                    .is_none_or(|q| c.user_id.to_lowercase().contains(q))
-            })
-            .map(|c| KnownUser {
-                connected: sessions
-                    .iter()
-                    .any(|s| s.name == c.session && s.is_connected()),
-                received_at_ms: c.received_at_ms,
-                sends_left: sessions
-                    .iter()
-                    .find(|s| s.name == c.session)
-                    .and_then(|s| self.upstream(s.backend).capabilities().reply_quota)
-                    .map_or(0, |quota| c.sends_left(quota)),
-                stale: now.saturating_sub(c.received_at_ms) > STALE_MS,
-                user: c.user_id,
-                session: c.session,
+                    .is_none_or(|q| u.user.to_lowercase().contains(q))
             })
             .collect();
         let books = sessions.iter().filter(|s| {

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use crate::error::{AppError, AppResult};
 use crate::service::Service;
+use crate::store::StoredMessage;
 use crate::transfer::TransferObserver;
+use crate::upstream::MediaFile;
 
 /// One file written.
 #[derive(Debug, Clone, Serialize)]
@@ -25,6 +27,34 @@ pub struct Downloaded {
 }
 
 impl Service {
+    /// A stored message by our id or the upstream id.
+    pub async fn message(&self, id: &str) -> AppResult<StoredMessage> {
+        let id = id.trim();
+        self.store()
+            .message(id)
+            .await?
+            .ok_or_else(|| AppError::MessageNotFound(id.to_string()))
+    }
+
+    /// The media of message `id` (our id or the upstream id), fetched and decrypted by its
+    /// backend, in the order of its items; [`AppError::NoMedia`] when it has none.
+    pub async fn media(
+        &self,
+        id: &str,
+        observer: &dyn TransferObserver,
+    ) -> AppResult<(StoredMessage, Vec<MediaFile>)> {
+        let stored = self.message(id).await?;
+        let session = self.resolve_session(Some(&stored.message.session)).await?;
+        let files = self
+            .upstream(session.backend)
+            .download(&session, &stored, observer)
+            .await?;
+        if files.is_empty() {
+            return Err(AppError::NoMedia(id.trim().to_string()));
+        }
+        Ok((stored, files))
+    }
+
     /// Downloads every media item of message `id` (our id or the upstream id) into `dir`, or the
     /// data directory's `media/` when `None`, announcing each transfer to `observer`.
     pub async fn download(
@@ -33,20 +63,7 @@ impl Service {
         dir: Option<&Path>,
         observer: &dyn TransferObserver,
     ) -> AppResult<Vec<Downloaded>> {
-        let id = id.trim();
-        let stored = self
-            .store()
-            .message(id)
-            .await?
-            .ok_or_else(|| AppError::MessageNotFound(id.to_string()))?;
-        let session = self.resolve_session(Some(&stored.message.session)).await?;
-        let files = self
-            .upstream(session.backend)
-            .download(&session, &stored, observer)
-            .await?;
-        if files.is_empty() {
-            return Err(AppError::NoMedia(id.to_string()));
-        }
+        let (stored, files) = self.media(id, observer).await?;
         let dir = match dir {
             Some(d) => {
                 let owned = d.to_path_buf();

@@ -22,6 +22,22 @@ pub enum Event {
     },
     /// Sessions were added, renamed, logged in or out, or the default changed.
     SessionsChanged,
+    /// A send was recorded (`pending`) before it left.
+    Outbound {
+        /// Session.
+        session: String,
+        /// Its row id.
+        id: i64,
+    },
+    /// A recorded send left (`sent`) or failed (`failed`).
+    MessageStatus {
+        /// Its row id.
+        id: i64,
+        /// The status now.
+        status: crate::store::MessageStatus,
+        /// Why it failed.
+        error: Option<String>,
+    },
     /// A session's listener started failing again and again (`problem` says why), or works
     /// again (`problem` is `None`).
     SessionHealth {

@@ -35,6 +35,8 @@ pub struct HistoryFilter {
     pub limit: u32,
     /// Matches to skip.
     pub offset: u32,
+    /// Only messages older than this id (the cursor of the page before).
+    pub before_id: Option<i64>,
 }
 
 /// A page of history and how the filters were understood.
@@ -153,6 +155,8 @@ pub fn plan(
         text: given(&filter.text),
         limit: filter.limit.clamp(1, MAX_PAGE),
         offset: filter.offset,
+        before_id: filter.before_id,
+        after_id: None,
     };
     Ok(((!no_match).then_some(query), note))
 }

@@ -223,6 +223,11 @@ impl Service {
         Ok(started)
     }
 
+    /// The login pending (or just ended and not yet reported) for `backend`, if any.
+    pub async fn pending_login(&self, backend: BackendKind) -> Option<Arc<PendingLogin>> {
+        self.logins.pending.lock().await.get(&backend).cloned()
+    }
+
     /// Forgets a login that has ended and whose end a caller has reported.
     pub async fn finish_login(&self, pending: &Arc<PendingLogin>) {
         if !pending.state().phase.is_final() {

@@ -24,6 +24,7 @@ pub mod events;
 pub mod history;
 pub mod inbox;
 pub mod login;
+pub mod overview;
 pub mod pollers;
 pub mod route;
 pub mod send;

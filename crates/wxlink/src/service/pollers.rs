@@ -121,7 +121,12 @@ async fn sessions_event(events: &mut tokio::sync::broadcast::Receiver<Event>) ->
     loop {
         match events.recv().await {
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
-            Ok(Event::Inbound { .. } | Event::SessionHealth { .. }) => continue,
+            Ok(
+                Event::Inbound { .. }
+                | Event::SessionHealth { .. }
+                | Event::Outbound { .. }
+                | Event::MessageStatus { .. },
+            ) => continue,
             _ => return true,
         }
     }

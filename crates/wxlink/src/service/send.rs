@@ -26,6 +26,7 @@ use serde_json::json;
 
 use crate::error::{AppError, AppResult};
 use crate::service::route::Route;
+use crate::service::Event;
 use crate::service::Service;
 use crate::store::{Direction, MessageStatus, NewMessage, Reservation};
 use crate::timefmt::now_ms;
@@ -360,6 +361,10 @@ impl Service {
                 }
                 Err(e) => return finish_with_error(report, e.into()),
             };
+            self.emit(Event::Outbound {
+                session: route.session.name.clone(),
+                id,
+            });
             report.quota_left = report.quota_left.map(|left| left.saturating_sub(1));
             let progress = match &item {
                 OutItem::Text(_) => crate::upstream::Progress::none(),
@@ -382,6 +387,13 @@ impl Service {
                 .store()
                 .finish_send(id, outcome.record.clone(), refund)
                 .await;
+            if recorded.is_ok() {
+                self.emit(Event::MessageStatus {
+                    id,
+                    status: outcome.record.status,
+                    error: outcome.record.error.clone(),
+                });
+            }
             match outcome.result {
                 Ok(message_id) => {
                     let (path, size) = match &item {

@@ -254,6 +254,10 @@ pub struct HistoryQuery {
     pub until_ms: Option<i64>,
     /// Substring of the searchable text (Chinese inside sentences included).
     pub text: Option<String>,
+    /// Only messages with a smaller id (a cursor: the last id of the page before).
+    pub before_id: Option<i64>,
+    /// Only messages with a larger id (what came after one already seen).
+    pub after_id: Option<i64>,
     /// Page size (the caller clamps it to 1..=200).
     pub limit: u32,
     /// Rows to skip.
@@ -385,6 +389,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage>;
     /// The newest message id (0 when empty); cheap, for change detection.
     async fn latest_id(&self) -> StoreResult<i64>;
+    /// The newest message of each conversation (peer), newest first, at most `limit`; only
+    /// those of `session` when given.
+    async fn conversations(
+        &self,
+        session: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredMessage>>;
     /// The session of the newest message exchanged with `peer` (a user or a room), if any;
     /// cheap, for routing a send.
     async fn last_session_with(&self, peer: &str) -> StoreResult<Option<String>>;

@@ -174,6 +174,7 @@ impl WxlinkMcp {
             text: p.text_contains,
             limit: p.limit,
             offset: p.offset,
+            before_id: None,
         };
         let found = self.service.history(&filter).await.map_err(fail)?;
         Ok(Json(HistoryOut {

@@ -10,9 +10,9 @@ use super::{fail, structured, tool_error};
 use crate::error::AppError;
 use crate::mcp::login::{self as mcp_login, Progress};
 use crate::mcp::params::given;
-use crate::mcp::qr;
 use crate::mcp::server::WxlinkMcp;
 use crate::mcp::types::*;
+use crate::qr;
 
 #[tool_router(router = sessions_router, vis = "pub(crate)")]
 impl WxlinkMcp {

@@ -317,3 +317,103 @@ pub(crate) async fn history_pages(db: &dyn Fixture) {
         assert_eq!((none.total, none.messages.len()), (25, 0));
     }
 }
+
+/// `before_id` / `after_id` page through every plan (plain filters, FTS, scans, time ranges)
+/// without overlap, and an empty range matches nothing.
+pub(crate) async fn history_cursors_narrow_every_plan(db: &dyn Fixture) {
+    let store = history_fixture(db).await;
+    let all = store.history(&query()).await.unwrap();
+    let ids: Vec<i64> = all.messages.iter().map(|m| m.id).collect();
+    assert_eq!(ids.len(), 7);
+    for base in [
+        query(),
+        HistoryQuery {
+            text: Some("预算".into()),
+            ..query()
+        },
+        HistoryQuery {
+            text: Some("budget".into()),
+            user: Some("bob".into()),
+            ..query()
+        },
+        HistoryQuery {
+            since_ms: Some(1_500),
+            until_ms: Some(6_500),
+            ..query()
+        },
+        HistoryQuery {
+            text: Some("会".into()),
+            ..query()
+        },
+    ] {
+        let everything = store.history(&base).await.unwrap();
+        // Pages of 2 by `before_id` give exactly `everything`, in order.
+        let mut paged = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store
+                .history(&HistoryQuery {
+                    limit: 2,
+                    before_id: before,
+                    ..base.clone()
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                page.total as usize,
+                everything.messages.len() - paged.len(),
+                "{base:?}"
+            );
+            if page.messages.is_empty() {
+                break;
+            }
+            before = page.messages.last().map(|m| m.id);
+            paged.extend(page.messages.iter().map(|m| m.id));
+        }
+        let want: Vec<i64> = everything.messages.iter().map(|m| m.id).collect();
+        assert_eq!(paged, want, "{base:?}");
+        // `after_id` keeps what is newer.
+        if let Some(&oldest) = want.last() {
+            let newer = store
+                .history(&HistoryQuery {
+                    after_id: Some(oldest),
+                    ..base.clone()
+                })
+                .await
+                .unwrap();
+            assert_eq!(newer.total as usize, want.len() - 1, "{base:?}");
+        }
+    }
+    let none = store
+        .history(&HistoryQuery {
+            after_id: Some(ids[2]),
+            before_id: Some(ids[2]),
+            ..query()
+        })
+        .await
+        .unwrap();
+    assert_eq!(none.total, 0);
+    assert!(none.messages.is_empty());
+}
+
+/// One row per peer, its newest message, newest conversation first; a session narrows it.
+pub(crate) async fn conversations_are_the_latest_message_of_each_peer(db: &dyn Fixture) {
+    let store = history_fixture(db).await;
+    let all = store.conversations(None, 10).await.unwrap();
+    let peers: Vec<(&str, &str)> = all
+        .iter()
+        .map(|m| (m.message.peer.as_str(), m.message.text.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        peers,
+        [
+            ("alice", "下午开会见"),
+            ("bob", "say \"hello\" to the BUDGET team")
+        ]
+    );
+    let home = store.conversations(Some("home"), 10).await.unwrap();
+    assert_eq!(home.len(), 1);
+    assert_eq!(home[0].message.text.as_deref(), Some("晚饭吃什么？budget 不多"));
+    assert_eq!(store.conversations(None, 1).await.unwrap().len(), 1);
+    assert!(store.conversations(Some("nobody"), 10).await.unwrap().is_empty());
+}

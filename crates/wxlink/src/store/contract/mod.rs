@@ -74,6 +74,8 @@ macro_rules! contract_suite {
             history_filters_combine,
             time_filters_span_days_and_late_arrivals,
             history_pages,
+            history_cursors_narrow_every_plan,
+            conversations_are_the_latest_message_of_each_peer,
             message_lookup_by_upstream_or_own_id,
             record_outbound_is_idempotent_and_checks_the_session,
             a_send_is_pending_with_its_quota_until_finished,

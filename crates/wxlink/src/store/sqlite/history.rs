@@ -280,6 +280,26 @@ pub(super) fn plan_history(
         TimeScope::All => None,
         TimeScope::Ids(range) => Some(range),
     };
+    // Cursors narrow the same id range the time filter gives.
+    let range = match (range, q.after_id, q.before_id) {
+        (range, None, None) => range,
+        (range, after, before) => {
+            let mut r = range.unwrap_or(IdRange {
+                lo: i64::MIN,
+                hi: i64::MAX,
+            });
+            if let Some(after) = after {
+                r.lo = r.lo.max(after.saturating_add(1));
+            }
+            if let Some(before) = before {
+                r.hi = r.hi.min(before.saturating_sub(1));
+            }
+            if r.lo > r.hi {
+                return Ok(None);
+            }
+            Some(r)
+        }
+    };
     let mut filters = Conditions::from_query(q);
     let (phrase, folded) = match TextFilter::from_query(q.text.as_deref()) {
         TextFilter::None => {

@@ -358,6 +358,16 @@ impl Store for SqliteStore {
         self.run(ops::latest_id).await
     }
 
+    async fn conversations(
+        &self,
+        session: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredMessage>> {
+        let session = session.map(str::to_owned);
+        self.run(move |c| ops::conversations(c, session.as_deref(), limit))
+            .await
+    }
+
     async fn last_session_with(&self, peer: &str) -> StoreResult<Option<String>> {
         let peer = peer.to_owned();
         self.run(move |c| ops::last_session_with(c, &peer)).await

@@ -340,6 +340,32 @@ pub(super) fn latest_id(conn: &mut Connection) -> StoreResult<i64> {
     )
 }
 
+/// One `max(id)` per peer from the `(peer, id, …)` index (index-only), then each row.
+pub(super) fn conversations(
+    conn: &mut Connection,
+    session: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<StoredMessage>> {
+    let ids: Vec<i64> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT max(id) AS last FROM messages WHERE ?1 IS NULL OR session = ?1 \
+             GROUP BY peer ORDER BY last DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![session, i64::from(limit)], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut load = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id = ?1"
+    ))?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(m) = load.query_and_then([id], message_from_row)?.next() {
+            out.push(m?);
+        }
+    }
+    Ok(out)
+}
+
 pub(super) fn last_session_with(conn: &mut Connection, peer: &str) -> StoreResult<Option<String>> {
     // messages_peer (peer, id, …) answers this from the index's last entry.
     let mut stmt = conn

@@ -1,6 +1,7 @@
-//! The login QR code as a PNG image for MCP clients to show, without an image library: the
-//! `qrcode` crate gives the modules, and a 1-bit grayscale PNG with stored (uncompressed)
-//! deflate blocks is a few dozen lines — about 12 KB for a login URL.
+//! The login QR code as an image for every frontend (MCP clients get PNG, web pages SVG),
+//! without an image library: the `qrcode` crate gives the modules; a 1-bit grayscale PNG with
+//! stored (uncompressed) deflate blocks is a few dozen lines — about 12 KB for a login URL —
+//! and the SVG is one path of the dark modules.
 
 use qrcode::{Color, QrCode};
 
@@ -8,6 +9,41 @@ use qrcode::{Color, QrCode};
 const QUIET_ZONE: usize = 4;
 /// Target width of the image in pixels (the scale is rounded down, at least 4 px a module).
 const TARGET_PX: usize = 320;
+
+/// `text` as a QR code in SVG (one path, a white quiet zone around it, scalable), or `None`
+/// when it does not fit in a QR code.
+pub fn svg(text: &str) -> Option<String> {
+    let code = QrCode::new(text.as_bytes()).ok()?;
+    let modules = code.width();
+    let colors = code.to_colors();
+    let side = modules + 2 * QUIET_ZONE;
+    let mut path = String::with_capacity(modules * modules * 4);
+    for y in 0..modules {
+        let mut x = 0;
+        while x < modules {
+            if colors[y * modules + x] != Color::Dark {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < modules && colors[y * modules + x] == Color::Dark {
+                x += 1;
+            }
+            path.push_str(&format!(
+                "M{} {}h{}v1h-{}z",
+                start + QUIET_ZONE,
+                y + QUIET_ZONE,
+                x - start,
+                x - start
+            ));
+        }
+    }
+    Some(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {side} {side}\" \
+         shape-rendering=\"crispEdges\"><rect width=\"{side}\" height=\"{side}\" fill=\"#fff\"/>\
+         <path fill=\"#000\" d=\"{path}\"/></svg>"
+    ))
+}
 
 /// `text` as a QR code in PNG, or `None` when it does not fit in a QR code.
 pub fn png(text: &str) -> Option<Vec<u8>> {
@@ -133,6 +169,16 @@ mod tests {
         assert_eq!(base64(b"f"), "Zg==");
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn svg_has_one_path_per_code() {
+        let image = svg("https://example.com/qr?code=abc").unwrap();
+        assert!(image.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        assert_eq!(image.matches("<path").count(), 1);
+        // 4 modules of quiet zone, then the finder pattern's 7 dark modules.
+        assert!(image.contains("d=\"M4 4h7v1h-7z"), "{image}");
+        assert!(svg("x".repeat(8000).as_str()).is_none());
     }
 
     #[test]
