@@ -151,3 +151,11 @@ export function debounce(fn, ms) {
     timer = setTimeout(() => { timer = null; fn(...args); }, ms);
   };
 }
+
+/** Calls fn `ms` after the first of a burst of calls (once per burst, never starved). */
+export function throttle(fn, ms) {
+  let timer = null;
+  return () => {
+    if (!timer) timer = setTimeout(() => { timer = null; fn(); }, ms);
+  };
+}

@@ -2,7 +2,7 @@
 import * as api from '../api.js';
 import * as events from '../events.js';
 import { t, when, number } from '../i18n.js';
-import { h, clear, errorText, toast, announce, debounce, icon } from '../dom.js';
+import { h, clear, errorText, toast, announce, debounce, icon, throttle } from '../dom.js';
 import { chatHref, preview } from './common.js';
 import { bubbleRow, fill } from './message.js';
 
@@ -52,7 +52,7 @@ function conversationList(box, session, user) {
       clear(ul).append(h('li.error', errorText(ex)));
     }
   }
-  const reload = debounce(load, 500);
+  const reload = throttle(load, 400);
   const offs = ['message', 'sessions', 'resync'].map((e) => events.on(e, reload));
   load();
   return () => { alive = false; offs.forEach((f) => f()); };
@@ -248,7 +248,7 @@ function chatView(layout, session, user) {
   });
   function resize() {
     textarea.style.height = 'auto';
-    textarea.style.height = `${Math.min(textarea.scrollHeight, 160)}px`;
+    textarea.style.height = `${Math.min(textarea.scrollHeight + textarea.offsetHeight - textarea.clientHeight, 160)}px`;
   }
   textarea.addEventListener('input', resize);
 

@@ -2,7 +2,7 @@
 import * as api from '../api.js';
 import * as events from '../events.js';
 import { t, number, when } from '../i18n.js';
-import { h, clear, errorText, debounce } from '../dom.js';
+import { h, clear, errorText, throttle } from '../dom.js';
 import { sessionBadges, backendText } from './common.js';
 
 function localMidnight() {
@@ -58,7 +58,7 @@ export function render(root) {
     }
   }
 
-  const reload = debounce(load, 400);
+  const reload = throttle(load, 400);
   const offs = ['message', 'sessions', 'session_health', 'resync'].map((e) => events.on(e, reload));
   const timer = setInterval(load, 30000);
   load();

@@ -2,7 +2,7 @@
 import * as api from '../api.js';
 import * as events from '../events.js';
 import { t, when, number } from '../i18n.js';
-import { h, clear, field, errorText, toast, dialog, badge, debounce } from '../dom.js';
+import { h, clear, field, errorText, toast, dialog, badge, throttle } from '../dom.js';
 import { sessionBadges, backendText, chatHref } from './common.js';
 
 export function render(root) {
@@ -129,7 +129,7 @@ export function render(root) {
     }
   }
 
-  const reload = debounce(load, 300);
+  const reload = throttle(load, 300);
   const offs = ['sessions', 'session_health', 'resync'].map((e) => events.on(e, reload));
   load();
   return () => { alive = false; offs.forEach((f) => f()); };
