@@ -347,3 +347,42 @@ def test_bench_event_latency(panel: Panel, server: Server, fake: FakeControl, ca
     p90 = latencies[int(len(latencies) * 0.9) - 1]
     with capsys.disabled():
         print(f"\nBENCH panel_event_latency_ms p50={p50:.1f} p90={p90:.1f} n={len(latencies)}")
+
+
+def test_older_messages_load_on_scroll_and_history_pages(panel: Panel, server: Server, fake: FakeControl):
+    session = server.login(USER)["name"]
+    for i in range(45):
+        fake.inject(from_user_id=USER, text=f"numbered {i:02d}")
+    assert len(server.wait_messages(45, limit=50, user=USER)) == 45
+    panel.signed_in()
+    open_chat(panel, session, USER)
+    panel.wait(lambda: len(bubble_texts(panel)) == 30, 10, "the first 30")
+    assert bubble_texts(panel)[-1] == "numbered 44"
+    panel.js("document.getElementById('messages').scrollTop = 0")
+    panel.wait(lambda: len(bubble_texts(panel)) == 45, 10, "older ones on scroll")
+    assert bubble_texts(panel) == [f"numbered {i:02d}" for i in range(45)]  # in order, none twice
+    assert not panel.css("#load-older").is_displayed()  # nothing older
+
+    panel.go("history")
+    panel.wait(lambda: panel.css("#history-total").text.startswith("45 "), 10, "total")
+    assert len(panel.all("#history-results > li")) == 30
+    panel.css("#history-more").click()
+    panel.wait(lambda: len(panel.all("#history-results > li")) == 45, 10, "load more")
+    assert not panel.css("#history-more").is_displayed()
+    # Filters: received messages of this user only, newest first.
+    Select(panel.css("#history-direction")).select_by_value("out")
+    panel.css("#history-submit").click()
+    panel.wait(lambda: panel.css("#history-total").text.startswith("0 "), 10, "no sent messages")
+
+
+def test_dashboard_shows_a_degraded_session_live(panel: Panel, server: Server, fake: FakeControl):
+    bot_id = server.login(USER)["bot_id"]
+    panel.signed_in()
+    card = panel.wait(lambda: panel.css(".session-card[data-session='default']"), what="session card")
+    assert "polling" in card.text
+    # Three unreadable answers in a row degrade the session (it heals at the next good poll,
+    # 30 s later: not waited for here).
+    fake.fault("getupdates", "malformed", times=3, bot_id=bot_id)
+    panel.wait(lambda: panel.all(".session-card[data-session='default'] .badge.bad"), 20, "degraded badge")
+    assert "not valid protocol JSON" in panel.css(".session-card[data-session='default']").text
+    panel.shot("dashboard-degraded")
