@@ -300,7 +300,9 @@ class Panel:
 
 @pytest.fixture
 def panel(driver: webdriver.Chrome, server: Server, request: pytest.FixtureRequest):
-    driver.delete_all_cookies()
+    driver.get("about:blank")
+    # Every test's server shares 127.0.0.1 (cookies ignore ports) and the token: forget them all.
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
     driver.set_window_size(1280, 900)
     p = Panel(driver, server)
     p.console()  # drop what earlier tests logged
@@ -315,6 +317,7 @@ def panel(driver: webdriver.Chrome, server: Server, request: pytest.FixtureReque
             pass
         (artifacts_dir() / f"FAILED-{name}.console.txt").write_text(
             "\n".join(f"{e.get('level')} {e.get('message')}" for e in logs))
+    driver.get("about:blank")  # before the server stops: no page left talking to it
     # Errors in the page fail the test: a CSP violation or an exception is a bug.
     bad = [e for e in logs if e.get("level") == "SEVERE" and not _expected(e.get("message", ""))]
     if rep is not None and rep.passed:

@@ -35,9 +35,15 @@ def png(width: int = 40, height: int = 30) -> bytes:
 def open_chat(panel: Panel, session: str, user: str) -> None:
     """Opens the conversation from the list, as a person would."""
     panel.go("chat")
-    link = panel.wait(lambda: [a for a in panel.all("a.conv") if a.get_attribute("data-user") == user
-                               and a.get_attribute("data-session") == session][0], what="conversation in the list")
-    link.click()
+
+    def click() -> bool:  # the list may be redrawn between finding and clicking: try again
+        links = [a for a in panel.all("a.conv")
+                 if a.get_attribute("data-user") == user and a.get_attribute("data-session") == session]
+        if links:
+            links[0].click()
+        return bool(links)
+
+    panel.wait(click, what="conversation in the list")
     panel.visible("#composer-text")
     panel.wait(lambda: panel.css("#messages").get_attribute("data-user") == user)
 
