@@ -12,7 +12,7 @@ export function sessionBadges(s) {
   out.push(s.connected ? badge(t('status.connected'), 'ok') : badge(statusText(s.status), 'warn'));
   if (s.default) out.push(badge(t('sessions.default'), 'accent'));
   if (s.degraded) out.push(h('span.badge.bad', { title: s.degraded }, t('status.degraded')));
-  else if (s.polling === true) out.push(badge(t('status.polling'), 'ok'));
+  else if (s.polling === true && s.connected) out.push(badge(t('status.polling'), 'ok'));
   else if (s.polling === false && s.connected) out.push(badge(t('status.not_polling'), 'muted'));
   return out;
 }

@@ -95,6 +95,9 @@ export function render(root) {
         return;
       }
       show(res);
+      if (params.session && res.session && res.session !== params.session) {
+        toast(t('login.joined', { name: res.session }));
+      }
       if (!FINAL.has(res.phase)) follow(res.backend || params.backend);
     } catch (ex) {
       formErr.textContent = errorText(ex);
