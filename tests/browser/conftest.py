@@ -258,6 +258,17 @@ class Panel:
 
         return self.wait(find, timeout, f"{selector} visible")
 
+    def click(self, selector: str, timeout: float = 10.0) -> None:
+        """Clicks what ``selector`` finds, again if the page redrew it in between."""
+
+        def attempt() -> bool:
+            els = [e for e in self.all(selector) if e.is_displayed()]
+            if els:
+                els[0].click()
+            return bool(els)
+
+        self.wait(attempt, timeout, f"click {selector}")
+
     def js(self, script: str, *args: Any) -> Any:
         return self.d.execute_script(script, *args)
 

@@ -276,10 +276,10 @@ def test_rename_and_log_out_a_session(panel: Panel, server: Server, fake: FakeCo
     server.login(USER, session="work")
     panel.signed_in()
     panel.go("sessions")
-    row = panel.wait(lambda: panel.css("tr.session-row[data-session='work']"), what="session row")
-    row.find_element("css selector", "[data-testid=expand-users]").click()
+    panel.click("tr.session-row[data-session='work'] [data-testid=expand-users]")
+    panel.visible("tr.users-row")
     panel.shot("sessions")
-    row.find_element("css selector", "[data-testid=rename]").click()
+    panel.click("tr.session-row[data-session='work'] [data-testid=rename]")
     name = panel.visible("#rename-input")
     name.send_keys(Keys.CONTROL, "a")
     name.send_keys("office")
@@ -287,15 +287,15 @@ def test_rename_and_log_out_a_session(panel: Panel, server: Server, fake: FakeCo
     panel.wait(lambda: panel.all("tr.session-row[data-session='office']"), 10, "renamed row")
     assert [s["name"] for s in server.api("GET", "/api/v1/sessions")["sessions"]] == ["office"]
 
-    panel.css("tr.session-row[data-session='office'] [data-testid=logout]").click()
-    dialog = panel.visible("#logout-dialog")
-    dialog.find_element("css selector", "[data-testid=dialog-confirm]").click()
+    panel.click("tr.session-row[data-session='office'] [data-testid=logout]")
+    panel.click("#logout-dialog [data-testid=dialog-confirm]")
     panel.wait(lambda: server.api("GET", "/api/v1/sessions/office")["connected"] is False, 10, "logged out")
     panel.wait(lambda: "logged out" in panel.css("tr.session-row[data-session='office']").text, 10, "status shown")
     # Esc closes a dialog without doing anything.
-    panel.css("tr.session-row[data-session='office'] [data-testid=rename]").click()
+    panel.click("tr.session-row[data-session='office'] [data-testid=rename]")
     panel.visible("#rename-input").send_keys(Keys.ESCAPE)
     panel.wait(lambda: not panel.all("#rename-dialog"), 5, "dialog closed")
+    assert [s["name"] for s in server.api("GET", "/api/v1/sessions")["sessions"]] == ["office"]
 
 
 def test_chinese_then_sign_out(panel: Panel, server: Server, fake: FakeControl):
