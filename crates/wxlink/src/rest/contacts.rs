@@ -85,7 +85,7 @@ fn given(s: &Option<String>) -> Option<&str> {
 }
 
 /// Users who wrote, and address-book contacts whose name contains the query.
-#[utoipa::path(get, path = "/contacts", tag = "contacts", params(LookupQuery),
+#[utoipa::path(get, path = "/contacts", operation_id = "listContacts", tag = "contacts", params(LookupQuery),
     responses((status = 200, body = ContactsOut), (status = 404, body = Problem)))]
 async fn contacts(
     State(service): State<Arc<Service>>,
@@ -146,7 +146,7 @@ pub struct RoomsOut {
 }
 
 /// Group chats whose topic contains the query (a Wechaty session).
-#[utoipa::path(get, path = "/rooms", tag = "contacts", params(LookupQuery),
+#[utoipa::path(get, path = "/rooms", operation_id = "findRooms", tag = "contacts", params(LookupQuery),
     responses((status = 200, body = RoomsOut), (status = 400, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn rooms(
@@ -205,7 +205,7 @@ pub struct SessionQuery {
 }
 
 /// The members of a group chat.
-#[utoipa::path(get, path = "/rooms/{id}/members", tag = "contacts",
+#[utoipa::path(get, path = "/rooms/{id}/members", operation_id = "listRoomMembers", tag = "contacts",
     params(("id" = String, Path, description = "The room id"), SessionQuery),
     responses((status = 200, body = MembersOut), (status = 404, body = Problem)))]
 async fn members(

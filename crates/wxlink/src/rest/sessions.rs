@@ -63,7 +63,7 @@ pub struct StatusQuery {
 }
 
 /// Dashboard figures.
-#[utoipa::path(get, path = "/status", tag = "sessions", params(StatusQuery),
+#[utoipa::path(get, path = "/status", operation_id = "getStatus", tag = "sessions", params(StatusQuery),
     responses((status = 200, body = StatusOut), (status = 401, body = Problem)))]
 async fn status(
     State(service): State<Arc<Service>>,
@@ -93,7 +93,7 @@ pub struct SessionsOut {
 }
 
 /// Every session, the default first.
-#[utoipa::path(get, path = "/sessions", tag = "sessions",
+#[utoipa::path(get, path = "/sessions", operation_id = "listSessions", tag = "sessions",
     responses((status = 200, body = SessionsOut), (status = 401, body = Problem)))]
 async fn list(State(service): State<Arc<Service>>) -> ApiResult<Json<SessionsOut>> {
     let sessions = service
@@ -116,7 +116,7 @@ async fn one(service: &Service, name: &str) -> Result<SessionOut, ApiError> {
 }
 
 /// One session.
-#[utoipa::path(get, path = "/sessions/{name}", tag = "sessions",
+#[utoipa::path(get, path = "/sessions/{name}", operation_id = "getSession", tag = "sessions",
     params(("name" = String, Path, description = "The session")),
     responses((status = 200, body = SessionOut), (status = 404, body = Problem)))]
 async fn get_one(
@@ -137,7 +137,7 @@ pub struct SessionPatch {
 }
 
 /// Renames a session and/or makes it the default.
-#[utoipa::path(patch, path = "/sessions/{name}", tag = "sessions",
+#[utoipa::path(patch, path = "/sessions/{name}", operation_id = "updateSession", tag = "sessions",
     params(("name" = String, Path, description = "The session")),
     request_body = SessionPatch,
     responses((status = 200, body = SessionOut), (status = 400, body = Problem),
@@ -167,7 +167,7 @@ async fn update(
 }
 
 /// Logs a session out (its history stays).
-#[utoipa::path(post, path = "/sessions/{name}/logout", tag = "sessions",
+#[utoipa::path(post, path = "/sessions/{name}/logout", operation_id = "logoutSession", tag = "sessions",
     params(("name" = String, Path, description = "The session")),
     responses((status = 200, body = SessionOut), (status = 404, body = Problem)))]
 async fn logout(
@@ -203,7 +203,7 @@ pub struct UsersOut {
 }
 
 /// The users who wrote to a session, with their replies left.
-#[utoipa::path(get, path = "/sessions/{name}/users", tag = "sessions",
+#[utoipa::path(get, path = "/sessions/{name}/users", operation_id = "listSessionUsers", tag = "sessions",
     params(("name" = String, Path, description = "The session")),
     responses((status = 200, body = UsersOut), (status = 404, body = Problem)))]
 async fn users(
