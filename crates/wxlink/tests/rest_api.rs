@@ -60,6 +60,15 @@ async fn without_the_token_every_route_is_401_problem_but_health() {
     assert_problem(&status_json(r).await, 401, "unauthorized");
     let health = api.anonymous.get(api.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
+    // Unknown routes and methods are problems too.
+    assert_problem(&api.get("/api/v1/nothing/here").await, 404, "not_found");
+    let r = api
+        .client
+        .delete(api.url("/api/v1/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(&status_json(r).await, 405, "invalid");
     // A page of another site cannot call the API (DNS rebinding and CSRF protection).
     let r = api
         .client
