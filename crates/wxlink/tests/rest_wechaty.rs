@@ -6,24 +6,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use wechaty_peer::Peer;
-use wxlink::service::{Service as App, ServiceOptions};
-use wxlink::upstream::UpstreamOptions;
 
 mod common;
 use common::rest::*;
-
-fn open_app(dir: &std::path::Path) -> std::sync::Arc<App> {
-    App::open(ServiceOptions {
-        data_dir: Some(dir.to_path_buf()),
-        upstream: UpstreamOptions {
-            // Nothing here talks to iLink; a closed port makes any mistake fail fast.
-            ilink_base: Some("http://127.0.0.1:9/".parse().unwrap()),
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .unwrap()
-}
+use common::wechaty_app as open_app;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wechaty_login_lookups_groups_and_sends_over_rest() {

@@ -14,7 +14,6 @@ use super::problem::{ApiResult, Params, Problem, Segment};
 use super::sessions::UserOut;
 use crate::service::contacts::OverviewNote;
 use crate::service::Service;
-use crate::timefmt::iso;
 use crate::upstream::Matching;
 
 /// The routes of this module.
@@ -95,18 +94,7 @@ async fn contacts(
         .contacts_overview(given(&q.query), given(&q.session))
         .await?;
     Ok(Json(ContactsOut {
-        users: o
-            .users
-            .into_iter()
-            .map(|u| UserOut {
-                user: u.user,
-                session: u.session,
-                connected: u.connected,
-                last_received_at: iso(u.received_at_ms),
-                sends_left: u.sends_left,
-                stale: u.stale,
-            })
-            .collect(),
+        users: o.users.into_iter().map(UserOut::from).collect(),
         contacts: o
             .contacts
             .into_iter()

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::problem::{ApiError, ApiResult, Body, Params, Problem, Segment};
 use crate::error::AppError;
+use crate::service::contacts::KnownUser;
 use crate::service::Service;
 use crate::timefmt::iso;
 use crate::views::SessionOut;
@@ -195,6 +196,19 @@ pub struct UserOut {
     pub stale: bool,
 }
 
+impl From<KnownUser> for UserOut {
+    fn from(u: KnownUser) -> Self {
+        UserOut {
+            user: u.user,
+            session: u.session,
+            connected: u.connected,
+            last_received_at: iso(u.received_at_ms),
+            sends_left: u.sends_left,
+            stale: u.stale,
+        }
+    }
+}
+
 /// The users of a session.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsersOut {
@@ -214,14 +228,7 @@ async fn users(
         .session_users(&name)
         .await?
         .into_iter()
-        .map(|u| UserOut {
-            user: u.user,
-            session: u.session,
-            connected: u.connected,
-            last_received_at: iso(u.received_at_ms),
-            sends_left: u.sends_left,
-            stale: u.stale,
-        })
+        .map(UserOut::from)
         .collect();
     Ok(Json(UsersOut { users }))
 }
