@@ -14,7 +14,7 @@ VENV="${WXLINK_MCP_VENV:-${HOME}/.cache/wxlink/mcp-venv}"
 PYTHON="${WXLINK_PYTHON:-python3}"
 MARKER="${VENV}/.wxlink-requirements"
 
-PINS=(mcp==2.3.0 pytest==8.4.2)
+PINS=(mcp==2.3.0 pytest==8.4.2 openapi-spec-validator==0.9.0)
 WANTED="$(printf '%s\n' "${PINS[@]}")"
 
 if [[ -x "${VENV}/bin/python" && -f "${MARKER}" ]] && [[ "$(cat "${MARKER}")" == "${WANTED}" ]]; then
@@ -33,7 +33,7 @@ rm -f "${MARKER}"
 # Sanity check before writing the marker.
 "${VENV}/bin/python" - <<'PY'
 import importlib.metadata as md
-import mcp, pytest  # noqa: F401
+import mcp, pytest, openapi_spec_validator  # noqa: F401
 from mcp import Client, StdioServerParameters  # noqa: F401
 assert md.version("mcp") == "2.3.0", md.version("mcp")
 PY

@@ -20,6 +20,18 @@
 //! Prints one JSON object: `{url, tool, clients, secs, calls, calls_per_sec, p50_ms, p99_ms,
 //! errors}`. A call counts as an error when the answer is a JSON-RPC error or a tool result with
 //! `isError: true`; the run fails when nothing but errors came back.
+//!
+//! REST mode, for the same figures over wxlink's REST API: give the server's base URL and, as
+//! TOOL, `"GET /path?query"` or `"POST /path"` (ARGS_JSON is then the body). The bearer token
+//! comes from `LOAD_TOKEN`. A call counts as an error when the status is not 2xx.
+//!
+//! ```text
+//! LOAD_TOKEN=T mcp_load http://127.0.0.1:8000 16 5 'GET /api/v1/messages?limit=20'
+//! ```
+//!
+//! In either mode, `{n}` in ARGS_JSON becomes a counter shared by all clients, modulo
+//! `LOAD_ROTATE` (default 1): sends spread over many recipients that way (iLink allows ten
+//! replies per message a user wrote).
 
 use std::time::{Duration, Instant};
 
@@ -83,20 +95,36 @@ impl Conn {
         }
     }
 
-    /// POSTs a JSON body and reads the whole response.
+    /// POSTs a JSON body to the target's path and reads the whole response.
     async fn post(&mut self, body: &[u8], headers: &[(&str, &str)]) -> Result<Response, Error> {
+        let path = self.target.path.clone();
+        self.send("POST", &path, body, headers).await
+    }
+
+    /// Sends a request (a JSON body unless empty) and reads the whole response.
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Result<Response, Error> {
         if self.stream.is_none() {
             let tcp = TcpStream::connect(&self.target.authority).await?;
             tcp.set_nodelay(true)?;
             self.stream = Some(BufReader::new(tcp));
         }
         let mut head = format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
-             Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n",
-            self.target.path,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n\
+             Accept: application/json, text/event-stream\r\n",
             self.target.authority,
-            body.len()
         );
+        if !body.is_empty() || method == "POST" {
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
         for (k, v) in headers {
             head.push_str(k);
             head.push_str(": ");
@@ -284,11 +312,44 @@ impl Client {
     }
 }
 
+/// ARGS_JSON with `{n}` replaced by the next value of the shared counter.
+fn rotate(args: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    static MODULO: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    if !args.contains("{n}") {
+        return args.to_string();
+    }
+    let modulo = *MODULO.get_or_init(|| {
+        std::env::var("LOAD_ROTATE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&m| m > 0)
+            .unwrap_or(1)
+    });
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % modulo;
+    args.replace("{n}", &n.to_string())
+}
+
+/// `Authorization: Bearer $LOAD_TOKEN` when the variable is set.
+fn auth() -> Option<&'static str> {
+    static AUTH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    AUTH.get_or_init(|| {
+        std::env::var("LOAD_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(|t| format!("Bearer {t}"))
+    })
+    .as_deref()
+}
+
 /// The MCP headers of every request after `initialize`'s answer gave a session id.
 fn headers(session: &Option<String>) -> Vec<(&'static str, &str)> {
     let mut h = vec![("MCP-Protocol-Version", PROTOCOL)];
     if let Some(s) = session {
         h.push(("Mcp-Session-Id", s.as_str()));
+    }
+    if let Some(a) = auth() {
+        h.push(("Authorization", a));
     }
     h
 }
@@ -309,11 +370,23 @@ async fn main() -> Result<(), Error> {
     let clients: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1);
     let secs: f64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5.0);
     let tool = args.next().unwrap_or_else(|| "sessions".to_string());
-    let arguments: Value = match args.next() {
-        Some(a) => serde_json::from_str(&a)?,
-        None => json!({}),
-    };
+    let arguments = args.next().unwrap_or_else(|| "{}".to_string());
+    serde_json::from_str::<Value>(&arguments)?;
     let warmup = Duration::from_secs_f64((secs / 5.0).min(1.0));
+    if let Some((method, path)) = tool
+        .split_once(' ')
+        .filter(|(m, _)| *m == "GET" || *m == "POST")
+    {
+        return rest(
+            &url,
+            target,
+            clients,
+            (warmup, Duration::from_secs_f64(secs)),
+            (method.to_string(), path.to_string()),
+            arguments,
+        )
+        .await;
+    }
     let window = Duration::from_secs_f64(secs);
 
     // Every client starts its session first; the clock starts when all are ready.
@@ -329,13 +402,14 @@ async fn main() -> Result<(), Error> {
         tasks.push(tokio::spawn(async move {
             let mut latencies: Vec<u32> = Vec::new();
             let mut errors = 0u64;
-            let params = json!({"name": tool, "arguments": arguments});
             loop {
                 let t = Instant::now();
                 if t >= deadline {
                     break;
                 }
-                let answer = client.request("tools/call", params.clone()).await?;
+                let arguments: Value = serde_json::from_str(&rotate(&arguments))?;
+                let params = json!({"name": tool, "arguments": arguments});
+                let answer = client.request("tools/call", params).await?;
                 if t >= measure_from {
                     latencies.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
                     if is_error(&answer) {
@@ -356,6 +430,18 @@ async fn main() -> Result<(), Error> {
         latencies.extend(l);
         errors += e;
     }
+    report(&url, &tool, clients, measure_from, latencies, errors)
+}
+
+/// Prints the figures of a run.
+fn report(
+    url: &str,
+    tool: &str,
+    clients: usize,
+    measure_from: Instant,
+    mut latencies: Vec<u32>,
+    errors: u64,
+) -> Result<(), Error> {
     // Calls still in flight at the deadline finished after it: measure up to the last one.
     let elapsed = (Instant::now() - measure_from).as_secs_f64();
     if latencies.is_empty() {
@@ -378,4 +464,75 @@ async fn main() -> Result<(), Error> {
         })
     );
     Ok(())
+}
+
+/// REST mode: `clients` keep-alive connections each repeating one request.
+async fn rest(
+    url: &str,
+    target: Target,
+    clients: usize,
+    (warmup, window): (Duration, Duration),
+    (method, path): (String, String),
+    body: String,
+) -> Result<(), Error> {
+    let auth = auth().unwrap_or_default().to_string();
+    let start = Instant::now();
+    let (measure_from, deadline) = (start + warmup, start + warmup + window);
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let mut conn = Conn::new(target.clone());
+        let (method, path, body, auth) = (method.clone(), path.clone(), body.clone(), auth.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies: Vec<u32> = Vec::new();
+            let mut errors = 0u64;
+            loop {
+                let t = Instant::now();
+                if t >= deadline {
+                    break;
+                }
+                let body = if method == "GET" {
+                    String::new()
+                } else {
+                    rotate(&body)
+                };
+                let resp = conn
+                    .send(
+                        &method,
+                        &path,
+                        body.as_bytes(),
+                        &[("Authorization", auth.as_str())],
+                    )
+                    .await?;
+                if t >= measure_from {
+                    latencies.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    if !(200..300).contains(&resp.status) {
+                        errors += 1;
+                        if errors == 1 {
+                            eprintln!(
+                                "mcp_load: first failed request: HTTP {} {}",
+                                resp.status,
+                                String::from_utf8_lossy(&resp.body)
+                            );
+                        }
+                    }
+                }
+            }
+            Ok::<_, Error>((latencies, errors))
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await??;
+        latencies.extend(l);
+        errors += e;
+    }
+    report(
+        url,
+        &format!("{method} {path}"),
+        clients,
+        measure_from,
+        latencies,
+        errors,
+    )
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! upstream backends ──► normalize ──► store ──► service ──► frontends
-//! (iLink, Wechaty)                              (rules)     (CLI, MCP over stdio/HTTP)
+//! (iLink, Wechaty)                              (rules)     (CLI, MCP, REST, admin panel)
 //! ```
 //!
 //! - [`model`]: the shared vocabulary — backend kinds, statuses, directions, [`model::Secret`].
@@ -16,10 +16,15 @@
 //! - [`service`]: THE rules — inbox, send and routing, typing, download, sessions and logins,
 //!   contacts, background listeners, events and change feeds. Every frontend calls only this.
 //! - [`mcp`]: the MCP frontend — handler, tools, resources, stdio transport.
-//! - [`http`]: the HTTP server — guard (token, Host, Origin), `/health`, `/mcp`, `/sse`.
+//! - [`rest`]: the REST frontend — `/api/v1` resources, problem+json errors, the OpenAPI
+//!   document generated from the handlers, the event stream.
+//! - [`admin`]: the admin panel — its embedded web pages and the browser sign-in.
+//! - [`http`]: the HTTP server — guard (token or sign-in cookie, Host, Origin), `/health`,
+//!   `/mcp`, `/sse`, and the routes of [`rest`] and [`admin`].
 //! - [`cli`]: the command line, one module per subcommand.
-//! - [`paths`], [`timefmt`], [`transfer`], [`views`]: the data directory, time formats, byte
-//!   progress of transfers, the JSON shapes every frontend emits.
+//! - [`paths`], [`timefmt`], [`transfer`], [`views`], [`qr`]: the data directory, time
+//!   formats, byte progress of transfers, the JSON shapes every frontend emits, the login QR as
+//!   PNG and SVG.
 //!
 //! `docs/ARCHITECTURE.md` has the same map with the invariants and the data flow.
 

@@ -23,10 +23,8 @@ async fn cookie_sign_in_with_csrf_for_changes_then_sign_out() {
     let api = serve(&env.app).await;
     let web = &api.anonymous;
 
-    let (status, before) = status_json(
-        web.get(api.url("/admin/session")).send().await.unwrap(),
-    )
-    .await;
+    let (status, before) =
+        status_json(web.get(api.url("/admin/session")).send().await.unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(before["signed_in"], false);
     assert_eq!(before["token_required"], true);
@@ -51,7 +49,10 @@ async fn cookie_sign_in_with_csrf_for_changes_then_sign_out() {
         .unwrap();
     assert_eq!(r.status(), 204);
     let set = r.headers()[SET_COOKIE].to_str().unwrap().to_string();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
     assert!(!set.contains(TOKEN), "the cookie is not the token");
     let cookie = cookie_pair(&r);
 

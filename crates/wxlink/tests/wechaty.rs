@@ -4,7 +4,6 @@
 //! Wechaty backend, file transfer both ways, lookups by nickname, alias and topic, a peer
 //! restart, and logout expiring the session.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -16,24 +15,14 @@ use wxlink::service::contacts::Source;
 use wxlink::service::login::{LoginPhase, LoginRequest, LoginStart};
 use wxlink::service::pollers::Pollers;
 use wxlink::service::send::SendRequest;
-use wxlink::service::{Service as App, ServiceOptions};
+use wxlink::service::Service as App;
 use wxlink::store::{Direction, HistoryQuery, LoginRecord, SessionStatus, StoredMessage};
 use wxlink::transfer::Unobserved;
-use wxlink::upstream::{FileKind, Matching, UpstreamOptions};
+use wxlink::upstream::{FileKind, Matching};
 use wxlink::views;
 
-fn open_app(dir: &std::path::Path) -> Arc<App> {
-    App::open(ServiceOptions {
-        data_dir: Some(dir.to_path_buf()),
-        upstream: UpstreamOptions {
-            // Nothing here talks to iLink; a closed port makes any mistake fail fast.
-            ilink_base: Some("http://127.0.0.1:9/".parse().unwrap()),
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .unwrap()
-}
+mod common;
+use common::wechaty_app as open_app;
 
 /// A Wechaty login of session "wc" through the service, as every frontend starts one.
 fn wechaty_login(peer: &Peer, token: &str) -> LoginRequest {

@@ -14,7 +14,6 @@ use super::problem::{ApiResult, Params, Problem, Segment};
 use super::sessions::UserOut;
 use crate::service::contacts::OverviewNote;
 use crate::service::Service;
-use crate::timefmt::iso;
 use crate::upstream::Matching;
 
 /// The routes of this module.
@@ -85,7 +84,7 @@ fn given(s: &Option<String>) -> Option<&str> {
 }
 
 /// Users who wrote, and address-book contacts whose name contains the query.
-#[utoipa::path(get, path = "/contacts", tag = "contacts", params(LookupQuery),
+#[utoipa::path(get, path = "/contacts", operation_id = "listContacts", tag = "contacts", params(LookupQuery),
     responses((status = 200, body = ContactsOut), (status = 404, body = Problem)))]
 async fn contacts(
     State(service): State<Arc<Service>>,
@@ -95,18 +94,7 @@ async fn contacts(
         .contacts_overview(given(&q.query), given(&q.session))
         .await?;
     Ok(Json(ContactsOut {
-        users: o
-            .users
-            .into_iter()
-            .map(|u| UserOut {
-                user: u.user,
-                session: u.session,
-                connected: u.connected,
-                last_received_at: iso(u.received_at_ms),
-                sends_left: u.sends_left,
-                stale: u.stale,
-            })
-            .collect(),
+        users: o.users.into_iter().map(UserOut::from).collect(),
         contacts: o
             .contacts
             .into_iter()
@@ -146,7 +134,7 @@ pub struct RoomsOut {
 }
 
 /// Group chats whose topic contains the query (a Wechaty session).
-#[utoipa::path(get, path = "/rooms", tag = "contacts", params(LookupQuery),
+#[utoipa::path(get, path = "/rooms", operation_id = "findRooms", tag = "contacts", params(LookupQuery),
     responses((status = 200, body = RoomsOut), (status = 400, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn rooms(
@@ -205,7 +193,7 @@ pub struct SessionQuery {
 }
 
 /// The members of a group chat.
-#[utoipa::path(get, path = "/rooms/{id}/members", tag = "contacts",
+#[utoipa::path(get, path = "/rooms/{id}/members", operation_id = "listRoomMembers", tag = "contacts",
     params(("id" = String, Path, description = "The room id"), SessionQuery),
     responses((status = 200, body = MembersOut), (status = 404, body = Problem)))]
 async fn members(

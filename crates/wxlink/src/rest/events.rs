@@ -45,7 +45,7 @@ pub struct StreamsEnd(pub CancellationToken);
 /// error?}`), `sessions` (`{}`: reload the sessions), `session_health` (`{session, problem}`),
 /// `resync` (`{}`: events were missed; reload). Reconnect with `Last-Event-ID` to get the
 /// messages stored meanwhile.
-#[utoipa::path(get, path = "/events", tag = "events",
+#[utoipa::path(get, path = "/events", operation_id = "followEvents", tag = "events",
     params(("Last-Event-ID" = Option<String>, Header, description = "The last message id seen")),
     responses((status = 200, description = "`text/event-stream`", content_type = "text/event-stream", body = String),
         (status = 401, body = Problem)))]

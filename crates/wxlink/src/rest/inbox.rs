@@ -45,7 +45,7 @@ pub struct ClaimOut {
 }
 
 /// Claims a consumer's unread inbound messages (each consumer sees every message once).
-#[utoipa::path(post, path = "/inbox/{consumer}", tag = "messages",
+#[utoipa::path(post, path = "/inbox/{consumer}", operation_id = "claimInbox", tag = "messages",
     params(("consumer" = String, Path, description = "Your reader's name (`default` is shared)")),
     request_body(content = Option<ClaimBody>),
     responses((status = 200, body = ClaimOut), (status = 400, body = Problem),

@@ -178,7 +178,7 @@ async fn report(service: &Service, pending: &Arc<PendingLogin>, state: &LoginSta
 }
 
 /// Starts a QR login (or joins the one running for the backend).
-#[utoipa::path(post, path = "/logins", tag = "logins", request_body = LoginBody,
+#[utoipa::path(post, path = "/logins", operation_id = "startLogin", tag = "logins", request_body = LoginBody,
     responses((status = 202, description = "Started", body = LoginOut),
         (status = 200, description = "Already running, or already logged in", body = StartOut),
         (status = 400, body = Problem)))]
@@ -232,7 +232,7 @@ pub struct WaitQuery {
 }
 
 /// Where the backend's login stands; waits for a change when asked.
-#[utoipa::path(get, path = "/logins/{backend}", tag = "logins",
+#[utoipa::path(get, path = "/logins/{backend}", operation_id = "getLogin", tag = "logins",
     params(("backend" = String, Path, description = "ilink or wechaty"), WaitQuery),
     responses((status = 200, body = LoginOut), (status = 404, body = Problem)))]
 async fn get_state(
@@ -262,7 +262,7 @@ async fn get_state(
 }
 
 /// Every change of the backend's login as server-sent `state` events, until it ends.
-#[utoipa::path(get, path = "/logins/{backend}/events", tag = "logins",
+#[utoipa::path(get, path = "/logins/{backend}/events", operation_id = "followLogin", tag = "logins",
     params(("backend" = String, Path, description = "ilink or wechaty")),
     responses((status = 200, description = "`text/event-stream` of `state` events (data: a LoginOut)",
         content_type = "text/event-stream", body = String), (status = 404, body = Problem)))]
@@ -324,7 +324,7 @@ fn image(content_type: &'static str, body: impl IntoResponse) -> Response {
 }
 
 /// The current QR code as SVG.
-#[utoipa::path(get, path = "/logins/{backend}/qr.svg", tag = "logins",
+#[utoipa::path(get, path = "/logins/{backend}/qr.svg", operation_id = "getLoginQrSvg", tag = "logins",
     params(("backend" = String, Path, description = "ilink or wechaty")),
     responses((status = 200, content_type = "image/svg+xml", body = String),
         (status = 404, body = Problem)))]
@@ -339,7 +339,7 @@ async fn qr_svg(
 }
 
 /// The current QR code as PNG.
-#[utoipa::path(get, path = "/logins/{backend}/qr.png", tag = "logins",
+#[utoipa::path(get, path = "/logins/{backend}/qr.png", operation_id = "getLoginQrPng", tag = "logins",
     params(("backend" = String, Path, description = "ilink or wechaty")),
     responses((status = 200, content_type = "image/png", body = Vec<u8>),
         (status = 404, body = Problem)))]
@@ -362,7 +362,7 @@ pub struct CodeBody {
 }
 
 /// Passes the verification code the phone shows (phase `need_verify_code`).
-#[utoipa::path(post, path = "/logins/{backend}/code", tag = "logins",
+#[utoipa::path(post, path = "/logins/{backend}/code", operation_id = "submitLoginCode", tag = "logins",
     params(("backend" = String, Path, description = "ilink or wechaty")),
     request_body = CodeBody,
     responses((status = 204, description = "Passed on"), (status = 400, body = Problem),

@@ -88,7 +88,7 @@ fn cursor(s: Option<&str>) -> Result<Option<i64>, ApiError> {
 }
 
 /// History, newest first, a page at a time.
-#[utoipa::path(get, path = "/messages", tag = "messages", params(HistoryQuery),
+#[utoipa::path(get, path = "/messages", operation_id = "listMessages", tag = "messages", params(HistoryQuery),
     responses((status = 200, body = HistoryOut), (status = 400, body = Problem)))]
 async fn history(
     State(service): State<Arc<Service>>,
@@ -126,7 +126,7 @@ async fn history(
 }
 
 /// One stored message, by our id or the upstream id.
-#[utoipa::path(get, path = "/messages/{id}", tag = "messages",
+#[utoipa::path(get, path = "/messages/{id}", operation_id = "getMessage", tag = "messages",
     params(("id" = String, Path, description = "Our id or the upstream id")),
     responses((status = 200, body = MessageOut), (status = 404, body = Problem)))]
 async fn one(
@@ -187,7 +187,7 @@ fn disposition(name: &str) -> HeaderValue {
 }
 
 /// The bytes of a media item (image, voice, file, video), fetched and decrypted.
-#[utoipa::path(get, path = "/messages/{id}/media", tag = "messages",
+#[utoipa::path(get, path = "/messages/{id}/media", operation_id = "getMessageMedia", tag = "messages",
     params(("id" = String, Path, description = "Our id or the upstream id"), MediaQuery),
     responses((status = 200, description = "The bytes", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 404, body = Problem), (status = 502, body = Problem)))]
@@ -258,7 +258,7 @@ pub struct ConversationsOut {
 }
 
 /// The latest message of each conversation, most recent first.
-#[utoipa::path(get, path = "/conversations", tag = "messages", params(ConversationsQuery),
+#[utoipa::path(get, path = "/conversations", operation_id = "listConversations", tag = "messages", params(ConversationsQuery),
     responses((status = 200, body = ConversationsOut), (status = 404, body = Problem)))]
 async fn conversations(
     State(service): State<Arc<Service>>,

@@ -86,6 +86,27 @@ fn api() -> OpenApiRouter<Arc<Service>> {
         .merge(events::routes())
 }
 
+/// 404 as a problem, for paths under [`BASE`] that are no route.
+async fn unknown_route(uri: axum::http::Uri) -> problem::Problem {
+    problem::Problem::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "no route {} in the REST API: see {BASE}/docs or {BASE}/openapi.json",
+            uri.path()
+        ),
+    )
+}
+
+/// 405 as a problem.
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> problem::Problem {
+    problem::Problem::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "invalid",
+        format!("{} does not take {method}: see {BASE}/docs", uri.path()),
+    )
+}
+
 /// The OpenAPI document (what `/api/v1/openapi.json` serves, and `wxlink openapi` prints).
 pub fn openapi() -> Document {
     api().split_for_parts().1
@@ -96,6 +117,8 @@ pub fn openapi() -> Document {
 pub fn router(service: Arc<Service>, end: CancellationToken) -> Router {
     let (routes, doc) = api().split_for_parts();
     let routes = routes
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(Extension(events::StreamsEnd(end)))
         .with_state(service);
     Router::new()

@@ -148,7 +148,7 @@ impl Drop for Uploads {
 }
 
 /// Sends text (JSON) or text and files (`multipart/form-data`).
-#[utoipa::path(post, path = "/messages", tag = "messages",
+#[utoipa::path(post, path = "/messages", operation_id = "sendMessage", tag = "messages",
     request_body(description = "JSON for text; multipart for files", content(
         (SendBody = "application/json"), (SendForm = "multipart/form-data"))),
     responses((status = 200, body = SendOut), (status = 400, body = Problem),
@@ -343,7 +343,7 @@ pub struct TypingOut {
 }
 
 /// Shows (or cancels) "typing…" to a user.
-#[utoipa::path(post, path = "/typing", tag = "messages", request_body = TypingBody,
+#[utoipa::path(post, path = "/typing", operation_id = "setTyping", tag = "messages", request_body = TypingBody,
     responses((status = 200, body = TypingOut), (status = 400, body = Problem),
         (status = 404, body = Problem), (status = 502, body = Problem)))]
 async fn typing(

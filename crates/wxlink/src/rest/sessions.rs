@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::problem::{ApiError, ApiResult, Body, Params, Problem, Segment};
 use crate::error::AppError;
+use crate::service::contacts::KnownUser;
 use crate::service::Service;
 use crate::timefmt::iso;
 use crate::views::SessionOut;
@@ -63,7 +64,7 @@ pub struct StatusQuery {
 }
 
 /// Dashboard figures.
-#[utoipa::path(get, path = "/status", tag = "sessions", params(StatusQuery),
+#[utoipa::path(get, path = "/status", operation_id = "getStatus", tag = "sessions", params(StatusQuery),
     responses((status = 200, body = StatusOut), (status = 401, body = Problem)))]
 async fn status(
     State(service): State<Arc<Service>>,
@@ -93,7 +94,7 @@ pub struct SessionsOut {
 }
 
 /// Every session, the default first.
-#[utoipa::path(get, path = "/sessions", tag = "sessions",
+#[utoipa::path(get, path = "/sessions", operation_id = "listSessions", tag = "sessions",
     responses((status = 200, body = SessionsOut), (status = 401, body = Problem)))]
 async fn list(State(service): State<Arc<Service>>) -> ApiResult<Json<SessionsOut>> {
     let sessions = service
@@ -116,7 +117,7 @@ async fn one(service: &Service, name: &str) -> Result<SessionOut, ApiError> {
 }
 
 /// One session.
-#[utoipa::path(get, path = "/sessions/{name}", tag = "sessions",
+#[utoipa::path(get, path = "/sessions/{name}", operation_id = "getSession", tag = "sessions",
     params(("name" = String, Path, description = "The session")),
     responses((status = 200, body = SessionOut), (status = 404, body = Problem)))]
 async fn get_one(
@@ -137,7 +138,7 @@ pub struct SessionPatch {
 }
 
 /// Renames a session and/or makes it the default.
-#[utoipa::path(patch, path = "/sessions/{name}", tag = "sessions",
+#[utoipa::path(patch, path = "/sessions/{name}", operation_id = "updateSession", tag = "sessions",
     params(("name" = String, Path, description = "The session")),
     request_body = SessionPatch,
     responses((status = 200, body = SessionOut), (status = 400, body = Problem),
@@ -167,7 +168,7 @@ async fn update(
 }
 
 /// Logs a session out (its history stays).
-#[utoipa::path(post, path = "/sessions/{name}/logout", tag = "sessions",
+#[utoipa::path(post, path = "/sessions/{name}/logout", operation_id = "logoutSession", tag = "sessions",
     params(("name" = String, Path, description = "The session")),
     responses((status = 200, body = SessionOut), (status = 404, body = Problem)))]
 async fn logout(
@@ -195,6 +196,19 @@ pub struct UserOut {
     pub stale: bool,
 }
 
+impl From<KnownUser> for UserOut {
+    fn from(u: KnownUser) -> Self {
+        UserOut {
+            user: u.user,
+            session: u.session,
+            connected: u.connected,
+            last_received_at: iso(u.received_at_ms),
+            sends_left: u.sends_left,
+            stale: u.stale,
+        }
+    }
+}
+
 /// The users of a session.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsersOut {
@@ -203,7 +217,7 @@ pub struct UsersOut {
 }
 
 /// The users who wrote to a session, with their replies left.
-#[utoipa::path(get, path = "/sessions/{name}/users", tag = "sessions",
+#[utoipa::path(get, path = "/sessions/{name}/users", operation_id = "listSessionUsers", tag = "sessions",
     params(("name" = String, Path, description = "The session")),
     responses((status = 200, body = UsersOut), (status = 404, body = Problem)))]
 async fn users(
@@ -214,14 +228,7 @@ async fn users(
         .session_users(&name)
         .await?
         .into_iter()
-        .map(|u| UserOut {
-            user: u.user,
-            session: u.session,
-            connected: u.connected,
-            last_received_at: iso(u.received_at_ms),
-            sends_left: u.sends_left,
-            stale: u.stale,
-        })
+        .map(UserOut::from)
         .collect();
     Ok(Json(UsersOut { users }))
 }

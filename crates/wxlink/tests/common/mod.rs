@@ -118,3 +118,17 @@ pub async fn first_message(env: &Env, bot: &BotAccount, text: &str) -> String {
     pollers.shutdown().await;
     got[0].message.peer.clone()
 }
+
+/// A service on `dir` for Wechaty sessions only: iLink points at a closed port, so any mistake
+/// that reaches it fails fast.
+pub fn wechaty_app(dir: &std::path::Path) -> Arc<App> {
+    App::open(ServiceOptions {
+        data_dir: Some(dir.to_path_buf()),
+        upstream: UpstreamOptions {
+            ilink_base: Some("http://127.0.0.1:9/".parse().unwrap()),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap()
+}

@@ -148,3 +148,16 @@ pub fn assert_problem(got: &(u16, Value), status: u16, kind: &str) {
     assert_eq!(got.1["status"], status, "{}", got.1);
     assert!(got.1["detail"].as_str().is_some_and(|d| !d.is_empty()));
 }
+
+/// Waits until history holds `n` messages matching `query`.
+pub async fn wait_history(api: &Api, query: &str, n: usize) -> Value {
+    for _ in 0..200 {
+        let (status, page) = api.get(&format!("/api/v1/messages?{query}")).await;
+        assert_eq!(status, 200, "{page}");
+        if page["messages"].as_array().unwrap().len() >= n {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("history never held {n} messages for {query}");
+}

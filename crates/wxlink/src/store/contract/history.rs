@@ -402,7 +402,12 @@ pub(crate) async fn conversations_are_the_latest_message_of_each_peer(db: &dyn F
     let all = store.conversations(None, 10).await.unwrap();
     let peers: Vec<(&str, &str)> = all
         .iter()
-        .map(|m| (m.message.peer.as_str(), m.message.text.as_deref().unwrap_or("")))
+        .map(|m| {
+            (
+                m.message.peer.as_str(),
+                m.message.text.as_deref().unwrap_or(""),
+            )
+        })
         .collect();
     assert_eq!(
         peers,
@@ -413,7 +418,14 @@ pub(crate) async fn conversations_are_the_latest_message_of_each_peer(db: &dyn F
     );
     let home = store.conversations(Some("home"), 10).await.unwrap();
     assert_eq!(home.len(), 1);
-    assert_eq!(home[0].message.text.as_deref(), Some("晚饭吃什么？budget 不多"));
+    assert_eq!(
+        home[0].message.text.as_deref(),
+        Some("晚饭吃什么？budget 不多")
+    );
     assert_eq!(store.conversations(None, 1).await.unwrap().len(), 1);
-    assert!(store.conversations(Some("nobody"), 10).await.unwrap().is_empty());
+    assert!(store
+        .conversations(Some("nobody"), 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
