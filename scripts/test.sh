@@ -14,7 +14,10 @@
 #   5. tests/conformance/run.sh — the official MCP conformance suite (npm, with the Node 22 it
 #      needs, pinned in tests/conformance/package-lock.json) against wxlink's MCP server over
 #      Streamable HTTP with the suite's fixtures around it (crates/wxlink-conformance), for spec
-#      2025-11-25 and 2026-07-28; every check must pass.
+#      2025-11-25 and 2026-07-28; every check must pass;
+#   6. tests/browser/run.sh — the admin panel in real headless Chromium (Debian's chromium and
+#      chromium-driver, installed when missing) over WebDriver (Selenium, in its own venv),
+#      against `wxlink serve` and the sandbox; screenshots in target/browser-artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm ci --prefix tests/wechaty-peer --no-audit --no-fund --loglevel=error
@@ -23,3 +26,5 @@ bash tests/soak/run.sh
 bash tests/interop/run.sh
 bash tests/mcp/run.sh
 bash tests/conformance/run.sh
+cargo build -p wxlink --locked
+bash tests/browser/run.sh

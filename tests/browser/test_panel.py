@@ -114,6 +114,22 @@ def test_qr_login_scanned_by_the_fake_phone(panel: Panel, server: Server, fake: 
     panel.wait(lambda: panel.css("#count-sessions .value").text == "1", what="one session counted")
 
 
+def test_a_login_is_picked_up_after_a_reload_and_can_be_cancelled(panel: Panel, server: Server, fake: FakeControl):
+    panel.signed_in()
+    panel.go("login")
+    panel.css("#login-session").send_keys("tablet")
+    panel.css("#login-start").click()
+    panel.visible("#qr-img")
+    # A reload finds the login under way and shows it again.
+    panel.d.refresh()
+    panel.visible("#qr-img", 20)
+    assert "tablet" in panel.css("#login-body").text
+    panel.css("#login-cancel").click()
+    panel.wait(lambda: panel.css("#login-phase").get_attribute("data-phase") == "failed", 15, "cancelled")
+    assert "cancelled" in panel.css("#login-result").text
+    assert server.api("GET", "/api/v1/logins")["logins"] == []
+
+
 def record_login_states(panel: Panel) -> None:
     """Records every (phase, QR generation, renewal note, wrong-code) the login page shows."""
     panel.js("""

@@ -14,7 +14,8 @@ from conftest import wxlink_bin
 ROUTES = {
     ("get", "/status"), ("get", "/sessions"), ("get", "/sessions/{name}"),
     ("patch", "/sessions/{name}"), ("post", "/sessions/{name}/logout"),
-    ("get", "/sessions/{name}/users"), ("post", "/logins"), ("get", "/logins/{backend}"),
+    ("get", "/sessions/{name}/users"), ("post", "/logins"), ("get", "/logins"),
+    ("get", "/logins/{backend}"), ("delete", "/logins/{backend}"),
     ("get", "/logins/{backend}/events"), ("get", "/logins/{backend}/qr.svg"),
     ("get", "/logins/{backend}/qr.png"), ("post", "/logins/{backend}/code"),
     ("get", "/messages"), ("post", "/messages"), ("get", "/messages/{id}"),

@@ -102,9 +102,11 @@ async fn openapi_document_is_3_1_and_lists_every_route() {
         .collect();
     ops.sort();
     let want = [
+        "DELETE /logins/{backend}",
         "GET /contacts",
         "GET /conversations",
         "GET /events",
+        "GET /logins",
         "GET /logins/{backend}",
         "GET /logins/{backend}/events",
         "GET /logins/{backend}/qr.png",

@@ -243,13 +243,49 @@ async fn qr_login_over_rest_from_start_to_confirmed() {
     assert!(seen.contains("event: state"), "{seen}");
     let (_, session) = api.get("/api/v1/sessions/phone").await;
     assert_eq!(session["connected"], true);
-    // Reported, so it is over: a new start with the session connected does nothing.
+    // Another watcher still sees how it ended.
+    let (status, ended) = api.get("/api/v1/logins/ilink").await;
+    assert_eq!(status, 200, "{ended}");
+    assert_eq!(ended["phase"], "confirmed");
+    // A new start replaces it at once: the session is connected, so nothing starts.
     let (status, again) = api
         .post("/api/v1/logins", json!({"session": "phone"}))
         .await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["already_logged_in"]["name"], "phone");
     assert_problem(&api.get("/api/v1/logins/ilink").await, 404, "not_found");
+
+    // A start for another session while one is under way is a conflict; cancelling ends it.
+    let (status, first) = api
+        .post("/api/v1/logins", json!({"session": "tablet"}))
+        .await;
+    assert_eq!(status, 202, "{first}");
+    assert_problem(
+        &api.post("/api/v1/logins", json!({"session": "laptop"}))
+            .await,
+        409,
+        "conflict",
+    );
+    let (status, listed) = api.get("/api/v1/logins").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["logins"][0]["session"], "tablet", "{listed}");
+    let r = api
+        .client
+        .delete(api.url("/api/v1/logins/ilink"))
+        .send()
+        .await
+        .unwrap();
+    let (status, cancelled) = status_json(r).await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["phase"], "failed");
+    assert!(cancelled["error"].as_str().unwrap().contains("cancelled"));
+    let (_, listed) = api.get("/api/v1/logins").await;
+    assert!(listed["logins"].as_array().unwrap().is_empty());
+    let (status, next) = api
+        .post("/api/v1/logins", json!({"session": "laptop"}))
+        .await;
+    assert_eq!(status, 202, "{next}");
+    assert_eq!(next["session"], "laptop");
     assert_problem(&api.get("/api/v1/logins/fax").await, 400, "invalid");
     assert_problem(
         &api.post("/api/v1/logins", json!({"session": "../evil"}))

@@ -31,8 +31,8 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 /// The routes of this module.
 pub fn routes() -> OpenApiRouter<Arc<Service>> {
     OpenApiRouter::new()
-        .routes(routes!(start))
-        .routes(routes!(get_state))
+        .routes(routes!(start, list))
+        .routes(routes!(get_state, cancel))
         .routes(routes!(events))
         .routes(routes!(qr_svg))
         .routes(routes!(qr_png))
@@ -169,12 +169,57 @@ async fn pending(service: &Service, backend: &str) -> Result<Arc<PendingLogin>, 
     })
 }
 
-/// Reports `state`; a final one is forgotten once reported, so the next start is fresh.
-async fn report(service: &Service, pending: &Arc<PendingLogin>, state: &LoginState) -> LoginOut {
+/// How long a login that has ended stays visible to other watchers (another tab, a script)
+/// after it was first reported; a new start replaces it at once.
+const LINGER: Duration = Duration::from_secs(30);
+
+/// Reports `state`; a final one is forgotten a little later (see [`LINGER`]).
+async fn report(
+    service: &Arc<Service>,
+    pending: &Arc<PendingLogin>,
+    state: &LoginState,
+) -> LoginOut {
     if state.phase.is_final() {
-        service.finish_login(pending).await;
+        let (service, pending) = (service.clone(), pending.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(LINGER).await;
+            service.finish_login(&pending).await;
+        });
     }
     view(pending, state)
+}
+
+/// The logins under way.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginsOut {
+    /// One per backend at most, iLink first; ended ones stay listed for a short while.
+    pub logins: Vec<LoginOut>,
+}
+
+/// The logins under way (or just ended).
+#[utoipa::path(get, path = "/logins", operation_id = "listLogins", tag = "logins",
+    responses((status = 200, body = LoginsOut), (status = 401, body = Problem)))]
+async fn list(State(service): State<Arc<Service>>) -> Json<LoginsOut> {
+    let logins = service
+        .pending_logins()
+        .await
+        .iter()
+        .map(|p| view(p, &p.state()))
+        .collect();
+    Json(LoginsOut { logins })
+}
+
+/// Cancels the backend's login.
+#[utoipa::path(delete, path = "/logins/{backend}", operation_id = "cancelLogin", tag = "logins",
+    params(("backend" = String, Path, description = "ilink or wechaty")),
+    responses((status = 200, description = "The login, ended", body = LoginOut),
+        (status = 404, body = Problem)))]
+async fn cancel(
+    State(service): State<Arc<Service>>,
+    Segment(backend): Segment<String>,
+) -> ApiResult<Json<LoginOut>> {
+    let pending = service.cancel_login(backend_of(&backend)?).await?;
+    Ok(Json(view(&pending, &pending.state())))
 }
 
 /// Starts a QR login (or joins the one running for the backend).
@@ -214,6 +259,24 @@ async fn start(
         .into_response(),
         LoginStart::Started(pending) => {
             (StatusCode::ACCEPTED, Json(view(&pending, &pending.state()))).into_response()
+        }
+        LoginStart::Joined {
+            pending,
+            other: true,
+        } => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!(
+                    "a {} login of session {:?} is under way: finish it, or cancel it with \
+                     DELETE {}/logins/{}, then start this one",
+                    pending.backend.label(),
+                    pending.session,
+                    super::BASE,
+                    pending.backend.as_str()
+                ),
+            )
+            .into())
         }
         LoginStart::Joined { pending, .. } => {
             Json(view(&pending, &pending.state())).into_response()
@@ -271,11 +334,11 @@ async fn events(
     Segment(backend): Segment<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let pending = pending(&service, &backend).await?;
-    let stream = async_stream(service, pending);
+    let stream = state_stream(service, pending);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-fn async_stream(
+fn state_stream(
     service: Arc<Service>,
     pending: Arc<PendingLogin>,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> {

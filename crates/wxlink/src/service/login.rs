@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch, Mutex};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{AppError, AppResult};
 use crate::model::{check_session_name, BackendKind, Secret, SessionStatus};
@@ -114,6 +115,7 @@ pub struct PendingLogin {
     state: watch::Receiver<LoginState>,
     codes: mpsc::UnboundedSender<String>,
     shown: AtomicU32,
+    cancel: CancellationToken,
     task: JoinHandle<()>,
 }
 
@@ -140,6 +142,11 @@ impl PendingLogin {
         if !code.is_empty() {
             let _ = self.codes.send(code.to_string());
         }
+    }
+
+    /// Ends the login (its phase becomes `Failed("… cancelled")`); nothing when it has ended.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
     }
 
     /// Waits until the login has ended; its final phase.
@@ -221,6 +228,32 @@ impl Service {
             slots.insert(backend, pending.clone());
         }
         Ok(started)
+    }
+
+    /// Every login pending (or just ended and not yet reported), iLink first.
+    pub async fn pending_logins(&self) -> Vec<Arc<PendingLogin>> {
+        let slots = self.logins.pending.lock().await;
+        BackendKind::ALL
+            .iter()
+            .filter_map(|b| slots.get(b).cloned())
+            .collect()
+    }
+
+    /// Cancels the login pending for `backend` and forgets it; returns it, ended.
+    pub async fn cancel_login(&self, backend: BackendKind) -> AppResult<Arc<PendingLogin>> {
+        let pending =
+            self.logins
+                .pending
+                .lock()
+                .await
+                .remove(&backend)
+                .ok_or(AppError::NotFound {
+                    what: "pending login",
+                    name: backend.as_str().to_string(),
+                })?;
+        pending.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), pending.finished()).await;
+        Ok(pending)
     }
 
     /// The login pending (or just ended and not yet reported) for `backend`, if any.
@@ -349,7 +382,9 @@ impl Service {
         };
         let (state_tx, state_rx) = watch::channel(initial);
         let (codes_tx, codes_rx) = mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
         let driver = Driver {
+            cancel: cancel.clone(),
             flow,
             state: state_tx,
             codes: codes_rx,
@@ -368,13 +403,18 @@ impl Service {
             state: state_rx,
             codes: codes_tx,
             shown: AtomicU32::new(0),
+            cancel,
             task,
         })))
     }
 }
 
+/// Why a cancelled login ended.
+pub const CANCELLED: &str = "the login was cancelled";
+
 /// The task behind a pending login.
 struct Driver {
+    cancel: CancellationToken,
     flow: Box<dyn LoginFlow>,
     state: watch::Sender<LoginState>,
     codes: mpsc::UnboundedReceiver<String>,
@@ -406,6 +446,7 @@ impl Driver {
                         None => break self.fail("the login was abandoned"),
                     },
                     _ = tokio::time::sleep_until(self.deadline) => break self.timed_out(),
+                    _ = self.cancel.cancelled() => break self.fail(CANCELLED),
                 }
                 continue;
             }
@@ -417,6 +458,7 @@ impl Driver {
                     continue;
                 }
                 _ = tokio::time::sleep_until(self.deadline) => break self.timed_out(),
+                _ = self.cancel.cancelled() => break self.fail(CANCELLED),
             };
             match event {
                 Ok(LoginEvent::Waiting) => {}

@@ -205,6 +205,18 @@ export function render(root) {
       retry.addEventListener('click', () => { if (lastParams) begin(lastParams); else form.requestSubmit(); });
       parts.push(h('p#login-result.error', { role: 'alert' }, login.error || t('login.failed_text')), h('div.actions', retry));
     }
+    if (!FINAL.has(login.phase)) {
+      const cancel = h('button#login-cancel', { type: 'button' }, t('login.cancel'));
+      cancel.addEventListener('click', async () => {
+        cancel.disabled = true;
+        try {
+          const ended = await api.del(`/api/v1/logins/${api.seg(backend)}`);
+          stopFollowing();
+          show(ended);
+        } catch (ex) { toast(errorText(ex), 'error'); cancel.disabled = false; }
+      });
+      parts.push(h('div.actions', cancel));
+    }
     clear(body).append(...parts);
   }
 
@@ -229,17 +241,15 @@ export function render(root) {
 
   // A login already under way (started elsewhere, or before a reload) is picked up.
   (async () => {
-    for (const backend of ['ilink', 'wechaty']) {
-      try {
-        const login = await api.get(`/api/v1/logins/${backend}`, null, { quiet401: true });
-        if (alive && login && login.phase && !FINAL.has(login.phase) && !es && !pollAbort) {
-          lastParams = { backend };
-          show(login);
-          follow(backend);
-          return;
-        }
-      } catch { /* none */ }
-    }
+    try {
+      const { logins } = await api.get('/api/v1/logins', null, { quiet401: true });
+      const login = (logins || []).find((l) => l && l.phase && !FINAL.has(l.phase));
+      if (alive && login && !es && !pollAbort) {
+        lastParams = { backend: login.backend };
+        show(login);
+        follow(login.backend);
+      }
+    } catch { /* none */ }
   })();
 
   return () => { alive = false; stopFollowing(); };
