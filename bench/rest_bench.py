@@ -40,6 +40,53 @@ def load(load_bin: str, url: str, clients: int, secs: float, tool: str, args: di
     return json.loads(out)
 
 
+def event_latency(base: str, fake, bot: str, n: int = 50) -> list[float]:
+    """Milliseconds from the fake's inject (the POST returning) to the `message` event on an
+    open `/api/v1/events` stream (raw socket, no browser)."""
+    import socket
+    import threading
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                 f"Authorization: Bearer {TOKEN}\r\nAccept: text/event-stream\r\n\r\n".encode())
+    seen: dict[str, float] = {}
+    lock = threading.Condition()
+
+    def reader() -> None:
+        buf = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            now = time.perf_counter()
+            buf += chunk
+            for marker in set(m.decode() for m in __import__("re").findall(rb"lat-[0-9]+", buf)):
+                with lock:
+                    seen.setdefault(marker, now)
+                    lock.notify_all()
+            buf = buf[-200:]
+
+    threading.Thread(target=reader, daemon=True).start()
+    time.sleep(0.3)
+    out = []
+    for i in range(n + 5):
+        marker = f"lat-{i}"
+        fake.inject(bot_id=bot, from_user_id=USER, text=marker)
+        sent = time.perf_counter()
+        with lock:
+            if not lock.wait_for(lambda: marker in seen, timeout=10):
+                raise SystemExit(f"no event for {marker}")
+        if i >= 5:
+            out.append((seen[marker] - sent) * 1000)
+        time.sleep(0.02)
+    sock.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("wxlink")
@@ -99,6 +146,7 @@ def main() -> None:
                     if r["errors"]:
                         raise SystemExit(f"{api} {what}: {r['errors']} errors")
                     rows.append(r)
+            lat = sorted(event_latency(base, fake, bot))
             rss = rss_mb(server.pid)
         finally:
             if server:
@@ -109,6 +157,9 @@ def main() -> None:
     for r in rows:
         print(f"{r['what']:<10}{r['api']:<6}{r['clients']:>8}{r['calls_per_sec']:>10.0f}"
               f"{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['server_cpu']:>11.0f}%")
+    print(f"event stream: inject -> `message` event p50 {lat[len(lat)//2]:.2f} ms, "
+          f"p90 {lat[int(len(lat)*0.9)]:.2f} ms, max {lat[-1]:.2f} ms (n={len(lat)}; the inject "
+          f"POST returns before the fake hands the message to the waiting poll)")
     print("ratios (REST / MCP, requests per second):")
     for what in ("history", "send"):
         for clients in (1, 16):
