@@ -286,6 +286,7 @@ fn check(p: HistoryParams) {
         text: p.text_contains,
         limit: p.limit,
         offset: p.offset,
+        before_id: None,
     };
     let time_ok = |s: &str| s.trim().is_empty() || parse_time(s).is_ok();
     let valid = parse_kind(&filter.kind).is_ok()

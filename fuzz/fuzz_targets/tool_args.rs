@@ -104,6 +104,7 @@ fn check_history(p: &HistoryParams, args: &Value) {
         text: p.text_contains.clone(),
         limit: p.limit,
         offset: p.offset,
+        before_id: None,
     };
     let time_ok = |s: &str| s.trim().is_empty() || parse_time(s.trim()).is_ok();
     let valid = parse_kind(&p.msg_type).is_ok()
