@@ -36,7 +36,8 @@ INTEROP = ROOT / "tests" / "interop"
 if str(INTEROP) not in sys.path:
     sys.path.insert(0, str(INTEROP))
 
-from fakectl import FakeControl, SandboxError, start_sandbox, stop_process  # noqa: E402
+from fakectl import FakeControl  # noqa: E402
+from sandbox_fixtures import STARTUP_TIMEOUT_S, fake, sandbox, wxlink_bin  # noqa: E402,F401
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -45,18 +46,8 @@ from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 TOKEN = "browser-suite-token-0123456789"
-STARTUP_TIMEOUT_S = 20.0
-FAST_CONFIG: dict[str, Any] = {
-    "hold_ms": 300,
-    "longpolling_timeout_ms": 1000,
-    "qr_hold_ms": 200,
-    "qr_auto_confirm": False,
-}
 FINAL_PHASES = {"confirmed", "already_bound", "failed"}
 
-
-def wxlink_bin() -> str:
-    return os.environ.get("WXLINK_BIN", str(ROOT / "target" / "debug" / "wxlink"))
 
 
 def artifacts_dir() -> Path:
@@ -70,24 +61,8 @@ def artifacts_dir() -> Path:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory):
-    log_path = tmp_path_factory.mktemp("sandbox") / "sandbox.stderr"
-    try:
-        proc, ctl = start_sandbox(wxlink_bin(), log_path, STARTUP_TIMEOUT_S)
-    except SandboxError as e:
-        pytest.exit(str(e), returncode=pytest.ExitCode.TESTS_FAILED)
-    try:
-        yield ctl
-    finally:
-        stop_process(proc)
 
 
-@pytest.fixture
-def fake(sandbox: FakeControl) -> FakeControl:
-    sandbox.reset()
-    sandbox.post("config", {**sandbox.startup_config, **FAST_CONFIG})
-    return sandbox
 
 
 class ApiError(AssertionError):

@@ -37,46 +37,16 @@ for p in (HERE, INTEROP):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from fakectl import FakeControl, SandboxError, read_json_line, start_sandbox, stop_process  # noqa: E402
+from fakectl import FakeControl, read_json_line  # noqa: E402
+from sandbox_fixtures import fake, sandbox, wxlink_bin  # noqa: E402,F401
 from mcp import Client, StdioServerParameters  # noqa: E402
 
-DEFAULT_BIN = str(Path(__file__).resolve().parents[2] / "target" / "debug" / "wxlink")
-STARTUP_TIMEOUT_S = 20.0
-
-# Switches applied before every test: short long-polls so pollers react fast, no QR auto-confirm
-# (tests script the QR flow or turn it on themselves).
-FAST_CONFIG: dict[str, Any] = {
-    "hold_ms": 300,
-    "longpolling_timeout_ms": 1000,
-    "qr_hold_ms": 200,
-    "qr_auto_confirm": False,
-}
 
 
-def wxlink_bin() -> str:
-    return os.environ.get("WXLINK_BIN", DEFAULT_BIN)
 
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory):
-    log_path = tmp_path_factory.mktemp("sandbox") / "sandbox.stderr"
-    try:
-        proc, ctl = start_sandbox(os.environ.get("WXLINK_BIN", DEFAULT_BIN), log_path, STARTUP_TIMEOUT_S)
-    except SandboxError as e:
-        # Stop the whole run once, with one clear message, instead of erroring every test.
-        pytest.exit(str(e), returncode=pytest.ExitCode.TESTS_FAILED)
-    try:
-        yield ctl
-    finally:
-        stop_process(proc)
 
 
-@pytest.fixture
-def fake(sandbox: FakeControl) -> FakeControl:
-    """The sandbox, reset, with every switch back at its start-up value plus FAST_CONFIG."""
-    sandbox.reset()
-    sandbox.post("config", {**sandbox.startup_config, **FAST_CONFIG})
-    return sandbox
 
 
 class Wxlink:
