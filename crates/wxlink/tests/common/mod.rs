@@ -28,11 +28,7 @@ pub async fn env() -> Env {
     fake.configure(|c| c.hold_ms = 300);
     let dir = tempfile::tempdir().unwrap();
     let app = open_app(&fake, dir.path());
-    Env {
-        fake: fake.into(),
-        app,
-        dir,
-    }
+    Env { fake, app, dir }
 }
 
 pub fn open_app(fake: &FakeIlink, dir: &std::path::Path) -> Arc<App> {
