@@ -190,16 +190,17 @@ impl Service {
         else {
             return Ok(pushed);
         };
-        for m in claimed {
-            let verdict = match self.gate(&m.message, options.relay).await {
-                Ok(v) => v,
-                Err(e) => {
-                    // The gate cannot decide (its file is damaged): the whole batch stays
-                    // unread for when it can.
-                    self.store().release_claim(consumer, first, last).await?;
-                    return Err(e);
-                }
-            };
+        let messages = claimed.iter().map(|m| m.message.clone()).collect();
+        let verdicts = match self.gate_all(messages, options.relay).await {
+            Ok(v) => v,
+            Err(e) => {
+                // The gate cannot decide (its file is damaged): the whole batch stays unread
+                // for when it can.
+                self.store().release_claim(consumer, first, last).await?;
+                return Err(e);
+            }
+        };
+        for (m, verdict) in claimed.into_iter().zip(verdicts) {
             match verdict {
                 Verdict::Deliver => pushed.deliver.push(m),
                 Verdict::Permission { request_id, allow } => {
@@ -241,13 +242,15 @@ impl Service {
         if !self.access().await?.gate_recv {
             return Ok(messages);
         }
-        let mut out = Vec::with_capacity(messages.len());
-        for m in messages {
-            if self.gate(&m.message, false).await? == Verdict::Deliver {
-                out.push(m);
-            }
-        }
-        Ok(out)
+        let verdicts = self
+            .gate_all(messages.iter().map(|m| m.message.clone()).collect(), false)
+            .await?;
+        Ok(messages
+            .into_iter()
+            .zip(verdicts)
+            .filter(|(_, v)| *v == Verdict::Deliver)
+            .map(|(m, _)| m)
+            .collect())
     }
 
     /// Sends a pairing code in the background (a slow or failing send never holds up a push).

@@ -225,9 +225,26 @@ impl Service {
         message: &crate::store::NewMessage,
         relay: bool,
     ) -> AppResult<Verdict> {
-        let message = message.clone();
-        self.update_access(move |state| Ok(gate::decide(state, &message, relay, now_ms())))
-            .await
+        let mut verdicts = self.gate_all(vec![message.clone()], relay).await?;
+        verdicts
+            .pop()
+            .ok_or_else(|| AppError::System("the gate gave no verdict".into()))
+    }
+
+    /// [`Service::gate`] for several messages in order, under one lock and one read.
+    pub async fn gate_all(
+        &self,
+        messages: Vec<crate::store::NewMessage>,
+        relay: bool,
+    ) -> AppResult<Vec<Verdict>> {
+        self.update_access(move |state| {
+            let now = now_ms();
+            Ok(messages
+                .iter()
+                .map(|m| gate::decide(state, m, relay, now))
+                .collect())
+        })
+        .await
     }
 
     /// Refuses a send by `by` to `to` when the gate applies to that sender (a channel always;
