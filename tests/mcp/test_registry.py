@@ -32,6 +32,7 @@ import re
 import shlex
 import socket
 import subprocess
+import sys
 import time
 import tomllib
 import urllib.error
@@ -261,6 +262,22 @@ def test_broken_copies_are_refused(path: str, value: Any):
     else:
         node[last] = value
     assert rule_errors(server), "a broken server.json passed the checks"
+
+
+def test_sync_script_bumps_every_version(tmp_path: Path):
+    cargo = (ROOT / "Cargo.toml").read_text(encoding="utf-8")
+    old = crate_version()
+    (tmp_path / "Cargo.toml").write_text(cargo.replace(f'version = "{old}"', 'version = "9.8.7"', 1))
+    (tmp_path / "server.json").write_text((ROOT / "server.json").read_text(encoding="utf-8"))
+    script = [sys.executable, str(ROOT / "scripts/sync-server-json.py")]
+    assert subprocess.run([*script, "--check", str(tmp_path)]).returncode == 1
+    assert subprocess.run([*script, str(tmp_path)]).returncode == 0
+    bumped = json.loads((tmp_path / "server.json").read_text())
+    assert bumped["version"] == "9.8.7"
+    assert [oci_tag(p["identifier"]) for p in bumped["packages"]] == ["9.8.7"]
+    assert rule_errors(bumped) == []
+    assert subprocess.run([*script, "--check", str(tmp_path)]).returncode == 0
+    assert subprocess.run([*script, "--check", str(ROOT)]).returncode == 0
 
 
 def official_schema() -> Path | None:
