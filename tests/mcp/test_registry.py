@@ -310,22 +310,30 @@ def test_server_json_validates_against_the_official_schema():
 # --- smithery.yaml, Dockerfile, compose.yaml ---------------------------------------------------
 
 
-def test_smithery_yaml_builds_this_image_over_http():
+def test_smithery_yaml_builds_this_image_and_runs_stdio():
     smithery = yaml.safe_load((ROOT / "smithery.yaml").read_text(encoding="utf-8"))
     assert smithery["runtime"] == "container"
     build = smithery["build"]
     assert (ROOT / build["dockerBuildPath"] / build["dockerfile"]).is_file()
     start = smithery["startCommand"]
-    # `http`: Smithery runs the image's own command and routes to /mcp on $PORT; the command
-    # is checked in test_start_commands_use_real_wxlink_options.
-    assert start["type"] == "http"
-    assert "commandFunction" not in start
+    # stdio: nothing listens, so no token is needed (wxlink refuses one in a query string).
+    assert start["type"] == "stdio"
+    command = start["commandFunction"]
+    assert 'command: "wxlink"' in command
+    assert '"mcp"' in command and '"--tools"' in command
+    help_text = subprocess.run([wxlink_bin(), "mcp", "--help"], capture_output=True,
+                               text=True, check=True).stdout
+    assert "--tools" in help_text
     schema = start["configSchema"]
     jsonschema.Draft7Validator.check_schema(schema)
-    assert schema["required"] == ["token"]
     jsonschema.validate(start["exampleConfig"], schema)
+    # The choices are the ones `wxlink mcp --tools` takes.
+    for choice in schema["properties"]["tools"]["enum"]:
+        r = subprocess.run([wxlink_bin(), "mcp", "--tools", choice, "--help"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, (choice, r.stderr)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({}, schema)
+        jsonschema.validate({"tools": "everything"}, schema)
 
 
 def dockerfile() -> str:
