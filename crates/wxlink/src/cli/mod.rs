@@ -6,6 +6,7 @@
 mod contacts;
 mod download;
 mod history;
+mod import;
 mod login;
 mod mcp;
 mod output;
@@ -113,6 +114,8 @@ pub enum Command {
     Openapi,
     /// Run the MCP server for AI agents (stdio by default).
     Mcp(mcp::McpArgs),
+    /// Switch from WeiLink or OpenClaw: their sessions (no new login), context tokens and history.
+    Import(import::ImportArgs),
 }
 
 impl Cli {
@@ -182,7 +185,11 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
         output::print_stdout(&doc);
         return Ok(());
     }
-    let service: Arc<Service> = Service::open(cli.service_options())?;
+    let options = cli.service_options();
+    if let Command::Import(args) = cli.command {
+        return import::run(options, args, out).await;
+    }
+    let service: Arc<Service> = Service::open(options)?;
     // Sends a crashed process left in flight show as `unknown` from now on.
     if let Err(e) = service.settle_pending().await {
         tracing::warn!(error = %e, "cannot settle interrupted sends");
@@ -200,7 +207,7 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
         Command::Poll => poll::run(service, out).await,
         Command::Mcp(args) => mcp::run(service, args).await,
         Command::Serve(args) => mcp::run(service, args.into_mcp()).await,
-        Command::Sandbox(_) | Command::Openapi => Ok(()),
+        Command::Sandbox(_) | Command::Openapi | Command::Import(_) => Ok(()),
     }
 }
 
