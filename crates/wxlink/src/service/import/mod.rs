@@ -150,9 +150,6 @@ impl ReadError {
 impl From<ReadError> for AppError {
     fn from(e: ReadError) -> Self {
         match e {
-            ReadError::Missing { ref path, .. } if !path.exists() => {
-                AppError::FileNotFound(path.clone())
-            }
             ReadError::Io { path, source } => AppError::Io { path, source },
             other => AppError::Invalid(other.to_string()),
         }

@@ -438,3 +438,20 @@ async fn run_imports_once_and_leaves_the_source_alone() {
     assert_eq!(mine.token.as_ref().map(Secret::expose_str), Some("newer"));
     assert!(store.session("default").await.unwrap().is_none());
 }
+
+#[test]
+fn a_running_weilink_is_pointed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("s/token.json"),
+        r#"{"bot_id": "b", "base_url": "u", "token": "t"}"#,
+    );
+    let running = |f: &Foreign| f.warnings.iter().any(|w| w.contains(".poll.lock"));
+    assert!(!running(&weilink::read(dir.path(), NOW).unwrap()));
+    assert!(!dir.path().join(".poll.lock").exists(), "never created");
+    let lock = fs::File::create(dir.path().join(".poll.lock")).unwrap();
+    lock.lock().unwrap();
+    assert!(running(&weilink::read(dir.path(), NOW).unwrap()));
+    lock.unlock().unwrap();
+    assert!(!running(&weilink::read(dir.path(), NOW).unwrap()));
+}
