@@ -12,6 +12,7 @@
 //! A folder is a session when it holds a `token.json` (WeiLink's own rule); a `token.json`
 //! without `bot_id` or `token` is malformed. The folder is only read.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
@@ -65,20 +66,22 @@ pub fn read(base: &Path, now_ms: i64) -> Result<Foreign, ReadError> {
     foreign.default = default_session(base, &foreign.sessions)?;
     let db = base.join("messages.db");
     if db.is_file() {
-        let mut history = weilink_messages::read(&db, now_ms)?;
+        // A bot's messages go to its first session (by name).
+        let mut bots = BTreeMap::new();
+        for s in &foreign.sessions {
+            bots.entry(s.login.bot_id.clone())
+                .or_insert_with(|| s.name.clone());
+        }
+        let mut history = weilink_messages::read(&db, &bots, now_ms)?;
         for session in &mut foreign.sessions {
-            if let Some(rows) = history.by_bot.remove(&session.login.bot_id) {
-                session.messages = rows
-                    .into_iter()
-                    .map(|row| row.into_message(&session.name))
-                    .collect();
+            if let Some(messages) = history.by_session.remove(&session.name) {
+                session.messages = messages;
             }
         }
-        for (bot, rows) in history.by_bot {
+        for (bot, count) in history.orphans {
             foreign.warnings.push(format!(
-                "{} message(s) of bot {bot:?} in {} belong to no session in the folder; \
+                "{count} message(s) of bot {bot:?} in {} belong to no session in the folder; \
                  they were not imported",
-                rows.len(),
                 db.display()
             ));
         }

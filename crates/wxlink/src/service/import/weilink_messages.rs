@@ -28,16 +28,19 @@ use super::ReadError;
 use crate::store::{Direction, MessageStatus, NewMessage};
 use crate::upstream::ilink::normalize;
 
-/// The messages of the database, by bot id.
+/// The messages of the database, by session.
 #[derive(Debug, Default)]
 pub(super) struct History {
-    pub by_bot: BTreeMap<String, Vec<Row>>,
+    /// Messages of the sessions' bots, by session name.
+    pub by_session: BTreeMap<String, Vec<NewMessage>>,
+    /// How many rows belong to a bot of no session, by bot id.
+    pub orphans: BTreeMap<String, u64>,
     pub warnings: Vec<String>,
 }
 
 /// One row of `messages`.
 #[derive(Debug, Clone)]
-pub(super) struct Row {
+struct Row {
     id: i64,
     message_id: Option<i64>,
     user_id: String,
@@ -51,8 +54,13 @@ pub(super) struct Row {
     stored_at_ms: i64,
 }
 
-/// Reads every row of `db` (blocking).
-pub(super) fn read(db: &Path, now_ms: i64) -> Result<History, ReadError> {
+/// Reads every row of `db` (blocking), each into a message of the session `sessions` maps
+/// its bot id to; rows are converted as they are read, so only the messages are held.
+pub(super) fn read(
+    db: &Path,
+    sessions: &BTreeMap<String, String>,
+    now_ms: i64,
+) -> Result<History, ReadError> {
     let copy = PrivateCopy::of(db)?;
     let conn = Connection::open_with_flags(
         copy.db(),
@@ -110,11 +118,17 @@ pub(super) fn read(db: &Path, now_ms: i64) -> Result<History, ReadError> {
             data,
             stored_at_ms,
         };
-        history
-            .by_bot
-            .entry(row.bot_id.clone())
-            .or_default()
-            .push(row);
+        match sessions.get(&row.bot_id) {
+            Some(session) => {
+                let message = row.into_message(session);
+                history
+                    .by_session
+                    .entry(session.clone())
+                    .or_default()
+                    .push(message);
+            }
+            None => *history.orphans.entry(row.bot_id).or_default() += 1,
+        }
     }
     if unreadable_data > 0 {
         history.warnings.push(format!(
@@ -128,7 +142,7 @@ pub(super) fn read(db: &Path, now_ms: i64) -> Result<History, ReadError> {
 
 impl Row {
     /// The stored message for session `session`.
-    pub(super) fn into_message(self, session: &str) -> NewMessage {
+    fn into_message(self, session: &str) -> NewMessage {
         let items = self.items();
         if self.direction == Direction::Out.code() {
             return self.sent(session, items);
