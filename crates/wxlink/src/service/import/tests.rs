@@ -212,6 +212,15 @@ fn weilink_sessions_contexts_default_and_messages() {
     assert_eq!(m[3].dedupe_key, "client:weilink-row:4");
     assert_eq!(m[3].text.as_deref(), Some("收到"));
     assert!(f.sessions[1].messages.is_empty());
+    let shown = format!("{f:?}");
+    for secret in [
+        "tok-a",
+        "tok-b",
+        "ctx-1",
+        "00112233445566778899aabbccddeeff",
+    ] {
+        assert!(!shown.contains(secret), "{secret} printed");
+    }
     assert_eq!(f.warnings.len(), 1, "{:?}", f.warnings);
     assert!(f.warnings[0].contains("gone@im.bot"), "{:?}", f.warnings);
 }
