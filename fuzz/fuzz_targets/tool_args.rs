@@ -188,7 +188,7 @@ fn check_outgoing(message: &str, file_path: &str, file_name: &str, session: &str
                 assert_eq!(f.kind, FileKind::guess(&shown));
             }
             let had_file = out.file.is_some();
-            let req = out.request("wxid_to", given(session));
+            let req = out.request("wxid_to", given(session), wxlink::service::send::SentBy::Agent);
             assert_eq!(req.files.len(), usize::from(had_file));
             assert!(req.text.is_some() || !req.files.is_empty());
         }
