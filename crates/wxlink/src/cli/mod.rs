@@ -15,6 +15,7 @@ mod recv;
 mod sandbox;
 mod send;
 mod sessions;
+mod setup;
 pub mod signal;
 
 use std::path::PathBuf;
@@ -113,6 +114,9 @@ pub enum Command {
     Openapi,
     /// Run the MCP server for AI agents (stdio by default).
     Mcp(mcp::McpArgs),
+    /// Connect an AI agent (Claude Code, Codex, OpenCode, Cursor, Claude Desktop, VS Code) to
+    /// wxlink by writing its config; --uninstall removes it again.
+    Setup(setup::SetupArgs),
 }
 
 impl Cli {
@@ -182,6 +186,14 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
         output::print_stdout(&doc);
         return Ok(());
     }
+    if let Command::Setup(args) = &cli.command {
+        // Edits agents' config files only: no data directory, no store; file I/O off the
+        // runtime.
+        let (launch, args, out) = (setup::Launch::from_cli(&cli)?, args.clone(), *out);
+        return tokio::task::spawn_blocking(move || setup::run(launch, &args, &out))
+            .await
+            .map_err(|e| AppError::System(format!("setup stopped: {e}")))?;
+    }
     let service: Arc<Service> = Service::open(cli.service_options())?;
     // Sends a crashed process left in flight show as `unknown` from now on.
     if let Err(e) = service.settle_pending().await {
@@ -200,7 +212,7 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
         Command::Poll => poll::run(service, out).await,
         Command::Mcp(args) => mcp::run(service, args).await,
         Command::Serve(args) => mcp::run(service, args.into_mcp()).await,
-        Command::Sandbox(_) | Command::Openapi => Ok(()),
+        Command::Sandbox(_) | Command::Openapi | Command::Setup(_) => Ok(()),
     }
 }
 
