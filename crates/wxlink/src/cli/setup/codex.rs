@@ -118,11 +118,12 @@ fn edit_config(
             remove_inline_hook(&mut doc, &had)?;
         }
     }
-    let text = doc.to_string();
-    if text.trim().is_empty() && original.is_none() {
+    let new_text = doc.to_string();
+    let removed = action == Action::Uninstall && Some(new_text.as_str()) != text;
+    if new_text.trim().is_empty() && original.is_none() && removed {
         return Ok(None);
     }
-    Ok(Some(text))
+    Ok(Some(new_text))
 }
 
 fn implicit_table() -> Item {

@@ -121,8 +121,20 @@ pub fn plan(spec: &FileSpec, action: Action) -> AppResult<FileChange> {
             }
         }
     }
-    // A file that goes away held nothing but wxlink's entries: no backup needed for it.
-    let edits_existing = before.is_some() && after.is_some() && after != before;
+    // A backup keeps what the user had before wxlink's first change: not wanted for a file
+    // that goes away (it held nothing but wxlink's entries), nor for one holding nothing but
+    // wxlink's entries (setup created it; a backup would keep wxlink's own older entries).
+    let only_ours = || {
+        matches!(
+            (spec.edit)(before.as_deref(), Action::Uninstall, None),
+            Ok(None)
+        )
+    };
+    let edits_existing = before.is_some()
+        && after.is_some()
+        && after != before
+        && original.is_none()
+        && !only_ours();
     let backup = (original.is_some() || edits_existing).then_some(backup);
     Ok(FileChange {
         path,

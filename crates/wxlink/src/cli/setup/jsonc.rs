@@ -8,6 +8,8 @@
 //! `hooks.<Event>[].hooks[]` layout Claude Code and Codex share. Removal prunes objects and
 //! arrays it leaves empty unless the original file (the backup) had them.
 
+use std::cell::Cell;
+
 use jsonc_parser::cst::{CstInputValue, CstNode, CstObject, CstRootNode};
 use jsonc_parser::ParseOptions;
 use serde_json::Value;
@@ -62,6 +64,7 @@ pub fn to_value(input: &Input) -> Value {
 pub struct Doc {
     root: CstRootNode,
     original: Option<Value>,
+    removed: Cell<bool>,
 }
 
 impl Doc {
@@ -106,17 +109,25 @@ impl Doc {
                 .ok()
                 .and_then(|r| r.to_serde_value())
         });
-        Ok(Doc { root, original })
+        Ok(Doc {
+            root,
+            original,
+            removed: Cell::new(false),
+        })
     }
 
-    /// The file's text, or `None` when it is an empty object and there was no file before
-    /// wxlink's first change (no backup): a file setup created and nothing else uses.
+    /// The file's text, or `None` when removing wxlink's entries left an empty object and
+    /// there was no file before wxlink's first change (no backup): a file setup created and
+    /// nothing else uses.
     pub fn finish(self) -> Option<String> {
-        let empty = self
+        let compact: String = self
             .root
-            .object_value()
-            .is_none_or(|o| o.properties().is_empty());
-        if empty && self.original.is_none() {
+            .to_string()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let empty = compact.is_empty() || compact == "{}";
+        if empty && self.original.is_none() && self.removed.get() {
             return None;
         }
         let mut text = self.root.to_string();
@@ -191,6 +202,7 @@ impl Doc {
         };
         if let Some(prop) = parent.get(key) {
             prop.remove();
+            self.removed.set(true);
             self.prune(path);
         }
         Ok(())
@@ -250,6 +262,7 @@ impl Doc {
                 continue;
             }
             removed = true;
+            self.removed.set(true);
             let all = ours.len() == handlers(&group).len();
             if all {
                 group.remove();

@@ -67,11 +67,8 @@ impl Launch {
 /// Whether a hook command line is one `wxlink setup` wrote for `client`, whichever binary path
 /// or options it was written with.
 pub fn is_our_hook(command: &str, client: &str) -> bool {
-    let Some(first) = command.split_whitespace().next() else {
-        return false;
-    };
-    let program = first.trim_matches('\'');
-    let named_wxlink = Path::new(program)
+    let program = first_word(command);
+    let named_wxlink = Path::new(&program)
         .file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with("wxlink"));
@@ -79,6 +76,23 @@ pub fn is_our_hook(command: &str, client: &str) -> bool {
         && command
             .trim_end()
             .ends_with(&format!(" hook --client {client}"))
+}
+
+/// The first word of a shell command line, unquoted (single and double quotes, backslashes).
+fn first_word(command: &str) -> String {
+    let mut word = String::new();
+    let mut chars = command.trim_start().chars();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, c) if c.is_whitespace() => break,
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None | Some('"'), '\\') => word.extend(chars.next()),
+            (_, c) => word.push(c),
+        }
+    }
+    word
 }
 
 /// `word` quoted for a POSIX shell when it needs quoting.
