@@ -7,8 +7,9 @@
 //! Why not a plugin: current Claude Code loads plugins only from a marketplace it installed
 //! them from (its own bookkeeping under `~/.claude/plugins/`), so a folder dropped there (what
 //! WeiLink does) is not loaded, and registering a marketplace means running `claude plugin`
-//! commands or writing its internal state. The plain form is three documented files that
-//! `claude mcp list`, `/hooks` and `/skills` show, and a development channel loads a server
+//! commands or writing its internal state (checked with 2.1.332: a plugin folder there shows
+//! in neither `claude mcp list` nor `claude plugin list`). The plain form is three documented
+//! files, `claude mcp list` shows the server, and a development channel loads a server
 //! configured this way with `--dangerously-load-development-channels server:wxlink`.
 
 use super::files::{Action, FileSpec};

@@ -45,7 +45,7 @@ pub struct SetupArgs {
     #[arg(long, conflicts_with = "print")]
     pub dry_run: bool,
     /// Print the config snippets for adding wxlink by hand, and write nothing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "uninstall")]
     pub print: bool,
     /// Claude Code: run the server as a channel that pushes new messages into the session
     /// (`wxlink mcp --channel`).
