@@ -6,7 +6,7 @@ PATH, see package.json) over config files that already hold other entries and co
 asks each agent itself:
 
 - Claude Code: `claude mcp list` shows `wxlink: … ✔ Connected` (and the other server is
-  still listed);
+  still listed), with `--channel` too once this wxlink's `mcp` has that option;
 - OpenCode: `opencode mcp list` shows wxlink connected, read from an `opencode.jsonc` with
   comments;
 - Codex: `codex app-server` (JSON-RPC over stdio): `mcpServerStatus/list` lists wxlink's
@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "interop"))
 from fakectl import start_sandbox, stop_process  # noqa: E402
 
-WXLINK = os.environ["WXLINK_BIN"]
+WXLINK = os.path.realpath(os.environ["WXLINK_BIN"])
 TOOLS = {"recv", "send", "history", "sessions", "contacts"}
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 checks = 0
@@ -181,6 +181,17 @@ def claude_code(wx: list[str], env: dict[str, str], home: Path) -> None:
     check(not (home / ".claude" / "settings.json").exists()
           and not (home / ".claude" / "skills" / "wechat").exists(),
           "after --uninstall: the settings file and skill setup created are gone")
+
+    # The channel form, once this wxlink's `mcp` has --channel.
+    if "--channel" not in run([WXLINK, "mcp", "--help"], env):
+        print("  skip  setup claude-code --channel: this wxlink's `mcp` has no --channel")
+        return
+    run(wx + ["setup", "claude-code", "--channel"], env)
+    listed = run(["claude", "mcp", "list"], env)
+    line = next((l for l in listed.splitlines() if l.startswith("wxlink:")), "")
+    check(" mcp --channel" in line and re.search(r"[✓✔] Connected", line) is not None,
+          "claude mcp list: wxlink as a channel (mcp --channel) ✔ Connected", listed)
+    run(wx + ["setup", "claude-code", "--uninstall"], env)
 
 
 def opencode(wx: list[str], env: dict[str, str], home: Path) -> None:
