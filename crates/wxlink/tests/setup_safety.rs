@@ -179,11 +179,19 @@ fn wxlink_home_and_upstream_variables_are_passed_on_as_options() {
     home.env.push(("WXLINK_HOME", PathBuf::from("wx")));
     home.env
         .push(("WXLINK_CDN_BASE", PathBuf::from("http://127.0.0.1:9/c2c/")));
-    home.ok(&["setup", "cursor"]);
+    home.ok(&["--max-upload-mb", "200", "setup", "cursor"]);
     let data = home.path("wx").to_string_lossy().into_owned();
     assert_eq!(
         home.json(".cursor/mcp.json")["mcpServers"]["wxlink"]["args"],
-        json!(["-d", data, "--cdn-base", "http://127.0.0.1:9/c2c/", "mcp"])
+        json!([
+            "-d",
+            data,
+            "--cdn-base",
+            "http://127.0.0.1:9/c2c/",
+            "--max-upload-mb",
+            "200",
+            "mcp"
+        ])
     );
     let r = home.run(&["setup", "cursor", "--print", "--uninstall"]);
     assert_eq!(r.code, Some(2), "--print cannot go with --uninstall");

@@ -66,6 +66,9 @@ impl Home {
             "WXLINK_HOME",
             "WXLINK_ILINK_BASE",
             "WXLINK_CDN_BASE",
+            "WXLINK_RETAIN_DAYS",
+            "WXLINK_RETAIN_ROWS",
+            "WXLINK_MAX_UPLOAD_MB",
         ] {
             cmd.env_remove(var);
         }

@@ -1,6 +1,8 @@
 //! What every entry `wxlink setup` writes runs: the absolute path of the running binary and the
 //! global options that were set for this run (`-d` as an absolute path, `--ilink-base`,
-//! `--cdn-base`), as an argument list (MCP server entries) or as one shell command line (hooks).
+//! `--cdn-base`, `--retain-days`, `--retain-rows`, `--max-upload-mb`; given as options or
+//! through their environment variables), as an argument list (MCP server entries) or as one
+//! shell command line (hooks).
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +36,17 @@ impl Launch {
         if let Some(url) = &cli.cdn_base {
             globals.push("--cdn-base".to_owned());
             globals.push(url.as_str().to_owned());
+        }
+        let numbers = [
+            ("--retain-days", cli.retain_days.map(u64::from)),
+            ("--retain-rows", cli.retain_rows),
+            ("--max-upload-mb", cli.max_upload_mb),
+        ];
+        for (option, value) in numbers {
+            if let Some(v) = value {
+                globals.push(option.to_owned());
+                globals.push(v.to_string());
+            }
         }
         Ok(Launch {
             program: utf8(&exe)?,
