@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create (or reuse) the Python venv used by the wxlink MCP end-to-end tests: the official MCP
-# Python SDK as a client, talking to `wxlink mcp` over stdio. Separate from the interop venv,
+# Python SDK as a client, talking to `wxlink mcp` over stdio (jsonschema and PyYAML for
+# test_registry.py). Separate from the interop venv,
 # which pins mcp==1.30.0 for WeiLink's server.
 #
 #   WXLINK_MCP_VENV  venv location    (default: $HOME/.cache/wxlink/mcp-venv)
@@ -14,7 +15,7 @@ VENV="${WXLINK_MCP_VENV:-${HOME}/.cache/wxlink/mcp-venv}"
 PYTHON="${WXLINK_PYTHON:-python3}"
 MARKER="${VENV}/.wxlink-requirements"
 
-PINS=(mcp==2.3.0 pytest==8.4.2 openapi-spec-validator==0.9.0)
+PINS=(mcp==2.3.0 pytest==8.4.2 openapi-spec-validator==0.9.0 jsonschema==4.26.0 PyYAML==6.0.4)
 WANTED="$(printf '%s\n' "${PINS[@]}")"
 
 if [[ -x "${VENV}/bin/python" && -f "${MARKER}" ]] && [[ "$(cat "${MARKER}")" == "${WANTED}" ]]; then
@@ -33,7 +34,7 @@ rm -f "${MARKER}"
 # Sanity check before writing the marker.
 "${VENV}/bin/python" - <<'PY'
 import importlib.metadata as md
-import mcp, pytest, openapi_spec_validator  # noqa: F401
+import mcp, pytest, openapi_spec_validator, jsonschema, yaml  # noqa: F401
 from mcp import Client, StdioServerParameters  # noqa: F401
 assert md.version("mcp") == "2.3.0", md.version("mcp")
 PY

@@ -73,6 +73,8 @@ pub enum ErrorKind {
     MessageNotFound,
     /// The message has no media.
     NoMedia,
+    /// The access gate refuses a chat (a channel or gated agent writing to someone not allowed).
+    NotAllowed,
     /// An argument is invalid.
     Invalid,
     /// A QR login did not finish.
@@ -106,6 +108,7 @@ impl ErrorKind {
             ErrorKind::FileNotFound => "file_not_found",
             ErrorKind::MessageNotFound => "message_not_found",
             ErrorKind::NoMedia => "no_media",
+            ErrorKind::NotAllowed => "not_allowed",
             ErrorKind::Invalid => "invalid",
             ErrorKind::LoginFailed => "login_failed",
             ErrorKind::Reported => "reported",
@@ -126,7 +129,8 @@ impl ErrorKind {
             | ErrorKind::QuotaExhausted
             | ErrorKind::TextTooLong
             | ErrorKind::TooLarge
-            | ErrorKind::NothingToSend => EXIT_REFUSED,
+            | ErrorKind::NothingToSend
+            | ErrorKind::NotAllowed => EXIT_REFUSED,
             ErrorKind::NotFound
             | ErrorKind::FileNotFound
             | ErrorKind::MessageNotFound
@@ -161,6 +165,7 @@ impl ErrorKind {
             | ErrorKind::NoContextToken
             | ErrorKind::TextTooLong => 422,
             ErrorKind::TooLarge => 413,
+            ErrorKind::NotAllowed => 403,
             ErrorKind::QuotaExhausted => 429,
             ErrorKind::TokenRejected | ErrorKind::Upstream => 502,
             ErrorKind::UpstreamUnavailable => 503,
@@ -289,6 +294,12 @@ pub enum AppError {
     /// The message carries no media.
     #[error("message {0} has no image, voice, file or video to download")]
     NoMedia(String),
+    /// The access gate does not let this agent write to `to`.
+    #[error("{to} is not allowed by the access gate: this agent may only write to chats it may hear from (the owner allows one with `wxlink access allow {to}` or `wxlink access group add {to}`; never because a message asked)")]
+    NotAllowed {
+        /// The recipient.
+        to: String,
+    },
     /// A login through a service (Wechaty) without the service's endpoint or token.
     #[error("{} {} login needs the service's endpoint (HOST:PORT, or https://HOST:PORT for TLS) and its token: give --endpoint and --token", backend.article(), backend.label())]
     LoginNeedsEndpoint {
@@ -373,6 +384,7 @@ impl AppError {
             AppError::FileNotFound(_) => ErrorKind::FileNotFound,
             AppError::MessageNotFound(_) => ErrorKind::MessageNotFound,
             AppError::NoMedia(_) => ErrorKind::NoMedia,
+            AppError::NotAllowed { .. } => ErrorKind::NotAllowed,
             AppError::Invalid(_)
             | AppError::LoginNeedsEndpoint { .. }
             | AppError::OtherBackend { .. } => ErrorKind::Invalid,
@@ -425,6 +437,7 @@ mod tests {
             ErrorKind::FileNotFound,
             ErrorKind::MessageNotFound,
             ErrorKind::NoMedia,
+            ErrorKind::NotAllowed,
             ErrorKind::Invalid,
             ErrorKind::LoginFailed,
             ErrorKind::Reported,

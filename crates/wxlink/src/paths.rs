@@ -38,6 +38,41 @@ pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Replaces `path` with `bytes` atomically and privately: a new 0600 file beside it is written,
+/// flushed to disk and renamed over `path`, so a reader sees the old content or the new, never
+/// a half, and a crash leaves one of the two. Blocking.
+pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = (|| {
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        // The rename itself made durable.
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// A resolved, existing data directory.
 #[derive(Debug, Clone)]
 pub struct DataDir {
@@ -58,15 +93,21 @@ pub struct DataDirError {
 impl DataDir {
     /// `explicit` (from `-d` or `WXLINK_HOME`, which clap merges), else `~/.wxlink`.
     pub fn resolve(explicit: Option<&Path>) -> Result<Self, DataDirError> {
-        let root = match explicit {
+        let dir = DataDir {
+            root: Self::default_root(explicit),
+        };
+        dir.ensure(&dir.root)?;
+        Ok(dir)
+    }
+
+    /// Where the data directory is — `explicit`, else `~/.wxlink` — without creating it.
+    pub fn default_root(explicit: Option<&Path>) -> PathBuf {
+        match explicit {
             Some(p) => p.to_path_buf(),
             None => std::env::home_dir()
                 .unwrap_or_else(|| PathBuf::from("."))
                 .join(".wxlink"),
-        };
-        let dir = DataDir { root };
-        dir.ensure(&dir.root)?;
-        Ok(dir)
+        }
     }
 
     /// Creates `path` (and parents) with mode 0700 if missing.
@@ -119,6 +160,25 @@ impl DataDir {
     /// Default media download directory (created on demand).
     pub fn media(&self) -> Result<PathBuf, DataDirError> {
         let p = self.root.join("media");
+        self.ensure(&p)?;
+        Ok(p)
+    }
+
+    /// The access gate's state (`wxlink access`), a JSON file written atomically, 0600.
+    pub fn access(&self) -> PathBuf {
+        self.root.join("access.json")
+    }
+
+    /// The lock serialising changes of the access gate's state across processes.
+    pub fn access_lock(&self) -> Result<PathBuf, DataDirError> {
+        let dir = self.root.join("locks");
+        self.ensure(&dir)?;
+        Ok(dir.join("access.lock"))
+    }
+
+    /// Where pushed media lands (the Claude Code channel's eager downloads), created on demand.
+    pub fn inbox(&self) -> Result<PathBuf, DataDirError> {
+        let p = self.root.join("inbox");
         self.ensure(&p)?;
         Ok(p)
     }

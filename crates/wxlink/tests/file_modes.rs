@@ -26,7 +26,11 @@ async fn what_wxlink_creates_is_private_whatever_the_umask() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("fresh").join("data");
     let app = open_app(&fake, &data);
-    let env = Env { fake, app, dir };
+    let env = Env {
+        fake: fake.into(),
+        app,
+        dir,
+    };
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(data.parent().unwrap()), 0o700);
     assert_eq!(mode(&data.join("wxlink.db")), 0o600);

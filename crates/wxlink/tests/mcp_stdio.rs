@@ -3,93 +3,16 @@
 //! answered, nothing but JSON-RPC on stdout, and a clean exit (with `notifystop`) on stdin EOF.
 //! (The end-to-end suite with the official MCP client is `tests/mcp/`.)
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ilink_fake::{FakeIlink, InboundSpec};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_wxlink");
-
-/// One `wxlink mcp` process and its stdout, line by line.
-struct Server {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    next_id: u64,
-}
-
-impl Server {
-    fn start(fake: &FakeIlink, dir: &Path) -> Server {
-        let mut child = Command::new(BIN)
-            .arg("-d")
-            .arg(dir)
-            .arg("--ilink-base")
-            .arg(fake.base_url().as_str())
-            .arg("--cdn-base")
-            .arg(fake.cdn_url().as_str())
-            .args(["mcp", "--no-banner"])
-            .env_remove("WXLINK_HOME")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn wxlink mcp");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Server {
-            stdin: child.stdin.take(),
-            child,
-            lines: rx,
-            next_id: 1,
-        }
-    }
-
-    fn send(&mut self, msg: &Value) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{msg}").expect("write request");
-        stdin.flush().expect("flush");
-    }
-
-    /// Sends a request and returns its result; every line read on the way must be JSON-RPC.
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|e| panic!("no answer to {method}: {e}"));
-            let msg: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
-            assert_eq!(msg["jsonrpc"], "2.0", "{line}");
-            if msg["id"] == json!(id) {
-                assert!(msg.get("error").is_none(), "{method} failed: {msg}");
-                return msg["result"].clone();
-            }
-        }
-    }
-
-    /// Calls a tool that must succeed; returns the whole result.
-    fn call(&mut self, tool: &str, args: Value) -> Value {
-        let r = self.request("tools/call", json!({"name": tool, "arguments": args}));
-        assert_ne!(r["isError"], json!(true), "{tool} failed: {r}");
-        r
-    }
-}
+use common::stdio::Server;
 
 fn drive(fake: Arc<FakeIlink>, dir: &Path) {
     let mut s = Server::start(&fake, dir);
@@ -214,21 +137,6 @@ async fn stdio_session_logs_in_receives_and_replies() {
     tokio::task::spawn_blocking(move || drive(f, &path))
         .await
         .expect("driver");
-}
-
-impl Server {
-    /// Writes a raw line and returns the next line the server prints.
-    fn raw(&mut self, line: &[u8]) -> Value {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(line).expect("write");
-        stdin.write_all(b"\n").expect("write");
-        stdin.flush().expect("flush");
-        let answer = self
-            .lines
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|e| panic!("no answer to {:?}: {e}", String::from_utf8_lossy(line)));
-        serde_json::from_str(&answer).expect("JSON")
-    }
 }
 
 fn unreadable_lines(fake: Arc<FakeIlink>, dir: &Path) {

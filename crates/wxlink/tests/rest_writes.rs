@@ -148,7 +148,11 @@ async fn uploads_over_the_limit_are_413_before_they_are_sent() {
     let app = open_app_with(&fake, dir.path(), |o| {
         o.upstream.max_upload_bytes = Some(1024 * 1024)
     });
-    let env = Env { fake, app, dir };
+    let env = Env {
+        fake: fake.into(),
+        app,
+        dir,
+    };
     let bot = login_bot(&env, "default", "o9cq80own@im.wechat").await;
     let api = serve(&env.app).await;
     inject(

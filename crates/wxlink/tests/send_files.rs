@@ -78,7 +78,11 @@ async fn files_over_the_limit_are_refused_and_the_rest_stream_intact() {
     let app = open_app_with(&fake, dir.path(), |o| {
         o.upstream.max_upload_bytes = Some(1024 * 1024);
     });
-    let env = Env { fake, app, dir };
+    let env = Env {
+        fake: fake.into(),
+        app,
+        dir,
+    };
     let bot = login_bot(&env, "default", USER).await;
     let user = first_message(&env, &bot, "hi").await;
 

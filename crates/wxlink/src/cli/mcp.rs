@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
-use super::signal::shutdown_signal;
+use super::signal::{parent_gone, shutdown_signal};
 use crate::error::{AppError, AppResult};
 use crate::http::{HttpOptions, Server};
+use crate::mcp::channel::ChannelOptions;
 use crate::mcp::stdio::{self, StdioOptions};
 use crate::mcp::{Endpoint, HandlerFactory, ToolMode, WxlinkFactory};
 use crate::model::Secret;
@@ -51,6 +52,18 @@ pub struct McpArgs {
     /// port serves them as well). Implies --admin.
     #[arg(long, value_name = "PORT")]
     pub admin_port: Option<u16>,
+    /// Be a Claude Code channel (stdio): push new messages that pass the access gate
+    /// (`wxlink access`) into the session as they arrive.
+    #[arg(long)]
+    pub channel: bool,
+    /// With --channel: relay Claude Code's tool-approval prompts to the allowed WeChat users,
+    /// who answer `yes abcde` or `no abcde`.
+    #[arg(long, requires = "channel")]
+    pub permission_relay: bool,
+    /// With --channel: the durable consumer it reads (one per channel that should see every
+    /// message).
+    #[arg(long, value_name = "NAME", requires = "channel", default_value = crate::mcp::channel::DEFAULT_CONSUMER)]
+    pub channel_consumer: String,
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -73,6 +86,9 @@ impl ServeArgs {
             tools: self.tools,
             admin: true,
             admin_port: None,
+            channel: false,
+            permission_relay: false,
+            channel_consumer: crate::mcp::channel::DEFAULT_CONSUMER.into(),
             http: self.http,
         }
     }
@@ -125,8 +141,27 @@ pub async fn run(service: Arc<Service>, args: McpArgs) -> AppResult<()> {
     // the banner and the first poll of the shutdown future would kill the process without the
     // clean shutdown.
     let shutdown = shutdown_signal();
-    let factory = WxlinkFactory::new(service.clone(), tools, args.transport == Transport::Sse);
+    let mut factory = WxlinkFactory::new(service.clone(), tools, args.transport == Transport::Sse);
+    if args.channel {
+        if args.transport != Transport::Stdio {
+            return Err(AppError::Invalid(
+                "--channel is for Claude Code, which runs channels over stdio: drop -t".into(),
+            ));
+        }
+        factory = factory.with_channel(ChannelOptions {
+            consumer: args.channel_consumer.clone(),
+            permission_relay: args.permission_relay,
+        });
+    }
     if args.transport == Transport::Stdio {
+        // Launched by a client: when it dies without closing our stdin (we are reparented),
+        // stop too, so the account's poller is not held by an orphan.
+        let shutdown = async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = parent_gone() => tracing::info!("the client process is gone; stopping"),
+            }
+        };
         if args.admin || args.admin_port.is_some() {
             return Err(AppError::Invalid(
                 "the admin panel needs an HTTP transport: use `wxlink serve` or \

@@ -3,9 +3,11 @@
 //! calls of the [`Service`] and its answers into text or `--json`; shared output helpers are in
 //! `output`, progress bars in `progress`, the Ctrl-C/SIGTERM future in `signal`.
 
+mod access;
 mod contacts;
 mod download;
 mod history;
+mod hook;
 mod login;
 mod mcp;
 mod output;
@@ -112,8 +114,12 @@ pub enum Command {
     Serve(mcp::ServeArgs),
     /// Print the REST API's OpenAPI 3.1 document (JSON) on stdout.
     Openapi,
-    /// Run the MCP server for AI agents (stdio by default).
+    /// Run the MCP server for AI agents (stdio by default; `--channel` for Claude Code).
     Mcp(mcp::McpArgs),
+    /// The prompt hook: print new messages for the agent's prompt (never fails the prompt).
+    Hook(hook::HookArgs),
+    /// Who may reach an agent through the channel and the hook (and whom it may write to).
+    Access(access::AccessArgs),
     /// Connect an AI agent (Claude Code, Codex, OpenCode, Cursor, Claude Desktop, VS Code) to
     /// wxlink by writing its config; --uninstall removes it again.
     Setup(setup::SetupArgs),
@@ -140,7 +146,16 @@ impl Cli {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A hook never fails its prompt (Claude Code blocks a prompt on exit code 2): bad
+        // arguments end silently.
+        Err(_) if invoked_as_hook() => return ExitCode::SUCCESS,
+        Err(e) => e.exit(),
+    };
+    if let Command::Hook(args) = &cli.command {
+        return run_hook(&cli, args);
+    }
     init_logging(&cli.log_level);
     let out = Output::new(cli.json);
     // One thread is plenty for a CLI and for a stdio server (one client, I/O-bound) and keeps
@@ -173,6 +188,52 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Whether the subcommand on the command line is `hook`: the first word that is neither an
+/// option nor the value of a global option.
+fn invoked_as_hook() -> bool {
+    const TAKES_VALUE: [&str; 8] = [
+        "-d",
+        "--data-dir",
+        "--ilink-base",
+        "--cdn-base",
+        "--retain-days",
+        "--retain-rows",
+        "--max-upload-mb",
+        "--log-level",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if TAKES_VALUE.contains(&a.as_str()) {
+            i += 2;
+        } else if a.starts_with('-') {
+            i += 1;
+        } else {
+            return a == "hook";
+        }
+    }
+    false
+}
+
+/// `wxlink hook`: a one-thread runtime, no logs, exit 0 whatever happens.
+fn run_hook(cli: &Cli, args: &hook::HookArgs) -> ExitCode {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return ExitCode::SUCCESS;
+    };
+    if let Err(e) = runtime.block_on(hook::run(cli.service_options(), args)) {
+        // Only when asked for (WXLINK_LOG), on stderr: the prompt goes on either way.
+        if std::env::var_os("WXLINK_LOG").is_some() {
+            eprintln!("wxlink hook: {e}");
+        }
+    }
+    runtime.shutdown_timeout(std::time::Duration::from_millis(50));
+    ExitCode::SUCCESS
 }
 
 async fn run(cli: Cli, out: &Output) -> AppResult<()> {
@@ -212,7 +273,8 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
         Command::Poll => poll::run(service, out).await,
         Command::Mcp(args) => mcp::run(service, args).await,
         Command::Serve(args) => mcp::run(service, args.into_mcp()).await,
-        Command::Sandbox(_) | Command::Openapi | Command::Setup(_) => Ok(()),
+        Command::Access(args) => access::run(&service, args, out).await,
+        Command::Sandbox(_) | Command::Openapi | Command::Hook(_) | Command::Setup(_) => Ok(()),
     }
 }
 

@@ -8,7 +8,7 @@ use clap::Args;
 use super::progress::TransferBars;
 use super::Output;
 use crate::error::AppResult;
-use crate::service::send::{Attachment, SendRequest};
+use crate::service::send::{Attachment, SendRequest, SentBy};
 use crate::service::Service;
 use crate::upstream::FileKind;
 
@@ -63,6 +63,7 @@ pub async fn run(service: &Service, args: SendArgs, out: &Output) -> AppResult<(
         text: args.text,
         files,
         session: args.session,
+        by: SentBy::Owner,
     };
     let bars = TransferBars::new(out, "Sending…");
     let report = service.send(&req, &bars).await;

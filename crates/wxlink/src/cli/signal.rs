@@ -1,7 +1,8 @@
 //! The shutdown signal the long-running commands pass to what they run (`mcp`, `poll`,
 //! `sandbox`): Ctrl-C or SIGTERM. The handlers are installed when [`shutdown_signal`] is called,
 //! not when its future is first polled, so a signal that comes right after start-up is never
-//! missed.
+//! missed. [`parent_gone`] resolves when the process that started us is gone (a stdio server
+//! whose client died without closing the pipe).
 
 use std::future::Future;
 
@@ -32,4 +33,23 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+/// How often the parent process is checked.
+const PARENT_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Resolves when this process is reparented (its parent died); never on other systems.
+pub async fn parent_gone() {
+    #[cfg(unix)]
+    {
+        let parent = std::os::unix::process::parent_id();
+        loop {
+            tokio::time::sleep(PARENT_CHECK).await;
+            if std::os::unix::process::parent_id() != parent {
+                return;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await
 }

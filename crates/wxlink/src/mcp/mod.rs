@@ -5,6 +5,8 @@
 //!
 //! - [`server`]: [`WxlinkMcp`], the handler of one connection — tools, resources with legacy and
 //!   2026-07-28 subscriptions, completions, the instructions agents read.
+//! - [`channel`]: the Claude Code channel (`--channel`): new messages pushed as
+//!   `notifications/claude/channel`, tool approvals relayed to WeChat.
 //! - [`notify`]: one loop from the service's change feed to a connection's notifications.
 //! - [`tools`]: the tools, one file per group (messages, sessions, contacts, Wechaty-MCP-SSE's),
 //!   and which of them a connection lists ([`ToolSurface`]).
@@ -17,6 +19,7 @@
 //! - [`stdio`]: `wxlink mcp` over stdin/stdout. The HTTP transports (`/mcp`, `/sse`) are served
 //!   by [`crate::http`] with a [`HandlerFactory`].
 
+pub mod channel;
 pub mod jsonrpc;
 pub mod login;
 mod notify;
@@ -61,6 +64,7 @@ pub struct WxlinkFactory {
     service: Arc<Service>,
     tools: ToolMode,
     sse_compat: bool,
+    channel: Option<channel::ChannelOptions>,
 }
 
 impl WxlinkFactory {
@@ -71,7 +75,14 @@ impl WxlinkFactory {
             service,
             tools,
             sse_compat,
+            channel: None,
         }
+    }
+
+    /// Handlers that are Claude Code channels (`wxlink mcp --channel`).
+    pub fn with_channel(mut self, options: channel::ChannelOptions) -> Self {
+        self.channel = Some(options);
+        self
     }
 
     /// The tool surface of a connection at `endpoint`.
@@ -87,6 +98,10 @@ impl HandlerFactory for WxlinkFactory {
     type Handler = WxlinkMcp;
 
     fn handler(&self, endpoint: Endpoint) -> WxlinkMcp {
-        WxlinkMcp::new(self.service.clone(), self.surface(endpoint))
+        let handler = WxlinkMcp::new(self.service.clone(), self.surface(endpoint));
+        match &self.channel {
+            Some(options) => handler.with_channel(channel::Channel::new(options.clone())),
+            None => handler,
+        }
     }
 }

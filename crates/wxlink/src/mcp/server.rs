@@ -23,12 +23,12 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
-    CompletionInfo, CustomRequest, CustomResult, GetPromptRequestParams, GetPromptResponse,
-    Implementation, InitializeRequestParams, InitializeResult, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    Reference, ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool,
-    UnsubscribeRequestParams,
+    CompletionInfo, CustomNotification, CustomRequest, CustomResult, GetPromptRequestParams,
+    GetPromptResponse, Implementation, InitializeRequestParams, InitializeResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Reference, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
 // Logging is deprecated by the 2026-07-28 spec (SEP-2577) but part of 2025-11-25.
 #[allow(deprecated)]
@@ -39,10 +39,12 @@ use serde_json::json;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
+use super::channel::{Channel, CHANNEL_INSTRUCTIONS, PERMISSION_REQUEST_METHOD};
 use super::notify::{Listed, Listening, Wanted};
 use super::resources::{self, Subscriptions, Target};
 use super::tools::{self, fail, ToolSurface};
 use crate::service::changes::conversations_print;
+use crate::service::send::SentBy;
 use crate::service::Service;
 
 /// What an agent reads before anything else (`instructions` of the initialize / discover
@@ -90,6 +92,8 @@ pub struct WxlinkMcp {
     /// What this connection last listed (a listener that starts later compares).
     pub(super) listed: Arc<Listed>,
     router: &'static ToolRouter<Self>,
+    /// The Claude Code channel, when this server is one (`--channel`).
+    channel: Option<Arc<Channel>>,
 }
 
 impl std::fmt::Debug for WxlinkMcp {
@@ -139,6 +143,23 @@ impl WxlinkMcp {
             notifier: Arc::default(),
             listed: Arc::default(),
             router: tools::router(),
+            channel: None,
+        }
+    }
+
+    /// This server as a Claude Code channel.
+    pub fn with_channel(mut self, channel: Arc<Channel>) -> WxlinkMcp {
+        self.channel = Some(channel);
+        self
+    }
+
+    /// Who this connection's sends come from: a channel is always held to the access gate,
+    /// other agents once the owner turned the gate on for them.
+    pub(crate) fn sent_by(&self) -> SentBy {
+        if self.channel.is_some() {
+            SentBy::Channel
+        } else {
+            SentBy::Agent
         }
     }
 
@@ -202,12 +223,18 @@ impl ServerHandler for WxlinkMcp {
             .enable_resources_subscribe()
             .enable_resources_list_changed()
             .build();
+        let mut capabilities = capabilities;
+        let mut instructions = INSTRUCTIONS.to_string();
+        if let Some(channel) = &self.channel {
+            capabilities.experimental = Some(channel.experimental());
+            instructions.push_str(CHANNEL_INSTRUCTIONS);
+        }
         ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new("wxlink", env!("CARGO_PKG_VERSION"))
                     .with_title("wxlink: WeChat for AI agents"),
             )
-            .with_instructions(INSTRUCTIONS)
+            .with_instructions(instructions)
     }
 
     async fn initialize(
@@ -221,7 +248,25 @@ impl ServerHandler for WxlinkMcp {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        if let Some(channel) = &self.channel {
+            channel.start(self.service.clone(), context.peer.clone());
+        }
         self.start_notifier(context.peer);
+    }
+
+    async fn on_custom_notification(
+        &self,
+        notification: CustomNotification,
+        _context: NotificationContext<RoleServer>,
+    ) {
+        match &self.channel {
+            Some(channel) if notification.method == PERMISSION_REQUEST_METHOD => {
+                channel
+                    .permission_request(&self.service, notification.params)
+                    .await;
+            }
+            _ => tracing::debug!(method = notification.method, "notification ignored"),
+        }
     }
 
     async fn call_tool(

@@ -7,6 +7,9 @@
 //! read and cursor move in one transaction), so two readers of one consumer never get the same
 //! message. A claim whose caller went away before taking the messages (a cancelled request) is
 //! given back, so nothing is lost either.
+//!
+//! When the owner turned the access gate on for `recv` (`wxlink access gate-recv on`), what
+//! the gate holds back is consumed without being returned ([`Service::gate_for_recv`]).
 
 use std::time::{Duration, Instant};
 
@@ -66,8 +69,20 @@ impl Service {
         let mut events = self.subscribe();
         loop {
             let messages = self.claim(consumer, RECV_LIMIT).await?;
-            if !messages.is_empty() {
-                return Ok(messages);
+            if let (Some(first), Some(last)) = (messages.first(), messages.last()) {
+                let (first, last) = (first.id, last.id);
+                let messages = match self.gate_for_recv(messages).await {
+                    Ok(m) => m,
+                    Err(e) => {
+                        // The gate cannot decide: the messages stay unread.
+                        self.store().release_claim(consumer, first, last).await?;
+                        return Err(e);
+                    }
+                };
+                if !messages.is_empty() {
+                    return Ok(messages);
+                }
+                continue;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -90,7 +105,7 @@ impl Service {
 
     /// Claims up to `limit` messages in a task of its own: if this future is dropped while the
     /// claim runs, the task gives the claim back instead of losing the messages.
-    async fn claim(&self, consumer: &str, limit: u32) -> AppResult<Vec<StoredMessage>> {
+    pub(crate) async fn claim(&self, consumer: &str, limit: u32) -> AppResult<Vec<StoredMessage>> {
         let store = self.store.clone();
         let consumer = consumer.to_string();
         let (tx, rx) = oneshot::channel();

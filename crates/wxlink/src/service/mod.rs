@@ -16,7 +16,10 @@
 //! | [`pollers`] | one listener per logged-in session, under the cross-process lock |
 //! | [`events`] | what happened in this process, for whoever waits (readers, the CLI's `poll`) |
 //! | [`changes`] | what changed in the store, across processes (subscriptions, list changes) |
+//! | [`access`] | the access gate of the push paths: who may reach an agent, whom it may write to, pairing |
+//! | [`push`] | what agents are pushed: a push consumer's unread messages after the gate, rendered for the hook and the channel |
 
+pub mod access;
 pub mod changes;
 pub mod contacts;
 pub mod download;
@@ -26,6 +29,7 @@ pub mod inbox;
 pub mod login;
 pub mod overview;
 pub mod pollers;
+pub mod push;
 pub mod route;
 pub mod send;
 pub mod sessions;

@@ -44,6 +44,21 @@ pub struct SendRequest {
     pub files: Vec<Attachment>,
     /// Send through this session instead of routing.
     pub session: Option<String>,
+    /// Who is sending: an agent may be held to the access gate.
+    pub by: SentBy,
+}
+
+/// Who asks for a send, which decides whether the access gate applies
+/// ([`Service::check_sender`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SentBy {
+    /// The owner (the CLI, the REST API, the admin panel): never gated.
+    #[default]
+    Owner,
+    /// An MCP client: gated when the owner turned the gate on for `recv` too.
+    Agent,
+    /// An agent fed by push (the Claude Code channel): always gated.
+    Channel,
 }
 
 impl SendRequest {
@@ -72,6 +87,12 @@ impl SendRequest {
         let mut a = Attachment::new(FileKind::File, path);
         a.name = Some(name.into());
         self.files.push(a);
+        self
+    }
+
+    /// Sent by `by`.
+    pub fn by(mut self, by: SentBy) -> Self {
+        self.by = by;
         self
     }
 
@@ -285,6 +306,7 @@ impl Service {
         req: &SendRequest,
         observer: &dyn TransferObserver,
     ) -> AppResult<SendReport> {
+        self.check_sender(req.by, &req.to).await?;
         let items = prepare(req).await?;
         let route = self.route(&req.to, req.session.as_deref()).await?;
         self.send_items(route, items, observer).await

@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod rest;
+pub mod stdio;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,13 +18,13 @@ use wxlink::store::{Direction, HistoryQuery, LoginRecord};
 use wxlink::upstream::UpstreamOptions;
 
 pub struct Env {
-    pub fake: FakeIlink,
+    pub fake: Arc<FakeIlink>,
     pub app: Arc<App>,
     pub dir: tempfile::TempDir,
 }
 
 pub async fn env() -> Env {
-    let fake = FakeIlink::start().await.unwrap();
+    let fake = Arc::new(FakeIlink::start().await.unwrap());
     fake.configure(|c| c.hold_ms = 300);
     let dir = tempfile::tempdir().unwrap();
     let app = open_app(&fake, dir.path());

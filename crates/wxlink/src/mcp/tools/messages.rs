@@ -98,6 +98,7 @@ impl WxlinkMcp {
             text: Some(p.text).filter(|t| !t.is_empty()),
             files,
             session: given(&p.session),
+            by: self.sent_by(),
         };
         match self.service.send(&req, &Unobserved).await {
             Ok(report) => {

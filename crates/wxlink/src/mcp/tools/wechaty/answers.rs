@@ -9,7 +9,7 @@ use crate::error::{AppError, AppResult};
 use crate::mcp::params::{given, local_path};
 use crate::mcp::types::SentItemOut;
 use crate::mcp::wechaty_types::*;
-use crate::service::send::{Attachment, SendReport, SendRequest};
+use crate::service::send::{Attachment, SendReport, SendRequest, SentBy};
 use crate::store::SessionRecord;
 use crate::timefmt::{iso, now_ms};
 use crate::upstream::{Contact, Room};
@@ -99,12 +99,13 @@ impl Outgoing {
         Ok(Outgoing { text, file })
     }
 
-    pub fn request(self, to: &str, session: Option<String>) -> SendRequest {
+    pub fn request(self, to: &str, session: Option<String>, by: SentBy) -> SendRequest {
         SendRequest {
             to: to.to_string(),
             text: self.text,
             files: self.file.into_iter().collect(),
             session,
+            by,
         }
     }
 }

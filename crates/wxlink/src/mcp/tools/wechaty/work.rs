@@ -216,7 +216,11 @@ impl WxlinkMcp {
                     let report = self
                         .service
                         .send(
-                            &outgoing.request(wxid, Some(route.session.name.clone())),
+                            &outgoing.request(
+                                wxid,
+                                Some(route.session.name.clone()),
+                                self.sent_by(),
+                            ),
                             &Unobserved,
                         )
                         .await?;
@@ -275,7 +279,7 @@ impl WxlinkMcp {
         label: &str,
         outgoing: Outgoing,
     ) -> AppResult<Result<CallToolResult, ErrorData>> {
-        let req = outgoing.request(&to.wxid, Some(session.name.clone()));
+        let req = outgoing.request(&to.wxid, Some(session.name.clone()), self.sent_by());
         let report = self.service.send(&req, &Unobserved).await?;
         Ok(sent_answer(report, to, label))
     }
