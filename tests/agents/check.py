@@ -6,12 +6,14 @@ PATH, see package.json) over config files that already hold other entries and co
 asks each agent itself:
 
 - Claude Code: `claude mcp list` shows `wxlink: … ✔ Connected` (and the other server is
-  still listed), with `--channel` too once this wxlink's `mcp` has that option;
+  still listed), and as a channel (`--channel`); the hook command it wrote, run by a shell,
+  prints a new message once as `hookSpecificOutput.additionalContext`;
 - OpenCode: `opencode mcp list` shows wxlink connected, read from an `opencode.jsonc` with
   comments;
 - Codex: `codex app-server` (JSON-RPC over stdio): `mcpServerStatus/list` lists wxlink's
   tools, `hooks/list` shows wxlink's UserPromptSubmit hook (untrusted until the user trusts it
-  in /hooks), `config/read` sees `default_tools_approval_mode = "approve"`;
+  in /hooks; the command it lists, run by a shell, prints a new message once),
+  `config/read` sees `default_tools_approval_mode = "approve"`;
 
 then `wxlink setup <client> --uninstall` and asks again: wxlink is gone, the rest is still there
 (byte for byte where the agent did not rewrite the file itself).
@@ -33,7 +35,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "interop"))
-from fakectl import start_sandbox, stop_process  # noqa: E402
+from fakectl import FakeControl, start_sandbox, stop_process  # noqa: E402
 
 WXLINK = os.path.realpath(os.environ["WXLINK_BIN"])
 TOOLS = {"recv", "send", "history", "sessions", "contacts"}
@@ -143,16 +145,16 @@ def main() -> None:
         check(len(status) == 1 and status[0]["status"] == "connected", "one fake account logged in",
               status)
 
-        claude_code(wx, env, home)
+        claude_code(wx, env, home, fake)
         opencode(wx, env, home)
-        codex(wx, env, home)
+        codex(wx, env, home, fake)
         print(f"agents: {checks} checks passed")
     finally:
         stop_process(proc)
         shutil.rmtree(work, ignore_errors=True)
 
 
-def claude_code(wx: list[str], env: dict[str, str], home: Path) -> None:
+def claude_code(wx: list[str], env: dict[str, str], home: Path, fake: FakeControl) -> None:
     print(f"Claude Code {run(['claude', '--version'], env).strip()}")
     claude_json = home / ".claude.json"
     claude_json.write_text(json.dumps(
@@ -172,6 +174,7 @@ def claude_code(wx: list[str], env: dict[str, str], home: Path) -> None:
     check(hook["command"].endswith("hook --client claude-code") and hook["command"].startswith(WXLINK),
           "the UserPromptSubmit hook runs `wxlink … hook --client claude-code`", hook)
     check((home / ".claude" / "skills" / "wechat" / "SKILL.md").is_file(), "the /wechat skill")
+    hook_runs(hook["command"], wx, env, fake, "claude-code hook 你好")
 
     run(wx + ["setup", "claude-code", "--uninstall"], env)
     listed = run(["claude", "mcp", "list"], env)
@@ -182,16 +185,40 @@ def claude_code(wx: list[str], env: dict[str, str], home: Path) -> None:
           and not (home / ".claude" / "skills" / "wechat").exists(),
           "after --uninstall: the settings file and skill setup created are gone")
 
-    # The channel form, once this wxlink's `mcp` has --channel.
-    if "--channel" not in run([WXLINK, "mcp", "--help"], env):
-        print("  skip  setup claude-code --channel: this wxlink's `mcp` has no --channel")
-        return
+    # The channel form.
     run(wx + ["setup", "claude-code", "--channel"], env)
     listed = run(["claude", "mcp", "list"], env)
     line = next((l for l in listed.splitlines() if l.startswith("wxlink:")), "")
     check(" mcp --channel" in line and re.search(r"[✓✔] Connected", line) is not None,
           "claude mcp list: wxlink as a channel (mcp --channel) ✔ Connected", listed)
     run(wx + ["setup", "claude-code", "--uninstall"], env)
+
+
+def hook_runs(command: str, wx: list[str], env: dict[str, str], fake: FakeControl,
+              text: str) -> None:
+    """The hook command line setup wrote, run by a shell as the agent runs it: a message
+    that arrived since the last prompt comes out once, in the hook JSON Claude Code and Codex
+    read."""
+    prompt = json.dumps({"hook_event_name": "UserPromptSubmit", "prompt": "any news?"})
+
+    def hook() -> str:
+        p = subprocess.run(command, shell=True, input=prompt, env=env, capture_output=True,
+                           text=True, timeout=30)
+        check(p.returncode == 0, "the hook exits 0", p.stderr)
+        return p.stdout.strip()
+
+    # The sender (the user who bound the fake bot) passes wxlink's access gate.
+    owner = json.loads(run(wx + ["--json", "status"], env))[0]["user_id"]
+    run(wx + ["access", "allow", owner], env)
+    hook()  # the hook's consumer starts here
+    fake.inject(text=text)
+    run(wx + ["recv", "--timeout", "10"], env)  # a poll stores it
+    out = hook()
+    specific = json.loads(out)["hookSpecificOutput"] if out else {}
+    check(specific.get("hookEventName") == "UserPromptSubmit"
+          and text in specific.get("additionalContext", ""),
+          "the hook setup wrote prints the new message as additionalContext", out)
+    check(hook() == "", "the next prompt gets nothing again")
 
 
 def opencode(wx: list[str], env: dict[str, str], home: Path) -> None:
@@ -215,7 +242,7 @@ def opencode(wx: list[str], env: dict[str, str], home: Path) -> None:
     check("wxlink" not in listed, "after --uninstall: opencode mcp list has no wxlink", listed)
 
 
-def codex(wx: list[str], env: dict[str, str], home: Path) -> None:
+def codex(wx: list[str], env: dict[str, str], home: Path, fake: FakeControl) -> None:
     version = [l for l in run(["codex", "--version"], env).splitlines() if l.startswith("codex")]
     print(f"Codex {version[-1] if version else '?'}")
     cfg = home / ".codex" / "config.toml"
@@ -235,6 +262,7 @@ def codex(wx: list[str], env: dict[str, str], home: Path) -> None:
           "codex app-server hooks/list: wxlink's UserPromptSubmit hook", hooks)
     check(ours[0]["trustStatus"] == "untrusted",
           "the hook waits for the user to trust it in /hooks", ours[0])
+    hook_runs(ours[0]["command"], wx, env, fake, "codex hook 你好")
     wx_cfg = config["config"]["mcp_servers"]["wxlink"]
     check(wx_cfg.get("default_tools_approval_mode") == "approve",
           "codex config/read: default_tools_approval_mode = approve for wxlink", wx_cfg)
