@@ -8,6 +8,7 @@ mod contacts;
 mod download;
 mod history;
 mod hook;
+mod import;
 mod login;
 mod mcp;
 mod output;
@@ -120,6 +121,8 @@ pub enum Command {
     Hook(hook::HookArgs),
     /// Who may reach an agent through the channel and the hook (and whom it may write to).
     Access(access::AccessArgs),
+    /// Switch from WeiLink or OpenClaw: their sessions (no new login), context tokens and history.
+    Import(import::ImportArgs),
     /// Connect an AI agent (Claude Code, Codex, OpenCode, Cursor, Claude Desktop, VS Code) to
     /// wxlink by writing its config; --uninstall removes it again.
     Setup(setup::SetupArgs),
@@ -255,7 +258,11 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
             .await
             .map_err(|e| AppError::System(format!("setup stopped: {e}")))?;
     }
-    let service: Arc<Service> = Service::open(cli.service_options())?;
+    let options = cli.service_options();
+    if let Command::Import(args) = cli.command {
+        return import::run(options, args, out).await;
+    }
+    let service: Arc<Service> = Service::open(options)?;
     // Sends a crashed process left in flight show as `unknown` from now on.
     if let Err(e) = service.settle_pending().await {
         tracing::warn!(error = %e, "cannot settle interrupted sends");
@@ -274,7 +281,11 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
         Command::Mcp(args) => mcp::run(service, args).await,
         Command::Serve(args) => mcp::run(service, args.into_mcp()).await,
         Command::Access(args) => access::run(&service, args, out).await,
-        Command::Sandbox(_) | Command::Openapi | Command::Hook(_) | Command::Setup(_) => Ok(()),
+        Command::Sandbox(_)
+        | Command::Openapi
+        | Command::Hook(_)
+        | Command::Import(_)
+        | Command::Setup(_) => Ok(()),
     }
 }
 

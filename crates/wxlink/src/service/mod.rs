@@ -11,6 +11,7 @@
 //! | [`typing`] | "typing…" through the routed session |
 //! | [`inbox`] | `recv`: unread messages of a consumer, claimed atomically, waiting up to a timeout |
 //! | [`history`] | history filters (WeiLink's spellings too) into store queries |
+//! | [`import`] | sessions, context tokens and history of WeiLink and OpenClaw, merged in |
 //! | [`download`] | media of a stored message into a directory, never escaping it |
 //! | [`contacts`] | contacts and rooms by name or id, members, the users a session can answer |
 //! | [`pollers`] | one listener per logged-in session, under the cross-process lock |
@@ -25,6 +26,7 @@ pub mod contacts;
 pub mod download;
 pub mod events;
 pub mod history;
+pub mod import;
 pub mod inbox;
 pub mod login;
 pub mod overview;

@@ -20,6 +20,7 @@
 
 #[cfg(test)]
 pub(crate) mod contract;
+mod imported;
 pub mod sqlite;
 
 use std::fmt;
@@ -30,6 +31,7 @@ use serde_json::Value;
 pub use crate::model::{
     BackendKind, Direction, InvalidSessionName, MessageStatus, Secret, SessionStatus,
 };
+pub use imported::{ImportOutcome, ImportedContext, ImportedCredentials, ImportedSession};
 pub use sqlite::SqliteStore;
 
 /// Name of the consumer used when a caller names none.
@@ -418,6 +420,24 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Applies retention; returns the number of messages deleted.
     async fn prune(&self, retention: Retention) -> StoreResult<u64>;
+
+    /// Merges a session from another tool, in one transaction (nothing of it is written when
+    /// anything fails; with `dry_run`, nothing at all, but the outcome is what it would be):
+    /// - a new name becomes a session (`connected` with credentials, else `logged_out`); the
+    ///   first session ever stored becomes the default, as with [`Store::save_login`];
+    /// - credentials and the cursor replace an existing session's only when it is not
+    ///   `connected` (an account logged in here is never overwritten); an existing session of
+    ///   another backend or bot is refused with [`StoreError::SessionExists`];
+    /// - a context token is stored when the user has none here, refreshes the same token
+    ///   (newest time, highest send count), and replaces another token only when newer;
+    /// - messages are de-duplicated like [`Store::ingest`]; consumers that had read everything
+    ///   (and [`DEFAULT_CONSUMER`] in a store that had no messages) move past the imported
+    ///   ones: history is not news.
+    async fn import_session(
+        &self,
+        session: ImportedSession,
+        dry_run: bool,
+    ) -> StoreResult<ImportOutcome>;
 }
 
 #[cfg(test)]

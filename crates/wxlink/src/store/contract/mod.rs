@@ -2,7 +2,7 @@
 //! runs (the model is atuin's shared database tests): sessions, ingest and its
 //! de-duplication, context tokens and the send quota, renames and logouts, history filters
 //! and search (Chinese inside sentences included), message lookups, outbound records, sends
-//! recorded before they leave, the durable inbox, and retention.
+//! recorded before they leave, the durable inbox, retention, and imports from other tools.
 //!
 //! An implementation provides a [`Fixture`] (a fresh database per test, that can be opened
 //! more than once) and expands [`contract_suite!`] in its tests:
@@ -17,12 +17,14 @@
 //! outbound records, the inbox, retention).
 
 mod history;
+mod import;
 mod ingest;
 mod messages;
 mod sends;
 mod sessions;
 
 pub(crate) use history::*;
+pub(crate) use import::*;
 pub(crate) use ingest::*;
 pub(crate) use messages::*;
 pub(crate) use sends::*;
@@ -87,6 +89,10 @@ macro_rules! contract_suite {
             a_released_claim_is_handed_out_again,
             a_reader_that_keeps_its_position_gets_again_what_it_missed,
             prune_keeps_ids_monotonic,
+            an_import_creates_a_logged_in_session_once,
+            an_import_never_overwrites_a_login_made_here,
+            imported_context_tokens_merge_by_age,
+            imported_history_is_not_news_and_dry_runs_write_nothing,
         );
     };
     (@tests $fixture:expr; $($name:ident),* $(,)?) => {

@@ -8,6 +8,7 @@
 //! - [`history`]: the history planner (time ranges, FTS5 trigram search, user plans).
 //! - [`fold`]: case folding that agrees with the FTS5 tokenizer.
 //! - [`checkpoint`]: the background WAL checkpointer.
+//! - [`import`]: sessions merged from other tools (`wxlink import`).
 //!
 //! **Off the runtime.** SQLite is a blocking library: every [`Store`] method hands its work to
 //! the store's own thread, which owns its one connection and runs the operations in the order
@@ -33,6 +34,7 @@
 mod checkpoint;
 mod fold;
 mod history;
+mod import;
 mod ops;
 mod rows;
 mod schema;
@@ -53,8 +55,9 @@ use rusqlite::Connection;
 use self::checkpoint::Checkpointer;
 use self::schema::{BUSY_TIMEOUT_MS, CACHE_KIB, MIGRATIONS, STATEMENT_CACHE};
 use super::{
-    ContextRecord, HistoryPage, HistoryQuery, LoginRecord, NewMessage, Reservation, Retention,
-    Secret, SessionRecord, SessionStatus, Store, StoreError, StoreResult, StoredMessage,
+    ContextRecord, HistoryPage, HistoryQuery, ImportOutcome, ImportedSession, LoginRecord,
+    NewMessage, Reservation, Retention, Secret, SessionRecord, SessionStatus, Store, StoreError,
+    StoreResult, StoredMessage,
 };
 
 impl From<rusqlite::Error> for StoreError {
@@ -393,6 +396,15 @@ impl Store for SqliteStore {
     ) -> StoreResult<bool> {
         let consumer = consumer.to_owned();
         self.run(move |c| ops::release_claim(c, &consumer, first_id, last_id))
+            .await
+    }
+
+    async fn import_session(
+        &self,
+        session: ImportedSession,
+        dry_run: bool,
+    ) -> StoreResult<ImportOutcome> {
+        self.run(move |c| import::import_session(c, &session, dry_run))
             .await
     }
 
