@@ -6,7 +6,7 @@ PATH, see package.json) over config files that already hold other entries and co
 asks each agent itself:
 
 - Claude Code: `claude mcp list` shows `wxlink: … ✔ Connected` (and the other server is
-  still listed), and as a channel (`--channel`); the hook command it wrote, run by a shell,
+  still listed), and as a channel (`--channel --permission-relay`); the hook command it wrote, run by a shell,
   prints a new message once as `hookSpecificOutput.additionalContext`;
 - OpenCode: `opencode mcp list` shows wxlink connected, read from an `opencode.jsonc` with
   comments;
@@ -186,11 +186,13 @@ def claude_code(wx: list[str], env: dict[str, str], home: Path, fake: FakeContro
           "after --uninstall: the settings file and skill setup created are gone")
 
     # The channel form.
-    run(wx + ["setup", "claude-code", "--channel"], env)
+    run(wx + ["setup", "claude-code", "--channel", "--permission-relay"], env)
     listed = run(["claude", "mcp", "list"], env)
     line = next((l for l in listed.splitlines() if l.startswith("wxlink:")), "")
-    check(" mcp --channel" in line and re.search(r"[✓✔] Connected", line) is not None,
-          "claude mcp list: wxlink as a channel (mcp --channel) ✔ Connected", listed)
+    check(" mcp --channel --permission-relay" in line
+          and re.search(r"[✓✔] Connected", line) is not None,
+          "claude mcp list: wxlink as a channel (mcp --channel --permission-relay) ✔ Connected",
+          listed)
     run(wx + ["setup", "claude-code", "--uninstall"], env)
 
 

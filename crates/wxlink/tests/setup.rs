@@ -122,6 +122,14 @@ fn claude_code_gets_its_server_hook_and_skill_merged_into_what_is_there() {
 fn claude_code_follows_claude_config_dir_and_runs_the_channel() {
     let mut home = Home::new();
     home.env.push(("CLAUDE_CONFIG_DIR", home.path("cc")));
+    let r = home.run(&["setup", "claude-code", "--permission-relay"]);
+    assert_eq!(r.code, Some(2), "--permission-relay needs --channel");
+    home.ok(&["setup", "claude-code", "--channel", "--permission-relay"]);
+    let server = &home.json("cc/.claude.json")["mcpServers"]["wxlink"];
+    assert_eq!(
+        server["args"],
+        json!(["mcp", "--channel", "--permission-relay"])
+    );
     home.ok(&["setup", "claude-code", "--channel"]);
     let server = &home.json("cc/.claude.json")["mcpServers"]["wxlink"];
     assert_eq!(server["args"], json!(["mcp", "--channel"]));

@@ -2,7 +2,7 @@
 //! (`mcpServers.wxlink`, as `claude mcp add -s user` writes it), the `UserPromptSubmit` hook in
 //! `~/.claude/settings.json`, and the `/wechat` skill in `~/.claude/skills/wechat/SKILL.md`;
 //! `$CLAUDE_CONFIG_DIR` moves all three as it moves Claude Code's own. With `--channel` the
-//! server runs `mcp --channel`.
+//! server runs `mcp --channel` (and `--permission-relay` when asked for).
 //!
 //! Why not a plugin: current Claude Code loads plugins only from a marketplace it installed
 //! them from (its own bookkeeping under `~/.claude/plugins/`), so a folder dropped there (what
@@ -24,10 +24,14 @@ pub const CLIENT: &str = "claude-code";
 
 /// The files `wxlink setup claude-code` touches.
 pub fn files(ctx: &Ctx) -> Vec<FileSpec> {
+    let mut args = ctx.launch.mcp_args(ctx.channel);
+    if ctx.permission_relay {
+        args.push("--permission-relay".to_owned());
+    }
     let server = object([
         ("type", string("stdio")),
         ("command", string(&ctx.launch.program)),
-        ("args", strings(&ctx.launch.mcp_args(ctx.channel))),
+        ("args", strings(&args)),
     ]);
     let hook = object([
         ("type", string("command")),

@@ -51,6 +51,10 @@ pub struct SetupArgs {
     /// (`wxlink mcp --channel`).
     #[arg(long)]
     pub channel: bool,
+    /// Claude Code, with --channel: relay tool-approval prompts to the WeChat users `wxlink
+    /// access` allows (`wxlink mcp --channel --permission-relay`).
+    #[arg(long, requires = "channel")]
+    pub permission_relay: bool,
     /// Codex: let wxlink's tools run without asking (`default_tools_approval_mode =
     /// "approve"` for wxlink's server only), so `codex exec` can send.
     #[arg(long)]
@@ -104,6 +108,7 @@ pub struct Ctx {
     places: Places,
     launch: Launch,
     channel: bool,
+    permission_relay: bool,
     approve_tools: bool,
 }
 
@@ -179,6 +184,7 @@ pub fn run(launch: Launch, args: &SetupArgs, out: &Output) -> AppResult<()> {
         places: Places::from_env()?,
         launch,
         channel: args.channel,
+        permission_relay: args.permission_relay,
         approve_tools: args.approve_tools,
     };
     let action = if args.uninstall {
