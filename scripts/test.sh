@@ -17,7 +17,12 @@
 #      2025-11-25 and 2026-07-28; every check must pass;
 #   6. tests/browser/run.sh — the admin panel in real headless Chromium (Debian's chromium and
 #      chromium-driver, installed when missing) over WebDriver (Selenium, in its own venv),
-#      against `wxlink serve` and the sandbox; screenshots in target/browser-artifacts/.
+#      against `wxlink serve` and the sandbox; screenshots in target/browser-artifacts/;
+#   7. tests/agents/run.sh — the real agents read what `wxlink setup` wrote: Claude Code, Codex
+#      and OpenCode (npm, exact versions pinned in tests/agents/package-lock.json, with Node 22)
+#      in a temporary HOME with the sandbox — `claude mcp list` and `opencode mcp list` show
+#      wxlink connected, Codex's app-server lists its tools, its hook and its approval mode;
+#      after `--uninstall` none of them sees wxlink.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm ci --prefix tests/wechaty-peer --no-audit --no-fund --loglevel=error
@@ -28,3 +33,4 @@ bash tests/mcp/run.sh
 bash tests/conformance/run.sh
 cargo build -p wxlink --locked
 bash tests/browser/run.sh
+bash tests/agents/run.sh

@@ -18,6 +18,7 @@ mod recv;
 mod sandbox;
 mod send;
 mod sessions;
+mod setup;
 pub mod signal;
 
 use std::path::PathBuf;
@@ -122,6 +123,9 @@ pub enum Command {
     Access(access::AccessArgs),
     /// Switch from WeiLink or OpenClaw: their sessions (no new login), context tokens and history.
     Import(import::ImportArgs),
+    /// Connect an AI agent (Claude Code, Codex, OpenCode, Cursor, Claude Desktop, VS Code) to
+    /// wxlink by writing its config; --uninstall removes it again.
+    Setup(setup::SetupArgs),
 }
 
 impl Cli {
@@ -246,6 +250,14 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
         output::print_stdout(&doc);
         return Ok(());
     }
+    if let Command::Setup(args) = &cli.command {
+        // Edits agents' config files only: no data directory, no store; file I/O off the
+        // runtime.
+        let (launch, args, out) = (setup::Launch::from_cli(&cli)?, args.clone(), *out);
+        return tokio::task::spawn_blocking(move || setup::run(launch, &args, &out))
+            .await
+            .map_err(|e| AppError::System(format!("setup stopped: {e}")))?;
+    }
     let options = cli.service_options();
     if let Command::Import(args) = cli.command {
         return import::run(options, args, out).await;
@@ -269,7 +281,11 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
         Command::Mcp(args) => mcp::run(service, args).await,
         Command::Serve(args) => mcp::run(service, args.into_mcp()).await,
         Command::Access(args) => access::run(&service, args, out).await,
-        Command::Sandbox(_) | Command::Openapi | Command::Hook(_) | Command::Import(_) => Ok(()),
+        Command::Sandbox(_)
+        | Command::Openapi
+        | Command::Hook(_)
+        | Command::Import(_)
+        | Command::Setup(_) => Ok(()),
     }
 }
 
