@@ -133,7 +133,14 @@ fn claude_code_follows_claude_config_dir_and_runs_the_channel() {
     home.ok(&["setup", "claude-code", "--channel"]);
     let server = &home.json("cc/.claude.json")["mcpServers"]["wxlink"];
     assert_eq!(server["args"], json!(["mcp", "--channel"]));
-    assert!(home.path("cc/settings.json").is_file());
+    // A channel pushes messages: no prompt hook repeating them.
+    let settings = home.path("cc/settings.json");
+    assert!(
+        !settings.exists() || !home.read("cc/settings.json").contains("hook --client"),
+        "{}",
+        home.read("cc/settings.json")
+    );
+    assert!(home.path("cc/skills/wechat/SKILL.md").is_file());
     assert!(home.path("cc/skills/wechat/SKILL.md").is_file());
     assert!(!home.path(".claude.json").exists() && !home.path(".claude").exists());
     assert_eq!(home.mode("cc/.claude.json"), 0o600);
@@ -141,6 +148,7 @@ fn claude_code_follows_claude_config_dir_and_runs_the_channel() {
     home.ok(&["setup", "claude-code"]);
     let server = &home.json("cc/.claude.json")["mcpServers"]["wxlink"];
     assert_eq!(server["args"], json!(["mcp"]));
+    assert!(home.read("cc/settings.json").contains("hook --client claude-code"));
     // Everything setup created goes away again.
     home.ok(&["setup", "claude-code", "--uninstall"]);
     assert!(

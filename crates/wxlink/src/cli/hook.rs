@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::output::print_stdout;
 use crate::error::AppResult;
-use crate::service::push::{clean, summary, PushOptions, Pushed};
+use crate::service::push::{clean, summary, PushOptions, Pushed, MORE_CAP};
 use crate::service::{Service, ServiceOptions};
 use crate::store::StoredMessage;
 
@@ -116,7 +116,7 @@ pub fn render(pushed: &Pushed, consumer: &str) -> Option<String> {
                 t,
                 "{} more unread: they come with the next prompt, or call wxlink's `recv` tool \
                  with consumer \"{consumer}\" to read them now.",
-                pushed.more
+                more(pushed.more)
             );
         }
         let _ = writeln!(
@@ -126,7 +126,7 @@ pub fn render(pushed: &Pushed, consumer: &str) -> Option<String> {
              user."
         );
     } else if pushed.more > 0 {
-        let _ = writeln!(t, "WeChat (wxlink): {} more unread.", pushed.more);
+        let _ = writeln!(t, "WeChat (wxlink): {} more unread.", more(pushed.more));
     }
     if !pushed.held.is_empty() {
         let mut who: Vec<String> = pushed
@@ -145,6 +145,15 @@ pub fn render(pushed: &Pushed, consumer: &str) -> Option<String> {
         );
     }
     Some(t.trim_end().to_string())
+}
+
+/// The unread count as shown: exact, or "at least" at the cap.
+fn more(n: u64) -> String {
+    if n >= u64::from(MORE_CAP) {
+        format!("{MORE_CAP}+")
+    } else {
+        n.to_string()
+    }
 }
 
 /// One message: `- [time] user (chat_id …, message_id …): text`, continuation lines indented so

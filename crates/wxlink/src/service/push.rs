@@ -17,8 +17,12 @@ use crate::error::AppResult;
 use crate::service::access::{gate, Verdict};
 use crate::service::download::Downloaded;
 use crate::service::Service;
-use crate::store::{Direction, HistoryQuery, StoredMessage};
+use crate::store::StoredMessage;
 use crate::transfer::Unobserved;
+
+/// Unread messages are counted up to this many ([`Pushed::more`] says "at least" then): the
+/// count stays cheap on a store of millions.
+pub const MORE_CAP: u32 = 10_000;
 
 /// How a push path uses the gate.
 #[derive(Debug, Clone, Copy, Default)]
@@ -59,7 +63,8 @@ pub struct Pushed {
     pub answers: Vec<PermissionAnswer>,
     /// What the gate held back.
     pub held: Vec<Held>,
-    /// Inbound messages still unread after this batch.
+    /// Inbound messages still unread after this batch, counted up to [`MORE_CAP`] (equal to
+    /// it: at least that many).
     pub more: u64,
 }
 
@@ -263,18 +268,9 @@ impl Service {
         });
     }
 
-    /// Inbound messages stored after id `last`.
+    /// Inbound messages stored after id `last`, counted up to [`MORE_CAP`].
     async fn unread_after(&self, last: i64) -> AppResult<u64> {
-        let page = self
-            .store()
-            .history(&HistoryQuery {
-                direction: Some(Direction::In),
-                after_id: Some(last),
-                limit: 1,
-                ..HistoryQuery::default()
-            })
-            .await?;
-        Ok(page.total)
+        Ok(self.store().count_inbound_after(last, MORE_CAP).await?)
     }
 
     /// Fetches the media of `m` into `<data>/inbox/<id>/` so a pushed path is readable at once.

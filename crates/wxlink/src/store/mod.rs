@@ -391,6 +391,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage>;
     /// The newest message id (0 when empty); cheap, for change detection.
     async fn latest_id(&self) -> StoreResult<i64>;
+    /// How many inbound messages have an id above `after_id`, counted up to `cap` (a count
+    /// that stops there stays cheap however much is stored).
+    async fn count_inbound_after(&self, after_id: i64, cap: u32) -> StoreResult<u64>;
     /// The newest message of each conversation (peer), newest first, at most `limit`; only
     /// those of `session` when given.
     async fn conversations(

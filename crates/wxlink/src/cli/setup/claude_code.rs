@@ -38,13 +38,24 @@ pub fn files(ctx: &Ctx) -> Vec<FileSpec> {
         ("command", Input::String(ctx.launch.hook_command(CLIENT))),
         ("timeout", Input::Number("5".into())),
     ]);
+    // A channel pushes every message into the session: the prompt hook would show each one a
+    // second time, so `--channel` takes it out (and a later run without it puts it back).
+    let channel = ctx.channel;
     let settings = FileSpec {
         path: ctx.places.claude_dir.join("settings.json"),
         edit: Box::new(move |text, action, original| {
+            if channel && text.is_none() {
+                // No settings file and no hook to write: none is created.
+                return Ok(None);
+            }
             let doc = Doc::parse(text, original, Dialect::Json)?;
             match action {
-                Action::Install => doc.upsert_hook("UserPromptSubmit", CLIENT, &hook)?,
-                Action::Uninstall => doc.remove_hooks("UserPromptSubmit", CLIENT)?,
+                Action::Install if !channel => {
+                    doc.upsert_hook("UserPromptSubmit", CLIENT, &hook)?
+                }
+                Action::Install | Action::Uninstall => {
+                    doc.remove_hooks("UserPromptSubmit", CLIENT)?
+                }
             }
             Ok(doc.finish())
         }),
@@ -84,11 +95,15 @@ pub fn files(ctx: &Ctx) -> Vec<FileSpec> {
 
 /// What to tell the user after setup.
 pub fn notes(ctx: &Ctx) -> Vec<String> {
-    let mut notes = vec![
+    let mut notes = vec![if ctx.channel {
+        "`claude mcp list` shows wxlink; restart running Claude Code sessions to load it. New \
+         WeChat messages are pushed into the session (no prompt hook: it would repeat them); \
+         /wechat checks and answers them."
+    } else {
         "`claude mcp list` shows wxlink; restart running Claude Code sessions to load it. New \
          WeChat messages are added to each prompt by the hook; /wechat checks and answers them."
-            .to_owned(),
-    ];
+    }
+    .to_owned()];
     if ctx.channel {
         notes.push(
             "To have messages pushed into a running session, start Claude Code with \
@@ -97,5 +112,10 @@ pub fn notes(ctx: &Ctx) -> Vec<String> {
                 .to_owned(),
         );
     }
+    notes.push(
+        "Only people you allow reach the agent: `wxlink access allow <your WeChat id>` (or \
+         approve the pairing code a stranger gets with `wxlink access pair CODE`)."
+            .to_owned(),
+    );
     notes
 }

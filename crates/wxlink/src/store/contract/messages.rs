@@ -239,6 +239,22 @@ pub(crate) async fn two_readers_of_one_consumer_never_get_the_same_message(db: &
     assert_eq!(count, MESSAGES, "every message handed out once");
 }
 
+pub(crate) async fn inbound_after_an_id_is_counted_up_to_a_cap(db: &dyn Fixture) {
+    let store = store_with(db, &["main"]).await;
+    assert_eq!(store.count_inbound_after(0, 10).await.unwrap(), 0);
+    let batch = (1..=5)
+        .map(|i| inbound("main", &i.to_string(), "u", &format!("m{i}"), i))
+        .collect();
+    let stored = store.ingest("main", batch, "c").await.unwrap();
+    let mut out = inbound("main", "o1", "u", "a reply", 9);
+    out.direction = Direction::Out;
+    store.record_outbound(out).await.unwrap();
+    assert_eq!(store.count_inbound_after(0, 100).await.unwrap(), 5);
+    assert_eq!(store.count_inbound_after(stored[2], 100).await.unwrap(), 2);
+    assert_eq!(store.count_inbound_after(stored[4], 100).await.unwrap(), 0);
+    assert_eq!(store.count_inbound_after(0, 3).await.unwrap(), 3, "stops at the cap");
+}
+
 pub(crate) async fn a_released_claim_is_handed_out_again(db: &dyn Fixture) {
     let store = store_with(db, &["main"]).await;
     let batch = (1..=4)

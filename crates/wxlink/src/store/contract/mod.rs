@@ -87,6 +87,7 @@ macro_rules! contract_suite {
             consumers_each_see_every_inbound_message_and_survive_reopen,
             two_readers_of_one_consumer_never_get_the_same_message,
             a_released_claim_is_handed_out_again,
+            inbound_after_an_id_is_counted_up_to_a_cap,
             a_reader_that_keeps_its_position_gets_again_what_it_missed,
             prune_keeps_ids_monotonic,
             an_import_creates_a_logged_in_session_once,

@@ -361,6 +361,11 @@ impl Store for SqliteStore {
         self.run(ops::latest_id).await
     }
 
+    async fn count_inbound_after(&self, after_id: i64, cap: u32) -> StoreResult<u64> {
+        self.run(move |conn| ops::count_inbound_after(conn, after_id, cap))
+            .await
+    }
+
     async fn conversations(
         &self,
         session: Option<&str>,

@@ -340,6 +340,20 @@ pub(super) fn latest_id(conn: &mut Connection) -> StoreResult<i64> {
     )
 }
 
+/// Inbound rows above `after_id`, at most `cap` of them read (the `(direction, id)` index).
+pub(super) fn count_inbound_after(
+    conn: &mut Connection,
+    after_id: i64,
+    cap: u32,
+) -> StoreResult<u64> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM (SELECT 1 FROM messages WHERE direction = ?1 AND id > ?2 LIMIT ?3)",
+        rusqlite::params![Direction::In.code(), after_id, cap],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// One `max(id)` per peer from the `(peer, id, …)` index (index-only), then each row.
 pub(super) fn conversations(
     conn: &mut Connection,
