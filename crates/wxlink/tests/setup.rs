@@ -148,7 +148,9 @@ fn claude_code_follows_claude_config_dir_and_runs_the_channel() {
     home.ok(&["setup", "claude-code"]);
     let server = &home.json("cc/.claude.json")["mcpServers"]["wxlink"];
     assert_eq!(server["args"], json!(["mcp"]));
-    assert!(home.read("cc/settings.json").contains("hook --client claude-code"));
+    assert!(home
+        .read("cc/settings.json")
+        .contains("hook --client claude-code"));
     // Everything setup created goes away again.
     home.ok(&["setup", "claude-code", "--uninstall"]);
     assert!(

@@ -252,7 +252,11 @@ pub(crate) async fn inbound_after_an_id_is_counted_up_to_a_cap(db: &dyn Fixture)
     assert_eq!(store.count_inbound_after(0, 100).await.unwrap(), 5);
     assert_eq!(store.count_inbound_after(stored[2], 100).await.unwrap(), 2);
     assert_eq!(store.count_inbound_after(stored[4], 100).await.unwrap(), 0);
-    assert_eq!(store.count_inbound_after(0, 3).await.unwrap(), 3, "stops at the cap");
+    assert_eq!(
+        store.count_inbound_after(0, 3).await.unwrap(),
+        3,
+        "stops at the cap"
+    );
 }
 
 pub(crate) async fn a_released_claim_is_handed_out_again(db: &dyn Fixture) {
