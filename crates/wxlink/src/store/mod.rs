@@ -441,6 +441,15 @@ pub trait Store: Send + Sync + fmt::Debug {
         session: ImportedSession,
         dry_run: bool,
     ) -> StoreResult<ImportOutcome>;
+    /// More history of a session [`Store::import_session`] brought in, in a transaction of its
+    /// own, under the same rules (de-duplicated; consumers that had read everything move past
+    /// it): how a large history is imported in chunks. Returns (stored, already there).
+    async fn import_messages(
+        &self,
+        session: &str,
+        messages: Vec<NewMessage>,
+        dry_run: bool,
+    ) -> StoreResult<(u64, u64)>;
 }
 
 #[cfg(test)]

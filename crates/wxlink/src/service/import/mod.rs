@@ -2,7 +2,9 @@
 //! The readers turn a foreign data folder into [`Foreign`] — [`weilink`] (WeiLink 0.6's
 //! `~/.weilink`: sessions, context tokens, `messages.db`) and [`openclaw`] (the OpenClaw
 //! Weixin plugin's state dir: accounts, sync cursors, context tokens) — and [`run`] merges it
-//! into the store, one transaction per session ([`Store::import_session`]).
+//! into the store: each session in one transaction ([`Store::import_session`]), then the
+//! history streamed from the foreign database in chunks of [`CHUNK`] messages, each a
+//! transaction ([`Store::import_messages`]), so memory stays flat whatever its size.
 //!
 //! Rules (README "Switching from WeiLink or OpenClaw"):
 //! - Everything is read (and checked) before anything is written: a malformed file stops
@@ -24,6 +26,7 @@ mod tests;
 pub mod weilink;
 mod weilink_messages;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -82,7 +85,22 @@ pub struct Foreign {
     pub default: Option<String>,
     /// What could not be brought over, in words.
     pub warnings: Vec<String>,
+    /// Where the history is, when it was checked but not kept (see [`scan`]).
+    pub history: Option<HistoryDb>,
 }
+
+/// A foreign message database to stream into the store.
+#[derive(Debug, Clone)]
+pub struct HistoryDb {
+    /// The database.
+    pub db: PathBuf,
+    /// Which session's messages each bot's are, by bot id.
+    pub bots: BTreeMap<String, String>,
+}
+
+/// Messages written per transaction when history is streamed: memory stays at a few of
+/// these whatever the size of the foreign database.
+const CHUNK: usize = 2_000;
 
 /// One foreign session, read.
 #[derive(Debug, Clone)]
@@ -156,10 +174,19 @@ impl From<ReadError> for AppError {
     }
 }
 
-/// Reads a foreign folder (blocking).
+/// Reads a foreign folder with its history (blocking).
 pub fn read(source: Source, dir: &Path, now_ms: i64) -> Result<Foreign, ReadError> {
     match source {
-        Source::Weilink => weilink::read(dir, now_ms),
+        Source::Weilink => weilink::read(dir, now_ms, true),
+        Source::Openclaw => openclaw::read(dir, now_ms),
+    }
+}
+
+/// Reads a foreign folder and checks its history without keeping it (blocking): what
+/// [`run`] does before it writes, then streams the history in ([`Foreign::history`]).
+pub fn scan(source: Source, dir: &Path, now_ms: i64) -> Result<Foreign, ReadError> {
+    match source {
+        Source::Weilink => weilink::read(dir, now_ms, false),
         Source::Openclaw => openclaw::read(dir, now_ms),
     }
 }
@@ -225,7 +252,7 @@ pub async fn run(
 ) -> AppResult<ImportReport> {
     let now = chrono::Utc::now().timestamp_millis();
     let path = dir.to_path_buf();
-    let foreign = tokio::task::spawn_blocking(move || read(source, &path, now))
+    let foreign = tokio::task::spawn_blocking(move || scan(source, &path, now))
         .await
         .map_err(|e| AppError::System(format!("the import's reader stopped: {e}")))??;
     let existing = store.sessions().await?;
@@ -282,6 +309,9 @@ pub async fn run(
         }
         sessions.push(report);
     }
+    if let Some(history) = foreign.history.clone() {
+        stream_history(store, history, &mut sessions, now, dry_run).await?;
+    }
     let default_session = if dry_run && store_was_empty {
         foreign
             .default
@@ -298,6 +328,58 @@ pub async fn run(
         default_session,
         warnings: foreign.warnings,
     })
+}
+
+/// Streams a history checked by [`scan`] into the sessions it belongs to, [`CHUNK`] messages
+/// per transaction: a reader thread hands chunks over a small channel, so at most a few
+/// chunks are in memory. (A crash midway leaves part of the history; importing again adds the
+/// rest, as messages are de-duplicated.)
+async fn stream_history(
+    store: &dyn Store,
+    history: HistoryDb,
+    sessions: &mut [SessionReport],
+    now_ms: i64,
+    dry_run: bool,
+) -> AppResult<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Vec<NewMessage>)>(2);
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut pending: BTreeMap<String, Vec<NewMessage>> = BTreeMap::new();
+        let gone = || ReadError::Malformed {
+            path: history.db.clone(),
+            reason: "the import stopped while reading".into(),
+        };
+        weilink::stream_history(&history, now_ms, &mut |session, m| {
+            let chunk = pending.entry(session.to_owned()).or_default();
+            chunk.push(m);
+            if chunk.len() >= CHUNK {
+                let full = std::mem::take(chunk);
+                tx.blocking_send((session.to_owned(), full))
+                    .map_err(|_| gone())?;
+            }
+            Ok(())
+        })?;
+        for (session, rest) in pending {
+            if !rest.is_empty() {
+                tx.blocking_send((session, rest)).map_err(|_| gone())?;
+            }
+        }
+        Ok::<(), ReadError>(())
+    });
+    while let Some((name, chunk)) = rx.recv().await {
+        let Some(report) = sessions.iter_mut().find(|r| r.name == name) else {
+            continue;
+        };
+        let Some(target) = report.session.clone() else {
+            continue; // skipped (its name belongs to another account here)
+        };
+        let (new, existing) = store.import_messages(&target, chunk, dry_run).await?;
+        report.messages_new += new;
+        report.messages_existing += existing;
+    }
+    reader
+        .await
+        .map_err(|e| AppError::System(format!("the import's reader stopped: {e}")))??;
+    Ok(())
 }
 
 fn fill(report: &mut SessionReport, outcome: &ImportOutcome, has_cursor: bool) {

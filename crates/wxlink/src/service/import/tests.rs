@@ -147,7 +147,7 @@ fn weilink_folder(base: &Path) {
 fn weilink_sessions_contexts_default_and_messages() {
     let dir = tempfile::tempdir().unwrap();
     weilink_folder(dir.path());
-    let f = weilink::read(dir.path(), NOW).unwrap();
+    let f = weilink::read(dir.path(), NOW, true).unwrap();
     let names: Vec<_> = f.sessions.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["default", "work"]);
     // `default/` wins over `.default_session`, as in WeiLink.
@@ -232,7 +232,7 @@ fn weilink_flat_layout_and_saved_default() {
         &dir.path().join("token.json"),
         r#"{"bot_id": "flat@im.bot", "base_url": "u", "token": "t"}"#,
     );
-    let f = weilink::read(dir.path(), NOW).unwrap();
+    let f = weilink::read(dir.path(), NOW, true).unwrap();
     assert_eq!(f.sessions[0].name, "default");
     assert_eq!(f.default.as_deref(), Some("default"));
 
@@ -245,12 +245,18 @@ fn weilink_flat_layout_and_saved_default() {
         );
     }
     assert_eq!(
-        weilink::read(dir.path(), NOW).unwrap().default.as_deref(),
+        weilink::read(dir.path(), NOW, true)
+            .unwrap()
+            .default
+            .as_deref(),
         Some("y")
     );
     write(&dir.path().join(".default_session"), "x");
     assert_eq!(
-        weilink::read(dir.path(), NOW).unwrap().default.as_deref(),
+        weilink::read(dir.path(), NOW, true)
+            .unwrap()
+            .default
+            .as_deref(),
         Some("x")
     );
 }
@@ -270,7 +276,7 @@ fn malformed_weilink_files_are_errors_naming_the_file() {
             r#"{"bot_id": "b", "base_url": "u", "token": "t"}"#,
         );
         write(&dir.path().join(file), content);
-        let err = weilink::read(dir.path(), NOW).unwrap_err();
+        let err = weilink::read(dir.path(), NOW, true).unwrap_err();
         let shown = err.to_string();
         assert!(
             matches!(err, ReadError::Malformed { .. }),
@@ -281,11 +287,11 @@ fn malformed_weilink_files_are_errors_naming_the_file() {
     }
     let empty = tempfile::tempdir().unwrap();
     assert!(matches!(
-        weilink::read(empty.path(), NOW).unwrap_err(),
+        weilink::read(empty.path(), NOW, true).unwrap_err(),
         ReadError::Missing { .. }
     ));
     assert!(matches!(
-        weilink::read(&empty.path().join("nope"), NOW).unwrap_err(),
+        weilink::read(&empty.path().join("nope"), NOW, true).unwrap_err(),
         ReadError::Missing { .. }
     ));
 }
@@ -456,11 +462,53 @@ fn a_running_weilink_is_pointed_out() {
         r#"{"bot_id": "b", "base_url": "u", "token": "t"}"#,
     );
     let running = |f: &Foreign| f.warnings.iter().any(|w| w.contains(".poll.lock"));
-    assert!(!running(&weilink::read(dir.path(), NOW).unwrap()));
+    assert!(!running(&weilink::read(dir.path(), NOW, true).unwrap()));
     assert!(!dir.path().join(".poll.lock").exists(), "never created");
     let lock = fs::File::create(dir.path().join(".poll.lock")).unwrap();
     lock.lock().unwrap();
-    assert!(running(&weilink::read(dir.path(), NOW).unwrap()));
+    assert!(running(&weilink::read(dir.path(), NOW, true).unwrap()));
     lock.unlock().unwrap();
-    assert!(!running(&weilink::read(dir.path(), NOW).unwrap()));
+    assert!(!running(&weilink::read(dir.path(), NOW, true).unwrap()));
+}
+
+#[tokio::test]
+async fn a_history_larger_than_a_chunk_streams_in_whole_and_once() {
+    let src = tempfile::tempdir().unwrap();
+    weilink_folder(src.path());
+    let n = 2 * super::CHUNK + 321;
+    {
+        let conn = Connection::open(src.path().join("messages.db")).unwrap();
+        let tx = conn.unchecked_transaction().unwrap();
+        for i in 0..n {
+            let id = 100_000 + i as i64;
+            let data = json!({"from_user": "u9@im.wechat", "msg_type": 1, "timestamp": id,
+                "message_id": id, "context_token": "c", "bot_id": "b@im.bot",
+                "text": format!("第{i}条")});
+            tx.execute(
+                "INSERT INTO messages (message_id, user_id, bot_id, msg_type, direction, text, \
+                 timestamp_ms, context_token, data, stored_at) \
+                 VALUES (?1, 'u9@im.wechat', 'b@im.bot', 1, 1, ?2, ?1, 'c', ?3, 1700000000.0)",
+                rusqlite::params![id, format!("第{i}条"), data.to_string()],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let store = SqliteStore::open_in_memory().unwrap();
+    let report = run(&store, Source::Weilink, src.path(), false)
+        .await
+        .unwrap();
+    let work = report
+        .sessions
+        .iter()
+        .find(|s| s.name == "work")
+        .expect("work");
+    assert_eq!(work.messages_new, n as u64);
+    assert_eq!(report.messages_new(), n as u64 + 4);
+    let again = run(&store, Source::Weilink, src.path(), false)
+        .await
+        .unwrap();
+    assert_eq!(again.messages_new(), 0);
+    let work = again.sessions.iter().find(|s| s.name == "work").unwrap();
+    assert_eq!(work.messages_existing, n as u64);
 }

@@ -20,7 +20,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    ilink_login, mtime_ms, secs_to_ms, weilink_messages, Foreign, ForeignSession, ReadError,
+    ilink_login, mtime_ms, secs_to_ms, weilink_messages, Foreign, ForeignSession, HistoryDb,
+    ReadError,
 };
 use crate::store::{ImportedContext, Secret};
 
@@ -41,8 +42,10 @@ struct TokenFile {
     created_at: Option<f64>,
 }
 
-/// Reads the folder `base`.
-pub fn read(base: &Path, now_ms: i64) -> Result<Foreign, ReadError> {
+/// Reads the folder `base`. With `keep_messages` the history is read into the sessions;
+/// without, every row is still read and checked, and [`Foreign::history`] says where to
+/// stream it from ([`stream_history`]).
+pub fn read(base: &Path, now_ms: i64, keep_messages: bool) -> Result<Foreign, ReadError> {
     if !base.is_dir() {
         return Err(ReadError::Missing {
             path: base.to_path_buf(),
@@ -72,12 +75,24 @@ pub fn read(base: &Path, now_ms: i64) -> Result<Foreign, ReadError> {
             bots.entry(s.login.bot_id.clone())
                 .or_insert_with(|| s.name.clone());
         }
-        let mut history = weilink_messages::read(&db, &bots, now_ms)?;
-        for session in &mut foreign.sessions {
-            if let Some(messages) = history.by_session.remove(&session.name) {
-                session.messages = messages;
+        let history = if keep_messages {
+            let mut history = weilink_messages::read(&db, &bots, now_ms)?;
+            for session in &mut foreign.sessions {
+                if let Some(messages) = history.by_session.remove(&session.name) {
+                    session.messages = messages;
+                }
             }
-        }
+            history
+        } else {
+            // Checked now (a malformed row stops the import before anything is written),
+            // streamed into the store later.
+            let history = weilink_messages::scan(&db, &bots, now_ms, &mut |_, _| Ok(()))?;
+            foreign.history = Some(HistoryDb {
+                db: db.clone(),
+                bots,
+            });
+            history
+        };
         for (bot, count) in history.orphans {
             foreign.warnings.push(format!(
                 "{count} message(s) of bot {bot:?} in {} belong to no session in the folder; \
@@ -227,4 +242,14 @@ fn poll_lock_held(base: &Path) -> bool {
 pub(super) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ReadError> {
     let text = fs::read_to_string(path).map_err(ReadError::io(path))?;
     serde_json::from_str(&text).map_err(|e| ReadError::malformed(path, e))
+}
+
+/// Streams the history of a folder read without its messages (blocking): each message goes to
+/// `sink` as it is read.
+pub(super) fn stream_history(
+    history: &HistoryDb,
+    now_ms: i64,
+    sink: &mut weilink_messages::Sink<'_>,
+) -> Result<(), ReadError> {
+    weilink_messages::scan(&history.db, &history.bots, now_ms, sink).map(|_| ())
 }

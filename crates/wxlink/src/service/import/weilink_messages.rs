@@ -55,11 +55,33 @@ struct Row {
 }
 
 /// Reads every row of `db` (blocking), each into a message of the session `sessions` maps
-/// its bot id to; rows are converted as they are read, so only the messages are held.
+/// its bot id to, and keeps them all (for small folders and tests; an import streams with
+/// [`scan`]).
 pub(super) fn read(
     db: &Path,
     sessions: &BTreeMap<String, String>,
     now_ms: i64,
+) -> Result<History, ReadError> {
+    let mut by_session: BTreeMap<String, Vec<NewMessage>> = BTreeMap::new();
+    let mut history = scan(db, sessions, now_ms, &mut |session, m| {
+        by_session.entry(session.to_owned()).or_default().push(m);
+        Ok(())
+    })?;
+    history.by_session = by_session;
+    Ok(history)
+}
+
+/// What receives the messages of [`scan`] as they are read: the session and the message.
+pub(super) type Sink<'a> = dyn FnMut(&str, NewMessage) -> Result<(), ReadError> + 'a;
+
+/// Reads every row of `db` (blocking) in id order, handing each message to `sink` as it is
+/// converted: nothing is held, so memory stays flat however large the database. The result
+/// has the orphans and warnings (its `by_session` is empty).
+pub(super) fn scan(
+    db: &Path,
+    sessions: &BTreeMap<String, String>,
+    now_ms: i64,
+    sink: &mut Sink<'_>,
 ) -> Result<History, ReadError> {
     let copy = PrivateCopy::of(db)?;
     let conn = Connection::open_with_flags(
@@ -119,14 +141,7 @@ pub(super) fn read(
             stored_at_ms,
         };
         match sessions.get(&row.bot_id) {
-            Some(session) => {
-                let message = row.into_message(session);
-                history
-                    .by_session
-                    .entry(session.clone())
-                    .or_default()
-                    .push(message);
-            }
+            Some(session) => sink(session, row.into_message(session))?,
             None => *history.orphans.entry(row.bot_id).or_default() += 1,
         }
     }

@@ -280,3 +280,45 @@ fn texts_of(messages: &[StoredMessage]) -> Vec<String> {
         .map(|m| m.message.text.clone().unwrap_or_default())
         .collect()
 }
+
+pub(crate) async fn history_streamed_in_chunks_is_deduplicated_and_not_news(db: &dyn Fixture) {
+    let store = db.open().await;
+    let mut session = imported("work", "b@im.bot", "t1");
+    let first_batch = std::mem::take(&mut session.messages);
+    store.import_session(session, false).await.unwrap();
+    // A reader that had read everything.
+    store.seek_consumer("hook", 0).await.unwrap();
+    assert_eq!(
+        store
+            .import_messages("work", first_batch.clone(), false)
+            .await
+            .unwrap(),
+        (2, 0)
+    );
+    let mut next = first_batch.clone();
+    next.push(inbound("work", "9002", "u1", "第二批", 6_000));
+    assert_eq!(
+        store.import_messages("work", next, false).await.unwrap(),
+        (1, 2),
+        "what is there already is counted, not stored again"
+    );
+    // A dry run counts and writes nothing.
+    let dry = vec![inbound("work", "9003", "u1", "dry", 7_000)];
+    assert_eq!(
+        store.import_messages("work", dry, true).await.unwrap(),
+        (1, 0)
+    );
+    let page = store.history(&query()).await.unwrap();
+    assert_eq!(page.total, 3);
+    // History, not news: the caught-up reader stays caught up.
+    assert!(store.claim_inbox("hook", 10).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .session("work")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_message_at_ms,
+        Some(6_000)
+    );
+}

@@ -94,6 +94,7 @@ macro_rules! contract_suite {
             an_import_never_overwrites_a_login_made_here,
             imported_context_tokens_merge_by_age,
             imported_history_is_not_news_and_dry_runs_write_nothing,
+            history_streamed_in_chunks_is_deduplicated_and_not_news,
         );
     };
     (@tests $fixture:expr; $($name:ident),* $(,)?) => {

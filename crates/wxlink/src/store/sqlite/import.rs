@@ -10,8 +10,8 @@ use super::ops::SQL_BUMP_LAST_MESSAGE;
 use super::rows::MessageInserts;
 use crate::model::check_session_name;
 use crate::store::{
-    ImportOutcome, ImportedContext, ImportedCredentials, ImportedSession, SessionStatus,
-    StoreError, StoreResult, DEFAULT_CONSUMER,
+    ImportOutcome, ImportedContext, ImportedCredentials, ImportedSession, NewMessage,
+    SessionStatus, StoreError, StoreResult, DEFAULT_CONSUMER,
 };
 
 /// A context token is stored when the user has none; the same token keeps the newest time and
@@ -58,7 +58,7 @@ pub(super) fn import_session(
         Some(existing) => merge_credentials(&tx, session, existing, now)?,
     };
     let contexts_new = merge_contexts(&tx, name, &session.contexts)?;
-    let (messages_new, messages_existing) = insert_messages(&tx, name, session, now)?;
+    let (messages_new, messages_existing) = insert_messages(&tx, name, &session.messages, now)?;
     if session.make_default {
         tx.execute(
             "UPDATE sessions SET is_default = 0 WHERE is_default = 1 AND name <> ?1",
@@ -85,6 +85,26 @@ pub(super) fn import_session(
         tx.commit()?;
     }
     Ok(outcome)
+}
+
+/// [`Store::import_messages`](crate::store::Store::import_messages): one chunk of an imported
+/// session's history in a transaction of its own.
+pub(super) fn import_messages(
+    conn: &mut Connection,
+    session: &str,
+    messages: &[NewMessage],
+    dry_run: bool,
+) -> StoreResult<(u64, u64)> {
+    check_session_name(session)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let counts = insert_messages(&tx, session, messages, now)?;
+    if dry_run {
+        tx.rollback()?;
+    } else {
+        tx.commit()?;
+    }
+    Ok(counts)
 }
 
 /// A new session: logged in with the credentials (and cursor) when there are some.
@@ -184,7 +204,7 @@ fn merge_contexts(
 fn insert_messages(
     tx: &Transaction<'_>,
     session: &str,
-    s: &ImportedSession,
+    messages: &[NewMessage],
     now: i64,
 ) -> StoreResult<(u64, u64)> {
     let before: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
@@ -193,7 +213,7 @@ fn insert_messages(
     let mut new = 0u64;
     {
         let mut insert = MessageInserts::prepare(tx)?;
-        for message in &s.messages {
+        for message in messages {
             if insert.insert(session, message, now)?.is_some() {
                 new += 1;
             }
@@ -201,7 +221,7 @@ fn insert_messages(
         insert.finish()?;
     }
     if new > 0 {
-        if let Some(newest) = s.messages.iter().map(|m| m.created_at_ms).max() {
+        if let Some(newest) = messages.iter().map(|m| m.created_at_ms).max() {
             tx.execute(SQL_BUMP_LAST_MESSAGE, params![session, newest])?;
         }
         let after: i64 = tx.query_row("SELECT max(id) FROM messages", [], |r| r.get(0))?;
@@ -214,5 +234,5 @@ fn insert_messages(
             params![before, after],
         )?;
     }
-    Ok((new, s.messages.len() as u64 - new))
+    Ok((new, messages.len() as u64 - new))
 }

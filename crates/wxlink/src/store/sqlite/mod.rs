@@ -413,6 +413,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn import_messages(
+        &self,
+        session: &str,
+        messages: Vec<NewMessage>,
+        dry_run: bool,
+    ) -> StoreResult<(u64, u64)> {
+        let session = session.to_owned();
+        self.run(move |c| import::import_messages(c, &session, &messages, dry_run))
+            .await
+    }
+
     async fn prune(&self, retention: Retention) -> StoreResult<u64> {
         self.run(move |c| ops::prune(c, retention)).await
     }
