@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::stdio::{Server, BIN};
+use common::stdio::{wxlink_command, Server, BIN};
 use common::{env, login_bot};
 use ilink_fake::{FakeIlink, InboundSpec, ItemSpec};
 use serde_json::{json, Value};
@@ -22,15 +22,8 @@ const CHANNEL: &str = "notifications/claude/channel";
 const PERMISSION: &str = "notifications/claude/channel/permission";
 
 fn wxlink(fake: &FakeIlink, dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("-d")
-        .arg(dir)
-        .arg("--ilink-base")
-        .arg(fake.base_url().as_str())
-        .arg("--cdn-base")
-        .arg(fake.cdn_url().as_str())
+    wxlink_command(fake, dir)
         .args(args)
-        .env_remove("WXLINK_HOME")
         .output()
         .expect("run wxlink")
 }

@@ -267,3 +267,46 @@ async fn recv_sees_everything_until_the_gate_is_turned_on_for_it() {
     env.app.send(&owner_sends, &Unobserved).await.unwrap();
     pollers.shutdown().await;
 }
+
+#[test]
+fn a_large_prompt_on_stdin_is_read_so_the_client_never_gets_a_broken_pipe() {
+    // Claude Code writes the hook's input (with the whole prompt) to its stdin; a hook that
+    // exits without reading it makes a write of more than a pipe's buffer fail (EPIPE).
+    let tmp = tempfile::tempdir().unwrap();
+    let status = Command::new(BIN)
+        .arg("-d")
+        .arg(tmp.path())
+        .args(["status"])
+        .env_remove("WXLINK_HOME")
+        .output()
+        .expect("create the store");
+    assert!(status.status.success(), "{status:?}");
+    let mut child = Command::new(BIN)
+        .arg("-d")
+        .arg(tmp.path())
+        .arg("hook")
+        .env_remove("WXLINK_HOME")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the hook");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = serde_json::json!({
+        "hook_event_name": "UserPromptSubmit",
+        "prompt": "长".repeat(400_000),
+    })
+    .to_string();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let r = stdin.write_all(input.as_bytes());
+        drop(stdin);
+        r
+    });
+    let out = child.wait_with_output().expect("hook ran");
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty());
+    writer
+        .join()
+        .unwrap()
+        .expect("the whole input was taken: no broken pipe");
+}

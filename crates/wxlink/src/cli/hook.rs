@@ -6,6 +6,10 @@
 //! it. It never fails a prompt: every error, bad arguments included, ends in exit 0 with no
 //! output ([`super::main`] sees to the arguments).
 //!
+//! The client's input on stdin (the hook event, with the whole prompt) is not needed, but it
+//! is read to its end before exit ([`drain_stdin`]): a client writing a long prompt into a
+//! pipe nobody reads would get a broken pipe.
+//!
 //! It only reads what a poller stored (the MCP server the client runs polls), so it starts
 //! no listener and touches no network; a data directory that does not exist yet is left
 //! uncreated.
@@ -57,6 +61,27 @@ pub struct HookArgs {
     /// Most messages shown per prompt; the rest stay unread and are counted.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub limit: u32,
+}
+
+/// How long the hook waits for its input to end before it exits anyway.
+const DRAIN_FOR: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Reads stdin to its end (discarding it, 64 KiB at a time) for up to [`DRAIN_FOR`], unless
+/// it is a terminal: the client that wrote it never sees a broken pipe, and a client that
+/// keeps stdin open cannot hold the hook.
+pub fn drain_stdin() {
+    use std::io::{IsTerminal, Read};
+    if std::io::stdin().is_terminal() {
+        return;
+    }
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut stdin = std::io::stdin().lock();
+        while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+        let _ = done_tx.send(());
+    });
+    let _ = done_rx.recv_timeout(DRAIN_FOR);
 }
 
 /// Longest text shown of one message (the rest: `history`).

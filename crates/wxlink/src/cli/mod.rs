@@ -153,7 +153,10 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         // A hook never fails its prompt (Claude Code blocks a prompt on exit code 2): bad
         // arguments end silently.
-        Err(_) if invoked_as_hook() => return ExitCode::SUCCESS,
+        Err(_) if invoked_as_hook() => {
+            hook::drain_stdin();
+            return ExitCode::SUCCESS;
+        }
         Err(e) => e.exit(),
     };
     if let Command::Hook(args) = &cli.command {
@@ -236,6 +239,7 @@ fn run_hook(cli: &Cli, args: &hook::HookArgs) -> ExitCode {
         }
     }
     runtime.shutdown_timeout(std::time::Duration::from_millis(50));
+    hook::drain_stdin();
     ExitCode::SUCCESS
 }
 

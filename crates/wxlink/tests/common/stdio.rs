@@ -14,6 +14,20 @@ use serde_json::{json, Value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_wxlink");
 
+/// `wxlink -d DIR --ilink-base … --cdn-base …` against `fake`, without `WXLINK_HOME`.
+pub fn wxlink_command(fake: &FakeIlink, dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .arg("-d")
+        .arg(dir)
+        .arg("--ilink-base")
+        .arg(fake.base_url().as_str())
+        .arg("--cdn-base")
+        .arg(fake.cdn_url().as_str())
+        .env_remove("WXLINK_HOME");
+    command
+}
+
 /// One `wxlink mcp` process and its stdout, line by line.
 pub struct Server {
     pub child: Child,
@@ -32,16 +46,9 @@ impl Server {
 
     /// [`Server::start`] with more `mcp` arguments.
     pub fn start_with(fake: &FakeIlink, dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .arg("-d")
-            .arg(dir)
-            .arg("--ilink-base")
-            .arg(fake.base_url().as_str())
-            .arg("--cdn-base")
-            .arg(fake.cdn_url().as_str())
+        let mut child = wxlink_command(fake, dir)
             .args(["mcp", "--no-banner"])
             .args(extra)
-            .env_remove("WXLINK_HOME")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
