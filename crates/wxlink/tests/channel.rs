@@ -3,8 +3,8 @@
 //! message never pushed but answered with a pairing code, `wxlink access pair` in a terminal,
 //! one notification per allowed message with clean meta (a sender id and a file name holding
 //! `">` cannot break the tag) and media already on disk, a tool-approval prompt relayed to
-//! WeChat and answered there, sends to strangers refused, and a prompt exit when stdin closes
-//! or the client process dies.
+//! WeChat and answered there, sends to strangers refused, `recv` held to the gate too, and a
+//! prompt exit when stdin closes or the client process dies.
 
 mod common;
 
@@ -231,6 +231,18 @@ fn drive(fake: Arc<FakeIlink>, dir: &Path, owner: &str) {
     assert!(s
         .notification(CHANNEL, Duration::from_millis(500))
         .is_none());
+
+    // `recv` on a channel is held to the gate too: strangers cannot reach the agent that way.
+    let got = s.call("recv", json!({"timeout": 0}));
+    let texts: Vec<&str> = got["structuredContent"]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert!(texts.contains(&"今天下午三点开会"), "{texts:?}");
+    // (The first stranger is allowed by now, so their messages pass; the owner never was.)
+    assert!(!texts.iter().any(|t| t.contains("owner here")), "{texts:?}");
 
     let status = s.close_and_wait(Duration::from_secs(2));
     assert!(status.success(), "{status}");

@@ -153,6 +153,11 @@ impl WxlinkMcp {
         self
     }
 
+    /// Whether this server is a Claude Code channel (its agent is held to the access gate).
+    pub(crate) fn is_channel(&self) -> bool {
+        self.channel.is_some()
+    }
+
     /// Who this connection's sends come from: a channel is always held to the access gate,
     /// other agents once the owner turned the gate on for them.
     pub(crate) fn sent_by(&self) -> SentBy {

@@ -46,6 +46,19 @@ impl Service {
         timeout: Duration,
         after: Option<i64>,
     ) -> AppResult<Vec<StoredMessage>> {
+        self.recv_gated(consumer, timeout, after, false).await
+    }
+
+    /// [`Service::recv_after`] for a reader held to the access gate whatever the owner set
+    /// for `recv` (`always_gate`: an agent on a channel, which strangers must not reach through
+    /// `recv` either).
+    pub async fn recv_gated(
+        &self,
+        consumer: &str,
+        timeout: Duration,
+        after: Option<i64>,
+        always_gate: bool,
+    ) -> AppResult<Vec<StoredMessage>> {
         let consumer = if consumer.trim().is_empty() {
             DEFAULT_CONSUMER
         } else {
@@ -71,7 +84,7 @@ impl Service {
             let messages = self.claim(consumer, RECV_LIMIT).await?;
             if let (Some(first), Some(last)) = (messages.first(), messages.last()) {
                 let (first, last) = (first.id, last.id);
-                let messages = match self.gate_for_recv(messages).await {
+                let messages = match self.gate_for_recv(messages, always_gate).await {
                     Ok(m) => m,
                     Err(e) => {
                         // The gate cannot decide: the messages stay unread.

@@ -238,13 +238,14 @@ impl Service {
     }
 
     /// `messages` as `recv` returns them: all of them, or — when the owner turned the gate on
-    /// for `recv` — those the gate delivers (strangers get a pairing code recorded for
+    /// for `recv`, or `always` (a channel's agent) — those the gate delivers (strangers get a pairing code recorded for
     /// `wxlink access list`; answering it is the channel's job).
     pub(crate) async fn gate_for_recv(
         &self,
         messages: Vec<StoredMessage>,
+        always: bool,
     ) -> AppResult<Vec<StoredMessage>> {
-        if !self.access().await?.gate_recv {
+        if !always && !self.access().await?.gate_recv {
             return Ok(messages);
         }
         let verdicts = self

@@ -49,7 +49,8 @@ impl WxlinkMcp {
             })?),
         };
         let messages = tokio::select! {
-            r = self.service.recv_after(&consumer, wait(p.timeout), after) => r.map_err(fail)?,
+            r = self.service.recv_gated(&consumer, wait(p.timeout), after, self.is_channel())
+                => r.map_err(fail)?,
             _ = ct.cancelled() => Vec::new(),
         };
         let cursor = messages.last().map(|m| m.id).or(after);
