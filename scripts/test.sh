@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's whole test suite, as README.md documents it:
 #   0. npm ci of tests/wechaty-peer — the Wechaty Puppet Service the wechaty crate's tests start;
+#      tests/postgres/install.sh — Debian's postgresql, which crates/pg-testserver starts (initdb +
+#      pg_ctl in a temporary directory on a loopback port) for the tests that need a real server;
 #   1. cargo test --workspace — unit tests, ilink against the fake over real sockets, the CLI,
 #      the wechaty client against the peer;
 #   2. tests/soak/run.sh — bench/soak.py with 20 SIGKILLs of `wxlink mcp -t http` while
@@ -26,6 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm ci --prefix tests/wechaty-peer --no-audit --no-fund --loglevel=error
+bash tests/postgres/install.sh
 cargo test --workspace --locked
 bash tests/soak/run.sh
 bash tests/interop/run.sh
