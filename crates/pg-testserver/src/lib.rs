@@ -251,7 +251,7 @@ fn free_port() -> Result<u16, Error> {
         .map_err(|e| Error(format!("no free port: {e}")))
 }
 
-/// Whether `path` exists (for callers that skip nothing: they fail with [`Error`] instead).
+/// Whether PostgreSQL's programs can be found (tests do not skip on it: they fail with [`Error`]).
 pub fn installed() -> bool {
     bindir().is_ok_and(|b| Path::new(&b).join("initdb").is_file())
 }
