@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "interop"))
 
-from fakectl import FakeControl  # noqa: E402
-from mcp_bench import Stdio, bench_recv, stop  # noqa: E402
+from fakectl import start_sandbox, stop_process  # noqa: E402
+from mcp_bench import Stdio, bench_recv  # noqa: E402
 
 
 def show(label: str, values: list[float]) -> None:
@@ -45,14 +45,9 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WXLINK_")}
     with tempfile.TemporaryDirectory(prefix="wxlink-channel-bench-") as tmp:
         tmp = Path(tmp)
-        err = open(tmp / "sandbox.stderr", "wb")
-        sb = subprocess.Popen([a.wxlink, "sandbox", "--port", "0", "--json", "--auto-confirm"],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                              text=True)
+        sb, fake = start_sandbox(a.wxlink, tmp / "sandbox.stderr")
         try:
-            info = json.loads(sb.stdout.readline())
-            fake = FakeControl(info["base_url"], info["cdn_url"], info["control_url"])
-            fake.config(qr_hold_ms=10, record_requests=False)
+            fake.config(qr_auto_confirm=True, qr_hold_ms=10, record_requests=False)
             home = tmp / "wx"
             flags = [a.wxlink, "-d", str(home), "--ilink-base", fake.base_url,
                      "--cdn-base", fake.cdn_url]
@@ -106,8 +101,7 @@ def main() -> None:
             show("recv answer (call in flight)", rlat)
             show("the inject POST alone (channel run)", post)
         finally:
-            stop(sb)
-            err.close()
+            stop_process(sb)
 
 
 if __name__ == "__main__":

@@ -38,27 +38,32 @@ pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Replaces `path` with `bytes` atomically and privately: a new 0600 file beside it is written,
-/// flushed to disk and renamed over `path`, so a reader sees the old content or the new, never
-/// a half, and a crash leaves one of the two. Blocking.
-pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Replaces `path` with `bytes` atomically: a new file beside it (created 0600, so nothing
+/// is readable before it is complete) is written, given `mode`, flushed to disk and renamed
+/// over `path`, so a reader sees the old content or the new, never a part, and a crash leaves
+/// one of the two. Blocking.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.wxlink-{}.tmp", std::process::id()));
     let result = (|| {
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
         let mut file = options.open(&tmp)?;
         file.write_all(bytes)?;
+        #[cfg(unix)]
+        if mode != 0o600 {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(fs::Permissions::from_mode(mode))?;
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
         // The rename itself made durable.

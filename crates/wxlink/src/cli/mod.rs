@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use url::Url;
 
 use crate::error::{AppError, AppResult, EXIT_FAILURE};
@@ -197,27 +197,23 @@ pub fn main() -> ExitCode {
 }
 
 /// Whether the subcommand on the command line is `hook`: the first word that is neither an
-/// option nor the value of a global option.
+/// option nor the value of one (which options take a value, clap's own definition says).
 fn invoked_as_hook() -> bool {
-    const TAKES_VALUE: [&str; 8] = [
-        "-d",
-        "--data-dir",
-        "--ilink-base",
-        "--cdn-base",
-        "--retain-days",
-        "--retain-rows",
-        "--max-upload-mb",
-        "--log-level",
-    ];
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if TAKES_VALUE.contains(&a.as_str()) {
-            i += 2;
-        } else if a.starts_with('-') {
-            i += 1;
-        } else {
+    let cli = Cli::command();
+    let takes_value = |arg: &str| {
+        cli.get_arguments().any(|a| {
+            a.get_action().takes_values()
+                && (a
+                    .get_long()
+                    .is_some_and(|l| arg.strip_prefix("--") == Some(l))
+                    || a.get_short().is_some_and(|s| arg == format!("-{s}")))
+        })
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if takes_value(&a) {
+            args.next();
+        } else if !a.starts_with('-') {
             return a == "hook";
         }
     }

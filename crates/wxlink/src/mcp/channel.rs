@@ -10,7 +10,7 @@
 //! restart neither repeats nor skips messages. What to deliver is the service's decision
 //! ([`Service::push_batch`]); this module only turns it into notifications.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
@@ -94,7 +94,7 @@ struct PermissionRequest {
 pub struct Channel {
     options: ChannelOptions,
     /// Permission requests relayed and not answered yet, by id.
-    open: StdMutex<BTreeMap<String, String>>,
+    open: StdMutex<BTreeSet<String>>,
     task: StdMutex<Option<JoinHandle<()>>>,
 }
 
@@ -180,8 +180,7 @@ impl Channel {
                 .open
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .remove(&answer.request_id)
-                .is_some();
+                .remove(&answer.request_id);
             if !known {
                 tracing::info!(
                     request_id = answer.request_id,
@@ -223,7 +222,7 @@ impl Channel {
         self.open
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(id.clone(), request.tool_name.clone());
+            .insert(id.clone());
         let mut text = format!("🔐 {}", clean(&request.tool_name, 80));
         if !request.description.is_empty() {
             text.push_str(&format!(": {}", clean(&request.description, 300)));

@@ -83,10 +83,12 @@ pub fn clean(text: &str, max: usize) -> String {
     let mut count = 0;
     let mut space = false;
     for c in text.chars() {
-        let c = match c {
-            '<' | '>' | '[' | ']' | ';' | '"' | '`' => '_',
-            c if c.is_control() || c.is_whitespace() => ' ',
-            c => c,
+        let c = if breaks_out(c) {
+            '_'
+        } else if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
         };
         if c == ' ' {
             if space || count == 0 {
@@ -232,7 +234,7 @@ impl Service {
             }
         }
         if claimed_all(limit, &pushed) {
-            pushed.more = self.unread_after(last).await?;
+            pushed.more = self.store().count_inbound_after(last, MORE_CAP).await?;
         }
         Ok(pushed)
     }
@@ -267,11 +269,6 @@ impl Service {
                 tracing::warn!(error = %e, "cannot send a pairing code");
             }
         });
-    }
-
-    /// Inbound messages stored after id `last`, counted up to [`MORE_CAP`].
-    async fn unread_after(&self, last: i64) -> AppResult<u64> {
-        Ok(self.store().count_inbound_after(last, MORE_CAP).await?)
     }
 
     /// Fetches the media of `m` into `<data>/inbox/<id>/` so a pushed path is readable at once.
@@ -310,13 +307,20 @@ impl Service {
     }
 }
 
+/// A character that could close a tag, forge an attribute or start a list entry.
+fn breaks_out(c: char) -> bool {
+    matches!(c, '<' | '>' | '[' | ']' | ';' | '"' | '`')
+}
+
 /// A file name with every character [`clean`] would change replaced by `_`.
 fn safe_file_name(name: &str) -> String {
     name.chars()
-        .map(|c| match c {
-            '<' | '>' | '[' | ']' | ';' | '"' | '`' => '_',
-            c if c.is_control() || c.is_whitespace() => '_',
-            c => c,
+        .map(|c| {
+            if breaks_out(c) || c.is_control() || c.is_whitespace() {
+                '_'
+            } else {
+                c
+            }
         })
         .collect()
 }

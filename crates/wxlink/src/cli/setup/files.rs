@@ -6,11 +6,10 @@
 //! backup restores the backup byte for byte and removes it.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{AppError, AppResult};
-use crate::paths::create_private_dir;
+use crate::paths::{create_private_dir, write_atomic};
 
 /// Install or uninstall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +156,7 @@ pub fn apply(change: &FileChange) -> AppResult<()> {
     };
     if let (Some(before), Some(backup)) = (&change.before, &change.backup) {
         if !change.restores_backup && fs::symlink_metadata(backup).is_err() {
-            write_atomic(backup, before, Some(0o600)).map_err(io(backup))?;
+            write_atomic(backup, before.as_bytes(), 0o600).map_err(io(backup))?;
         }
     }
     match &change.after {
@@ -165,8 +164,8 @@ pub fn apply(change: &FileChange) -> AppResult<()> {
             if let Some(dir) = change.path.parent() {
                 create_private_dir(dir).map_err(io(dir))?;
             }
-            let mode = existing_mode(&change.path);
-            write_atomic(&change.path, text, mode.or(Some(0o600))).map_err(io(&change.path))?;
+            let mode = existing_mode(&change.path).unwrap_or(0o600);
+            write_atomic(&change.path, text.as_bytes(), mode).map_err(io(&change.path))?;
         }
         None => {
             fs::remove_file(&change.path).map_err(io(&change.path))?;
@@ -223,36 +222,4 @@ fn existing_mode(path: &Path) -> Option<u32> {
         let _ = path;
         None
     }
-}
-
-/// Writes `text` to a temporary file next to `path` with `mode`, syncs it and renames it over
-/// `path`: readers see the old file or the new one, never a part.
-fn write_atomic(path: &Path, text: &str, mode: Option<u32>) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.wxlink-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        #[cfg(unix)]
-        if let Some(mode) = mode {
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(fs::Permissions::from_mode(mode))?;
-        }
-        #[cfg(not(unix))]
-        let _ = mode;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }

@@ -182,7 +182,7 @@ fn update_state<R>(
         let mut bytes = serde_json::to_vec_pretty(&state)
             .map_err(|e| AppError::System(format!("cannot write the access state: {e}")))?;
         bytes.push(b'\n');
-        crate::paths::write_private_atomic(path, &bytes).map_err(|e| io(e, path))?;
+        crate::paths::write_atomic(path, &bytes, 0o600).map_err(|e| io(e, path))?;
     }
     drop(guard);
     Ok(result)
@@ -217,21 +217,9 @@ impl Service {
         blocking(move || update_state(&path, &lock, change)).await
     }
 
-    /// Decides what happens to an inbound message (see [`gate::decide`]); a pairing code it
-    /// issues or a reply it counts is saved. `relay` says whether permission answers are
-    /// taken from it.
-    pub async fn gate(
-        &self,
-        message: &crate::store::NewMessage,
-        relay: bool,
-    ) -> AppResult<Verdict> {
-        let mut verdicts = self.gate_all(vec![message.clone()], relay).await?;
-        verdicts
-            .pop()
-            .ok_or_else(|| AppError::System("the gate gave no verdict".into()))
-    }
-
-    /// [`Service::gate`] for several messages in order, under one lock and one read.
+    /// Decides what happens to each inbound message in order (see [`gate::decide`]), under
+    /// one lock and one read of the state; pairing codes it issues and replies it counts are
+    /// saved. `relay` says whether permission answers are taken from them.
     pub async fn gate_all(
         &self,
         messages: Vec<crate::store::NewMessage>,

@@ -6,7 +6,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use super::ops::SQL_BUMP_LAST_MESSAGE;
+use super::ops::{SQL_BUMP_LAST_MESSAGE, SQL_SET_CURSOR};
 use super::rows::MessageInserts;
 use crate::model::check_session_name;
 use crate::store::{
@@ -29,9 +29,6 @@ const SQL_MERGE_CONTEXT: &str = "INSERT INTO contexts (session, user_id, token, 
             AND (excluded.received_at > contexts.received_at \
                  OR excluded.send_count > contexts.send_count)) \
         OR (excluded.token <> contexts.token AND excluded.received_at > contexts.received_at)";
-
-const SQL_SET_CURSOR: &str = "INSERT INTO cursors (session, cursor) VALUES (?1, ?2) \
-     ON CONFLICT (session) DO UPDATE SET cursor = excluded.cursor";
 
 /// The existing session's backend, bot and status.
 type Existing = (String, Option<String>, String);

@@ -31,7 +31,7 @@ const SQL_UPSERT_CONTEXT: &str = "INSERT INTO contexts (session, user_id, token,
 pub(super) const SQL_BUMP_LAST_MESSAGE: &str = "UPDATE sessions \
      SET last_message_at = max(coalesce(last_message_at, ?2), ?2) WHERE name = ?1";
 
-const SQL_SET_CURSOR: &str = "INSERT INTO cursors (session, cursor) VALUES (?1, ?2) \
+pub(super) const SQL_SET_CURSOR: &str = "INSERT INTO cursors (session, cursor) VALUES (?1, ?2) \
      ON CONFLICT (session) DO UPDATE SET cursor = excluded.cursor";
 
 /// A new consumer starts at 0 (the default one) or after the newest message (`?2` = 1).
