@@ -1,5 +1,6 @@
 //! What changed, across processes: one task per process watches the store (woken at once by
-//! this process's [`Event`]s, and every half second for what other processes store) and
+//! this process's [`Event`]s, and for what other processes store by the store's notices when it
+//! pushes them — PostgreSQL's LISTEN/NOTIFY — or else every half second) and
 //! publishes the newest message id, a fingerprint of the sessions, and a fingerprint of the
 //! conversations (the users with a context token) on `watch` channels. Subscribers — resource
 //! subscriptions, `tools/list_changed`, `resources/list_changed` — wait on those instead of
@@ -11,14 +12,55 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use crate::error::AppResult;
 use crate::service::{Event, Events, Service};
-use crate::store::{Store, StoreResult};
+use crate::store::{Notice, Store, StoreResult};
 
-/// How often the store is checked for what other processes store.
+/// How often the store is checked for what other processes store, when it pushes no notices.
 const STORE_CHECK: Duration = Duration::from_millis(500);
+
+/// The store's notices, if it pushes them (see [`Store::notices`]).
+pub(crate) struct Notices(Option<broadcast::Receiver<Notice>>);
+
+impl Notices {
+    /// Subscribes to `store`'s notices from now on.
+    pub(crate) fn of(store: &dyn Store) -> Notices {
+        Notices(store.notices())
+    }
+
+    /// Whether the store pushes notices (otherwise the caller must look by itself).
+    pub(crate) fn pushed(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The next notice — a missed one (the receiver lagged) counts as [`Notice::Resync`].
+    /// Never completes when the store pushes none (or stopped: callers then poll).
+    pub(crate) async fn next(&mut self) -> Notice {
+        let Some(rx) = self.0.as_mut() else {
+            return std::future::pending().await;
+        };
+        match rx.recv().await {
+            Ok(notice) => notice,
+            Err(broadcast::error::RecvError::Lagged(_)) => Notice::Resync,
+            Err(broadcast::error::RecvError::Closed) => {
+                self.0 = None;
+                std::future::pending().await
+            }
+        }
+    }
+
+    /// How long to wait before looking at the store again without a wake-up: `fallback` when
+    /// notices are not pushed, else `longest` (nothing to poll for).
+    pub(crate) fn check_every(&self, fallback: Duration, longest: Duration) -> Duration {
+        if self.pushed() {
+            longest
+        } else {
+            fallback.min(longest)
+        }
+    }
+}
 
 /// Receivers of what changed. Each starts at the state of its first check.
 #[derive(Debug, Clone)]
@@ -112,6 +154,7 @@ fn raise(messages: &watch::Sender<i64>, id: i64) {
 
 async fn start(store: Arc<dyn Store>, events: Events) -> Changes {
     let mut bus = events.subscribe();
+    let mut notices = Notices::of(store.as_ref());
     let latest = store.latest_id().await.unwrap_or(-1);
     let (messages_tx, messages) = watch::channel(latest);
     let (sessions_tx, sessions) = watch::channel(sessions_print(store.as_ref()).await.unwrap_or(0));
@@ -122,11 +165,11 @@ async fn start(store: Arc<dyn Store>, events: Events) -> Changes {
     );
     tokio::spawn(async move {
         // The feed lives as long as the service (which keeps a receiver of each channel). The
-        // store is read on every tick, however many events come in between.
-        let mut tick = tokio::time::interval(STORE_CHECK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // store is read on every notice or tick, however many events come in between; with
+        // notices there is no tick.
         loop {
             let before = *messages_tx.borrow();
+            let poll = !notices.pushed();
             let ours = tokio::select! {
                 ev = bus.recv() => match ev {
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
@@ -140,7 +183,16 @@ async fn start(store: Arc<dyn Store>, events: Events) -> Changes {
                     }
                     _ => false,
                 },
-                _ = tick.tick() => false,
+                notice = notices.next() => match notice {
+                    // A message stored anywhere: its id says what is newest; sessions are as
+                    // they were.
+                    Notice::Messages { latest_id } => {
+                        raise(&messages_tx, latest_id);
+                        true
+                    }
+                    Notice::Sessions | Notice::Resync => false,
+                },
+                _ = tokio::time::sleep(STORE_CHECK), if poll => false,
             };
             let mut sessions_changed = false;
             if !ours {

@@ -1,7 +1,8 @@
 //! Receiving, for agents and people: the unread inbound messages of a consumer, waiting up to
 //! a timeout for the first one. Messages come from the store, so this works the same whether
-//! this process polls or another one does: in-process listeners wake readers at once, and the
-//! store is re-checked every 100 ms for what other processes store.
+//! this process polls or another one does: in-process listeners wake readers at once; what other
+//! processes store wakes them through the store's notices when it pushes them (PostgreSQL), and
+//! otherwise the store is re-checked every 100 ms.
 //!
 //! Each call claims what it returns ([`Store::claim_inbox`](crate::store::Store::claim_inbox):
 //! read and cursor move in one transaction), so two readers of one consumer never get the same
@@ -16,10 +17,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::error::{AppError, AppResult};
+use crate::service::changes::Notices;
 use crate::service::Service;
 use crate::store::{StoreError, StoredMessage, DEFAULT_CONSUMER};
 
-/// How often the store is checked for messages stored by other processes.
+/// How often the store is checked for messages stored by other processes, when it pushes no
+/// notices.
 const STORE_CHECK: Duration = Duration::from_millis(100);
 
 /// Most messages returned by one call.
@@ -80,6 +83,7 @@ impl Service {
         let timeout = if live { timeout } else { Duration::ZERO };
         let deadline = Instant::now() + timeout;
         let mut events = self.subscribe();
+        let mut notices = Notices::of(self.store());
         loop {
             let messages = self.claim(consumer, RECV_LIMIT).await?;
             if let (Some(first), Some(last)) = (messages.first(), messages.last()) {
@@ -101,9 +105,11 @@ impl Service {
             if left.is_zero() {
                 break;
             }
+            let check = notices.check_every(STORE_CHECK, left);
             tokio::select! {
                 _ = events.recv() => {}
-                _ = tokio::time::sleep(left.min(STORE_CHECK)) => {}
+                _ = notices.next() => {}
+                _ = tokio::time::sleep(check) => {}
             }
         }
         if !live {

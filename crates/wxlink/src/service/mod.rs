@@ -40,6 +40,7 @@ pub mod typing;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::coord::{FileLeases, Leases};
 use crate::error::{AppError, AppResult};
 use crate::model::BackendKind;
 use crate::paths::DataDir;
@@ -89,6 +90,7 @@ fn check_permissions(data: &DataDir, fix: bool) -> AppResult<()> {
 pub struct Service {
     data: DataDir,
     store: Arc<dyn Store>,
+    leases: Arc<dyn Leases>,
     upstreams: Upstreams,
     events: Events,
     retention: Retention,
@@ -120,9 +122,15 @@ impl Service {
         store: Arc<dyn Store>,
         options: ServiceOptions,
     ) -> Arc<Service> {
+        // A store shared across hosts coordinates its listeners itself; processes sharing a
+        // data directory use its file locks.
+        let leases = store
+            .leases()
+            .unwrap_or_else(|| Arc::new(FileLeases::new(data.clone())));
         Arc::new(Service {
             data,
             store,
+            leases,
             upstreams: Upstreams::new(&options.upstream),
             events: Events::new(),
             retention: options.retention,
@@ -140,6 +148,11 @@ impl Service {
     /// modules, tests and benchmarks.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// Who listens to which account (file locks, or the shared store's leases).
+    pub fn leases(&self) -> &Arc<dyn Leases> {
+        &self.leases
     }
 
     /// The backend of `kind`.

@@ -18,11 +18,16 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::coord::{self, Attempt, ListenerLock, LOCK_RETRY};
+use crate::coord::Lease;
 use crate::model::{BackendKind, Direction, Secret};
+use crate::service::changes::Notices;
 use crate::service::{Event, Service};
-use crate::store::{NewMessage, SessionRecord, StoreResult};
+use crate::store::{NewMessage, Notice, SessionRecord, StoreResult};
 use crate::upstream::{pause, Shutdown, Sink};
+
+/// How often the listeners are reconciled with the sessions without a wake-up, when the store
+/// pushes no notices.
+const RECONCILE: Duration = Duration::from_secs(1);
 
 /// How often retention is applied.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -73,8 +78,11 @@ fn wanted(s: &SessionRecord) -> Option<TaskKey> {
 async fn supervise(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let mut tasks: HashMap<TaskKey, JoinHandle<()>> = HashMap::new();
     let mut events = service.subscribe();
+    let mut notices = Notices::of(service.store());
     let mut last_prune = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // With the store's notices a login on another host wakes this at once; the tick is then
+    // only for retention and a safety net.
+    let mut tick = tokio::time::interval(notices.check_every(RECONCILE, PRUNE_EVERY));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tasks.retain(|_, h| !h.is_finished());
@@ -108,6 +116,7 @@ async fn supervise(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => break,
             _ = tick.tick() => {}
             open = sessions_event(&mut events) => if !open { break },
+            _ = sessions_notice(&mut notices) => {}
         }
     }
     for (_, handle) in tasks {
@@ -132,68 +141,88 @@ async fn sessions_event(events: &mut tokio::sync::broadcast::Receiver<Event>) ->
     }
 }
 
+/// Waits for a store notice that can change which listeners should run (sessions changed, or
+/// notices were missed); never completes when the store pushes none.
+async fn sessions_notice(notices: &mut Notices) {
+    while let Notice::Messages { .. } = notices.next().await {}
+}
+
 /// The session still exists, is connected, and has the credentials the task started with.
 async fn still_wanted(service: &Service, key: &TaskKey) -> bool {
     matches!(service.store().session(&key.name).await, Ok(Some(s)) if wanted(&s).as_ref() == Some(key))
 }
 
-/// Takes the listener lock `name`, retrying while another process holds it.
+/// Takes the listener lease `name`, retrying while another process (or replica) holds it.
 async fn acquire(
     service: &Service,
     key: &TaskKey,
     name: &str,
     shutdown: &mut Shutdown,
-) -> Option<ListenerLock> {
+) -> Option<Lease> {
     let mut announced = false;
     loop {
-        let (data, lock_name) = (service.data().clone(), name.to_string());
-        match tokio::task::spawn_blocking(move || coord::try_lock(&data, &lock_name)).await {
-            Ok(Ok(Attempt::Held(lock))) => return Some(lock),
-            Ok(Ok(Attempt::Busy)) => {
+        match service.leases().try_acquire(name).await {
+            Ok(Some(lease)) => return Some(lease),
+            Ok(None) => {
                 if !announced {
                     tracing::info!(session = %key.name, "another process is polling this account; reading from the store");
                     announced = true;
                 }
             }
-            Ok(Err(e)) => {
-                tracing::warn!(session = %key.name, error = %e, "cannot take the poll lock");
-                return None;
-            }
             Err(e) => {
-                tracing::warn!(error = %e, "the lock task failed");
-                return None;
+                // The database may be back in a moment (a lease on PostgreSQL); a lock file
+                // that cannot be opened will not, but retrying costs one open per interval.
+                tracing::warn!(session = %key.name, error = %e, "cannot take the poll lease; retrying");
             }
         }
-        if pause(LOCK_RETRY, shutdown).await || !still_wanted(service, key).await {
+        if pause(service.leases().retry(), shutdown).await || !still_wanted(service, key).await {
             return None;
         }
     }
 }
 
-/// One session's listener: its lock, then the backend's listener until it ends.
+/// One session's listener: its lease, then the backend's listener until it ends — and, should
+/// the lease be lost (the database let it go: another replica may poll now), the lease again.
 async fn listen(service: Arc<Service>, key: TaskKey, mut shutdown: Shutdown) {
     let upstream = service.upstream(key.backend).clone();
     let session = match service.store().session(&key.name).await {
         Ok(Some(s)) if wanted(&s).as_ref() == Some(&key) => s,
         _ => return,
     };
-    let Some(lock_name) = upstream.listener_lock(&session) else {
+    let Some(lease_name) = upstream.listener_lock(&session) else {
         return;
     };
-    let Some(_lock) = acquire(&service, &key, &lock_name, &mut shutdown).await else {
-        return;
-    };
-    // The session may have changed while we waited for the lock.
-    let session = match service.store().session(&key.name).await {
-        Ok(Some(s)) if wanted(&s).as_ref() == Some(&key) => s,
-        _ => return,
-    };
-    let sink = Arc::new(SessionSink {
-        service: service.clone(),
-        key,
-        wanted_at: std::sync::Mutex::new(None),
-    });
-    upstream.listen(session, sink, shutdown).await;
+    loop {
+        let Some(lease) = acquire(&service, &key, &lease_name, &mut shutdown).await else {
+            return;
+        };
+        // The session may have changed while we waited for the lease.
+        let session = match service.store().session(&key.name).await {
+            Ok(Some(s)) if wanted(&s).as_ref() == Some(&key) => s,
+            _ => return,
+        };
+        let sink = Arc::new(SessionSink {
+            service: service.clone(),
+            key: key.clone(),
+            wanted_at: std::sync::Mutex::new(None),
+        });
+        // The listener stops on shutdown or when the lease is lost, whichever comes first.
+        let (stop_tx, stop_rx) = watch::channel(*shutdown.borrow());
+        let listener = upstream.listen(session, sink, stop_rx);
+        tokio::pin!(listener);
+        let lost = tokio::select! {
+            _ = &mut listener => return,
+            _ = shutdown.wait_for(|stop| *stop) => false,
+            _ = lease.lost() => true,
+        };
+        let _ = stop_tx.send(true);
+        listener.await;
+        drop(lease);
+        if !lost {
+            return;
+        }
+        tracing::warn!(session = %key.name, "the poll lease was lost; stopped listening, taking it again");
+    }
 }
 
 /// How long a listener's "still wanted" answer stands: listeners ask after every batch, and a

@@ -2,7 +2,6 @@
 //! resolving a name (or the default), rename, default, logout, and expiry — each change
 //! announced with [`Event::SessionsChanged`] so pollers and watchers react at once.
 
-use crate::coord;
 use crate::error::{AppError, AppResult};
 use crate::model::{BackendKind, Secret, SessionStatus};
 use crate::service::{Event, Service};
@@ -44,34 +43,16 @@ impl Service {
     /// Every session, the default first, with who polls it.
     pub async fn list_sessions(&self) -> AppResult<Vec<SessionView>> {
         let sessions = self.store().sessions().await?;
-        // A lock this process holds is known without I/O; the others are checked on a
-        // blocking thread (a file open each), and only if there are any.
-        let data = self.data();
+        // A lease this process holds is known without I/O; the others are asked (a file open
+        // each, or one query), and only if there are any.
+        let leases = self.leases();
         let mut polling: Vec<Option<bool>> = Vec::with_capacity(sessions.len());
-        let mut elsewhere = Vec::new();
-        for (i, s) in sessions.iter().enumerate() {
-            match self.upstream(s.backend).listener_lock(s) {
-                None => polling.push(None),
-                Some(name) if coord::is_held_here(data, &name) => polling.push(Some(true)),
-                Some(name) => {
-                    polling.push(None);
-                    elsewhere.push((i, name));
-                }
-            }
-        }
-        if !elsewhere.is_empty() {
-            let data = data.clone();
-            let checked = tokio::task::spawn_blocking(move || {
-                elsewhere
-                    .into_iter()
-                    .map(|(i, name)| (i, coord::is_held(&data, &name)))
-                    .collect::<Vec<_>>()
-            })
-            .await
-            .unwrap_or_default();
-            for (i, held) in checked {
-                polling[i] = held;
-            }
+        for s in &sessions {
+            polling.push(match self.upstream(s.backend).listener_lock(s) {
+                None => None,
+                Some(name) if leases.held_here(&name) => Some(true),
+                Some(name) => leases.is_held(&name).await,
+            });
         }
         Ok(sessions
             .into_iter()

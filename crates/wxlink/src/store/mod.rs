@@ -20,6 +20,7 @@
 
 #[cfg(test)]
 pub(crate) mod contract;
+mod copy;
 mod imported;
 pub mod sqlite;
 
@@ -31,6 +32,7 @@ use serde_json::Value;
 pub use crate::model::{
     BackendKind, Direction, InvalidSessionName, MessageStatus, Secret, SessionStatus,
 };
+pub use copy::{ConsumerRecord, CursorRecord, Notice, RestoreOutcome, StoreState};
 pub use imported::{ImportOutcome, ImportedContext, ImportedCredentials, ImportedSession};
 pub use sqlite::SqliteStore;
 
@@ -450,6 +452,33 @@ pub trait Store: Send + Sync + fmt::Debug {
         messages: Vec<NewMessage>,
         dry_run: bool,
     ) -> StoreResult<(u64, u64)>;
+
+    /// Everything but the messages — sessions with their credentials, cursors, context tokens
+    /// and consumer positions — as `wxlink migrate-store` copies it.
+    async fn export_state(&self) -> StoreResult<StoreState>;
+    /// Writes `state` in one transaction, the source winning: sessions (credentials, status,
+    /// default, times), cursors, context tokens (with their send counts) and consumers are
+    /// created or replaced; what the store holds besides is left alone. Idempotent.
+    async fn restore_state(&self, state: &StoreState) -> StoreResult<()>;
+    /// Up to `limit` messages with an id above `after_id`, oldest first, every field included:
+    /// how a copy reads the whole history in chunks.
+    async fn messages_after(&self, after_id: i64, limit: u32) -> StoreResult<Vec<StoredMessage>>;
+    /// Stores copied messages under their own ids (and stored times), in one transaction, and
+    /// makes later ids continue above them. A message already here (the same id with the same
+    /// session, direction and dedupe key) is skipped; one that clashes (the id or the dedupe key
+    /// taken by another message) is left out and counted. Their sessions must exist.
+    async fn restore_messages(&self, messages: Vec<StoredMessage>) -> StoreResult<RestoreOutcome>;
+
+    /// Wake-ups for what any process writes, when the database can push them (PostgreSQL's
+    /// LISTEN/NOTIFY); `None` when it cannot, and waiters look at the store on a timer.
+    fn notices(&self) -> Option<tokio::sync::broadcast::Receiver<Notice>> {
+        None
+    }
+    /// The listener leases of a store shared by several hosts (PostgreSQL); `None` when the
+    /// processes sharing it share a data directory, whose file locks coordinate them.
+    fn leases(&self) -> Option<std::sync::Arc<dyn crate::coord::Leases>> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,9 @@ pub(crate) trait Fixture: Send + Sync {
     /// second process (or a restarted one) would.
     async fn open(&self) -> Arc<dyn Store>;
 
+    /// A second, empty database of the same kind (a copy's destination).
+    async fn open_other(&self) -> Arc<dyn Store>;
+
     /// Checks the implementation's own consistency (indexes, foreign keys) after a test's
     /// writes; panics when something is off.
     async fn check_integrity(&self, _store: &dyn Store) {}

@@ -32,6 +32,7 @@
 //! file's mode (0600 in a 0700 directory).
 
 mod checkpoint;
+mod copy;
 mod fold;
 mod history;
 mod import;
@@ -56,8 +57,8 @@ use self::checkpoint::Checkpointer;
 use self::schema::{BUSY_TIMEOUT_MS, CACHE_KIB, MIGRATIONS, STATEMENT_CACHE};
 use super::{
     ContextRecord, HistoryPage, HistoryQuery, ImportOutcome, ImportedSession, LoginRecord,
-    NewMessage, Reservation, Retention, Secret, SessionRecord, SessionStatus, Store, StoreError,
-    StoreResult, StoredMessage,
+    NewMessage, Reservation, RestoreOutcome, Retention, Secret, SessionRecord, SessionStatus,
+    Store, StoreError, StoreResult, StoreState, StoredMessage,
 };
 
 impl From<rusqlite::Error> for StoreError {
@@ -426,5 +427,24 @@ impl Store for SqliteStore {
 
     async fn prune(&self, retention: Retention) -> StoreResult<u64> {
         self.run(move |c| ops::prune(c, retention)).await
+    }
+
+    async fn export_state(&self) -> StoreResult<StoreState> {
+        self.run(copy::export_state).await
+    }
+
+    async fn restore_state(&self, state: &StoreState) -> StoreResult<()> {
+        let state = state.clone();
+        self.run(move |c| copy::restore_state(c, &state)).await
+    }
+
+    async fn messages_after(&self, after_id: i64, limit: u32) -> StoreResult<Vec<StoredMessage>> {
+        self.run(move |c| copy::messages_after(c, after_id, limit))
+            .await
+    }
+
+    async fn restore_messages(&self, messages: Vec<StoredMessage>) -> StoreResult<RestoreOutcome> {
+        self.run(move |c| copy::restore_messages(c, &messages))
+            .await
     }
 }

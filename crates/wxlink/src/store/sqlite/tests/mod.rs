@@ -53,6 +53,10 @@ impl Fixture for SqliteFixture {
         Arc::new(self.sqlite())
     }
 
+    async fn open_other(&self) -> Arc<dyn Store> {
+        Arc::new(SqliteStore::open(&self.dir.path().join("other.db")).unwrap())
+    }
+
     async fn check_integrity(&self, _store: &dyn Store) {
         let store = self.sqlite();
         let fk: i64 = store

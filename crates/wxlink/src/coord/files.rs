@@ -1,18 +1,57 @@
-//! Who listens to which account: one listener per account across every process sharing the
-//! data directory. On one host this is an OS file lock per account under `<data>/locks/`,
-//! released by the kernel when its holder dies (even by SIGKILL); the other processes read what
-//! the holder stores and can still send.
+//! Leases as OS file locks, one per account under `<data>/locks/`: for the processes of one
+//! host sharing a data directory (and its SQLite store). The kernel releases a lock when its
+//! holder dies, even by SIGKILL.
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use super::{Lease, Leases};
 use crate::paths::DataDir;
 
-/// How often a listener without its lock tries again.
-pub const LOCK_RETRY: Duration = Duration::from_secs(2);
+/// The file locks of one data directory.
+#[derive(Debug, Clone)]
+pub struct FileLeases {
+    data: DataDir,
+}
+
+impl FileLeases {
+    /// The locks under `data`'s `locks/`.
+    pub fn new(data: DataDir) -> FileLeases {
+        FileLeases { data }
+    }
+}
+
+#[async_trait]
+impl Leases for FileLeases {
+    async fn try_acquire(&self, name: &str) -> std::io::Result<Option<Lease>> {
+        let (data, name) = (self.data.clone(), name.to_owned());
+        let attempt = tokio::task::spawn_blocking(move || try_lock(&data, &name))
+            .await
+            .map_err(std::io::Error::other)??;
+        Ok(match attempt {
+            // Never lost: the kernel keeps it until the file is closed.
+            Attempt::Held(lock) => Some(Lease::new(lock, CancellationToken::new())),
+            Attempt::Busy => None,
+        })
+    }
+
+    fn held_here(&self, name: &str) -> bool {
+        is_held_here(&self.data, name)
+    }
+
+    async fn is_held(&self, name: &str) -> Option<bool> {
+        let (data, name) = (self.data.clone(), name.to_owned());
+        tokio::task::spawn_blocking(move || is_held(&data, &name))
+            .await
+            .ok()
+            .flatten()
+    }
+}
 
 /// A held listener lock; dropping it releases the lock.
 #[derive(Debug)]
