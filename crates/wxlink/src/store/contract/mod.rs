@@ -2,7 +2,8 @@
 //! runs (the model is atuin's shared database tests): sessions, ingest and its
 //! de-duplication, context tokens and the send quota, renames and logouts, history filters
 //! and search (Chinese inside sentences included), message lookups, outbound records, sends
-//! recorded before they leave, the durable inbox, retention, and imports from other tools.
+//! recorded before they leave, the durable inbox, retention, imports from other tools, and
+//! whole-store copies.
 //!
 //! An implementation provides a [`Fixture`] (a fresh database per test, that can be opened
 //! more than once) and expands [`contract_suite!`] in its tests:
@@ -16,6 +17,7 @@
 //! [`ingest`] (with context tokens and the quota), [`history`], [`messages`] (lookups,
 //! outbound records, the inbox, retention).
 
+mod copy;
 mod history;
 mod import;
 mod ingest;
@@ -23,6 +25,7 @@ mod messages;
 mod sends;
 mod sessions;
 
+pub(crate) use copy::*;
 pub(crate) use history::*;
 pub(crate) use import::*;
 pub(crate) use ingest::*;
@@ -98,6 +101,8 @@ macro_rules! contract_suite {
             imported_context_tokens_merge_by_age,
             imported_history_is_not_news_and_dry_runs_write_nothing,
             history_streamed_in_chunks_is_deduplicated_and_not_news,
+            a_copy_carries_everything_and_is_idempotent,
+            an_empty_store_copies_as_empty,
         );
     };
     (@tests $fixture:expr; $($name:ident),* $(,)?) => {
