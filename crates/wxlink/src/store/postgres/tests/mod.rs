@@ -1,10 +1,21 @@
 //! Tests of the PostgreSQL store, all against a real server (`pg-testserver`: Debian's
 //! PostgreSQL in a temporary directory on a loopback port), never a mock: the shared contract
-//! suite ([`crate::store::contract`]).
+//! suite ([`crate::store::contract`]), and what only this store has — [`security`] (sealed
+//! tokens, the key check, migrations), [`notices`] (LISTEN/NOTIFY across handles),
+//! [`leases`] (advisory locks across stores, lost with their connection), [`concurrency`]
+//! (ids visible in id order under concurrent ingest), [`search`] (the same results as
+//! SQLite) and [`copy`] (whole-store copies both ways).
 //!
 //! One server serves the whole test binary (started on first use, stopped at exit); each test
 //! gets a database of its own. Without PostgreSQL installed the tests fail, saying how to
 //! install it (`tests/postgres/install.sh`): they never skip.
+
+mod concurrency;
+mod copy;
+mod leases;
+mod notices;
+mod search;
+mod security;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -105,6 +116,11 @@ impl PgFixture {
         PgStore::connect(&url(&self.db), self.key.clone())
             .await
             .unwrap()
+    }
+
+    /// `sql` in this fixture's database.
+    pub(super) fn psql(&self, sql: &str) -> String {
+        psql(&self.db, sql)
     }
 }
 
