@@ -112,15 +112,12 @@ impl Drop for Hold {
 }
 
 impl PgLeases {
-    /// Leases over connections made with `config` (the store's), asking `pool` for `is_held`.
+    /// Leases over connections made with `config` (the store's, keepalives set), asking
+    /// `pool` for `is_held`.
     pub(super) fn new(mut config: tokio_postgres::Config, pool: deadpool_postgres::Pool) -> Self {
         config
             .application_name("wxlink-lease")
-            .connect_timeout(DEADLINE)
-            .keepalives(true)
-            .keepalives_idle(Duration::from_secs(5))
-            .keepalives_interval(Duration::from_secs(1))
-            .keepalives_retries(3);
+            .connect_timeout(DEADLINE);
         PgLeases {
             inner: Arc::new(Inner {
                 config,

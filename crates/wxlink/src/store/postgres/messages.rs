@@ -14,7 +14,7 @@ use deadpool_postgres::{Client, GenericClient, Transaction};
 
 use super::notify::messages_stored;
 use super::rows::{insert_messages, message_from_row, MESSAGE_COLUMNS};
-use super::sessions::{require_session, SQL_BUMP_LAST_MESSAGE, SQL_SET_CURSOR, SQL_UPSERT_CONTEXT};
+use super::sessions::{require_session, SQL_BUMP_LAST_MESSAGE, SQL_SET_CURSOR};
 use crate::store::{
     Direction, NewMessage, Retention, StoreResult, StoredMessage, DEFAULT_CONSUMER,
 };
@@ -35,14 +35,19 @@ pub(super) async fn lock_ids(tx: &Transaction<'_>) -> StoreResult<()> {
     Ok(())
 }
 
+/// The context tokens of a batch, in its order (the function's loop applies the upsert rule
+/// of each in turn; see the schema).
+const SQL_UPSERT_CONTEXTS: &str =
+    "SELECT wxlink_upsert_contexts($1, $2::text[], $3::text[], $4::bigint[])";
+
 /// A new consumer starts at 0 (the default one) or after the newest message (`$2`).
 const SQL_CREATE_CONSUMER: &str = "INSERT INTO consumers (name, last_id) \
      VALUES ($1, CASE WHEN $2 THEN (SELECT coalesce(max(id), 0) FROM messages) ELSE 0 END) \
      ON CONFLICT (name) DO NOTHING";
 
 /// Every message is stored under `session` with its own direction; only inbound messages
-/// carrying a non-empty token update the contexts, in the batch's order. The cursor is stored
-/// even for an empty batch.
+/// carrying a non-empty token update the contexts, in the batch's order (one statement for
+/// all of them). The cursor is stored even for an empty batch.
 pub(super) async fn ingest(
     c: &mut Client,
     session: &str,
@@ -56,7 +61,7 @@ pub(super) async fn ingest(
     }
     require_session(&tx, session).await?;
     let inserted = insert_messages(&tx, session, batch, stored_at).await?;
-    let upsert = tx.prepare_cached(SQL_UPSERT_CONTEXT).await?;
+    let (mut users, mut tokens, mut times) = (Vec::new(), Vec::new(), Vec::new());
     for m in batch {
         let token = m
             .context_token
@@ -64,10 +69,15 @@ pub(super) async fn ingest(
             .map(|t| nul_free(t.expose_str()))
             .filter(|t| !t.is_empty());
         if let (Direction::In, Some(token)) = (m.direction, token) {
-            let peer = nul_free(&m.peer);
-            tx.execute(&upsert, &[&session, &peer, &token, &m.created_at_ms])
-                .await?;
+            users.push(nul_free(&m.peer));
+            tokens.push(token);
+            times.push(m.created_at_ms);
         }
+    }
+    if !users.is_empty() {
+        let upsert = tx.prepare_cached(SQL_UPSERT_CONTEXTS).await?;
+        tx.execute(&upsert, &[&session, &users, &tokens, &times])
+            .await?;
     }
     if let Some(newest) = batch.iter().map(|m| m.created_at_ms).max() {
         let bump = tx.prepare_cached(SQL_BUMP_LAST_MESSAGE).await?;

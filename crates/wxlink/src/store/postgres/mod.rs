@@ -1,22 +1,22 @@
 //! The PostgreSQL implementation of [`Store`], for several wxlink replicas sharing one
 //! database: async over `tokio-postgres` with a `deadpool-postgres` pool.
 //!
-//! - [`schema`]: versioned migrations under an advisory lock; the credential key check.
-//! - [`crypt`]: [`CredentialKey`] and the sealing of session tokens (AES-256-GCM).
-//! - [`sessions`], [`messages`], [`sends`], [`history`], [`import`], [`copy`]: the SQL of
+//! - `schema`: versioned migrations under an advisory lock; the credential key check.
+//! - `crypt`: [`CredentialKey`] and the sealing of session tokens (AES-256-GCM).
+//! - `sessions`, `messages`, `sends`, `history`, `import`, `copy`: the SQL of
 //!   every [`Store`] operation, as plain async functions over a pooled connection.
-//! - [`rows`]: rows into records and the one statement that inserts new messages.
-//! - [`notify`]: `pg_notify` on every write and the listener behind [`Store::notices`].
-//! - [`lease`]: [`PgLeases`], the listener leases behind [`Store::leases`].
-//! - [`error`]: driver errors into [`StoreError`].
+//! - `rows`: rows into records and the one statement that inserts new messages.
+//! - `notify`: `pg_notify` on every write and the listener behind [`Store::notices`].
+//! - `lease`: [`PgLeases`], the listener leases behind [`Store::leases`].
+//! - `error`: driver errors into [`StoreError`].
 //!
 //! The invariants of [`crate::store`] hold across replicas: ingest is one transaction with
 //! de-duplication on `(session, direction, dedupe_key)`; ids are drawn under one advisory lock
-//! so they become visible in id order (see [`messages`]); a claim locks its consumer's row; a
+//! so they become visible in id order (see `messages`); a claim locks its consumer's row; a
 //! reservation is one conditional `UPDATE`.
 //!
 //! Credentials: session bearer tokens are encrypted with the [`CredentialKey`]; context tokens
-//! and message bodies are stored plain (see [`crypt`]). SQLite instead relies on its file's
+//! and message bodies are stored plain (see `crypt`). SQLite instead relies on its file's
 //! mode (0600).
 
 mod copy;
@@ -37,6 +37,7 @@ mod tests;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -54,6 +55,9 @@ use super::{
 
 pub use self::crypt::{CredentialKey, InvalidKey};
 pub use self::lease::PgLeases;
+
+/// How long opening a connection may take, unless the URL says (`connect_timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connections kept by the pool when none is chosen.
 pub const DEFAULT_POOL_SIZE: usize = 16;
@@ -114,7 +118,9 @@ impl PgStore {
 
     /// Connects, brings the schema up to date (once, whatever the number of replicas starting
     /// together), checks `key` against the database's ([`StoreError::WrongKey`]), and starts
-    /// the notification listener. Fails with [`StoreError::TooNew`] when a newer wxlink wrote
+    /// the notification listener. Every connection gets TCP keepalives (a server that stops
+    /// answering is noticed within seconds) and, unless the URL sets one, a 10 s connect
+    /// timeout. Fails with [`StoreError::TooNew`] when a newer wxlink wrote
     /// the database. Connections are unencrypted (TLS is not supported yet): keep the database
     /// on a trusted network.
     pub async fn connect_with(
@@ -128,6 +134,15 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("wxlink");
         }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        // A server that stopped answering shows up within seconds, not at the OS's timeout.
+        config
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(5))
+            .keepalives_interval(Duration::from_secs(1))
+            .keepalives_retries(3);
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -147,12 +162,7 @@ impl PgStore {
         }
         let (notices, _) = broadcast::channel(notify::CAPACITY);
         let mut listen = config.clone();
-        listen
-            .application_name("wxlink-listen")
-            .keepalives(true)
-            .keepalives_idle(std::time::Duration::from_secs(5))
-            .keepalives_interval(std::time::Duration::from_secs(1))
-            .keepalives_retries(3);
+        listen.application_name("wxlink-listen");
         let listener = Listener::start(listen, notices.clone()).await?;
         let leases = Arc::new(PgLeases::new(config, pool.clone()));
         Ok(PgStore {

@@ -106,6 +106,25 @@ CREATE TABLE consumers (
     name    TEXT COLLATE "C" PRIMARY KEY,
     last_id BIGINT NOT NULL
 );
+
+-- The context tokens an ingested batch carries, applied in the batch's order (each step the
+-- upsert rule: a new token replaces the stored one only if not older, resetting the send
+-- count; the same token again only moves received_at forward). One round trip per batch.
+CREATE FUNCTION wxlink_upsert_contexts(p_session TEXT, p_users TEXT[], p_tokens TEXT[],
+                                       p_times BIGINT[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_users, 1), 0) LOOP
+        INSERT INTO contexts (session, user_id, token, received_at, send_count)
+        VALUES (p_session, p_users[i], p_tokens[i], p_times[i], 0)
+        ON CONFLICT (session, user_id) DO UPDATE SET
+            send_count  = CASE WHEN excluded.token = contexts.token
+                               THEN contexts.send_count ELSE 0 END,
+            token       = excluded.token,
+            received_at = greatest(contexts.received_at, excluded.received_at)
+        WHERE excluded.token = contexts.token OR excluded.received_at >= contexts.received_at;
+    END LOOP;
+END $$;
 "#;
 
 /// The migrations, oldest first: script `i` takes the database from version `i` to `i + 1`.

@@ -31,17 +31,6 @@ pub(super) async fn lock_sessions(tx: &Transaction<'_>) -> StoreResult<()> {
     Ok(())
 }
 
-/// A new token replaces the stored one only if it is not older (and resets the send count);
-/// the same token again only moves `received_at` forward.
-pub(super) const SQL_UPSERT_CONTEXT: &str = "INSERT INTO contexts (session, user_id, token, \
-     received_at, send_count) VALUES ($1, $2, $3, $4, 0) \
-     ON CONFLICT (session, user_id) DO UPDATE SET \
-         send_count  = CASE WHEN excluded.token = contexts.token \
-                            THEN contexts.send_count ELSE 0 END, \
-         token       = excluded.token, \
-         received_at = greatest(contexts.received_at, excluded.received_at) \
-     WHERE excluded.token = contexts.token OR excluded.received_at >= contexts.received_at";
-
 pub(super) const SQL_BUMP_LAST_MESSAGE: &str = "UPDATE sessions \
      SET last_message_at = greatest(coalesce(last_message_at, $2), $2) WHERE name = $1";
 
