@@ -22,6 +22,7 @@
 pub(crate) mod contract;
 mod copy;
 mod imported;
+pub mod postgres;
 pub mod sqlite;
 
 use std::fmt;
@@ -34,6 +35,7 @@ pub use crate::model::{
 };
 pub use copy::{ConsumerRecord, CursorRecord, Notice, RestoreOutcome, StoreState};
 pub use imported::{ImportOutcome, ImportedContext, ImportedCredentials, ImportedSession};
+pub use postgres::{CredentialKey, PgStore};
 pub use sqlite::SqliteStore;
 
 /// Name of the consumer used when a caller names none.
@@ -65,6 +67,11 @@ pub enum StoreError {
         /// Newest version this build knows.
         supported: i64,
     },
+    /// The database's credentials were encrypted with another key than the one given
+    /// (PostgreSQL: the credential key, `crypt.rs` in `store::postgres`): nothing is read or
+    /// written with this one. Start with the key the database was set up with.
+    #[error("the credential key does not match the one this database's credentials were encrypted with; start with that key")]
+    WrongKey,
     /// Setting up the database's files failed.
     #[error("cannot prepare {path}: {source}")]
     Io {

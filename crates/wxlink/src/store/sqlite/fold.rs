@@ -32,7 +32,7 @@ pub(super) fn register_functions(conn: &Connection) -> StoreResult<()> {
 
 /// Case folding shared by every search path: the FTS5 `trigram` tokenizer's (which also
 /// skips NUL characters), so a row test agrees with the index.
-pub(super) fn fold(s: &str) -> String {
+pub(crate) fn fold(s: &str) -> String {
     s.chars()
         .filter(|&c| c != '\0')
         .map(fts5_fold::fold_char)

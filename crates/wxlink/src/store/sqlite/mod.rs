@@ -33,7 +33,7 @@
 
 mod checkpoint;
 mod copy;
-mod fold;
+pub(crate) mod fold;
 mod history;
 mod import;
 mod ops;
