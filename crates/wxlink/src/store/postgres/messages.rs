@@ -8,13 +8,14 @@
 //! at a time, and commit order is id order. Readers take no lock.
 //!
 //! Lock order, to never deadlock: the id lock, then the sessions lock
-//! ([`super::sessions::lock_sessions`]), then rows.
+//! ([`super::sessions::lock_sessions`]), then the session's row
+//! ([`super::sessions::lock_session`]), then its contexts, cursor and messages.
 
 use deadpool_postgres::{Client, GenericClient, Transaction};
 
 use super::notify::messages_stored;
 use super::rows::{insert_messages, message_from_row, MESSAGE_COLUMNS};
-use super::sessions::{require_session, SQL_BUMP_LAST_MESSAGE, SQL_SET_CURSOR};
+use super::sessions::{lock_session, SQL_BUMP_LAST_MESSAGE, SQL_SET_CURSOR};
 use crate::store::{
     Direction, NewMessage, Retention, StoreResult, StoredMessage, DEFAULT_CONSUMER,
 };
@@ -59,7 +60,7 @@ pub(super) async fn ingest(
     if !batch.is_empty() {
         lock_ids(&tx).await?;
     }
-    require_session(&tx, session).await?;
+    lock_session(&tx, session).await?;
     let inserted = insert_messages(&tx, session, batch, stored_at).await?;
     let (mut users, mut tokens, mut times) = (Vec::new(), Vec::new(), Vec::new());
     for m in batch {

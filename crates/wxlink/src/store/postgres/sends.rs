@@ -9,7 +9,7 @@ use deadpool_postgres::{Client, GenericClient, Transaction};
 use super::messages::lock_ids;
 use super::notify::messages_stored;
 use super::rows::{folded, insert_messages, nul_free, nul_free_opt};
-use super::sessions::{require_session, SQL_BUMP_LAST_MESSAGE};
+use super::sessions::{lock_session, SQL_BUMP_LAST_MESSAGE};
 use crate::store::{MessageStatus, NewMessage, Reservation, StoreError, StoreResult};
 use crate::timefmt::now_ms;
 
@@ -92,7 +92,7 @@ async fn insert_one(tx: &Transaction<'_>, message: &NewMessage) -> StoreResult<O
 pub(super) async fn record_outbound(c: &mut Client, message: &NewMessage) -> StoreResult<i64> {
     let tx = c.transaction().await?;
     lock_ids(&tx).await?;
-    require_session(&tx, &message.session).await?;
+    lock_session(&tx, &message.session).await?;
     let id = match insert_one(&tx, message).await? {
         Some(id) => {
             messages_stored(&tx, id).await?;
@@ -124,7 +124,7 @@ pub(super) async fn begin_send(
 ) -> StoreResult<Option<i64>> {
     let tx = c.transaction().await?;
     lock_ids(&tx).await?;
-    require_session(&tx, &message.session).await?;
+    lock_session(&tx, &message.session).await?;
     if let Some(r) = reservation {
         let reserved = reserve(
             &tx,

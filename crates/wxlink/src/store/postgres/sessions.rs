@@ -73,6 +73,21 @@ pub(super) async fn require_session(c: &impl GenericClient, name: &str) -> Store
     }
 }
 
+/// Locks session `name`'s row for the rest of the transaction (`FOR NO KEY UPDATE`: foreign
+/// key checks still pass); [`StoreError::UnknownSession`] when there is none. Writes to a
+/// session's contexts, cursor or messages take it first, as logins and logouts (which lock the
+/// row, then change its contexts) do: the same order everywhere, so they never deadlock.
+pub(super) async fn lock_session(tx: &Transaction<'_>, name: &str) -> StoreResult<()> {
+    let stmt = tx
+        .prepare_cached("SELECT 1 FROM sessions WHERE name = $1 FOR NO KEY UPDATE")
+        .await?;
+    if tx.query_opt(&stmt, &[&name]).await?.is_some() {
+        Ok(())
+    } else {
+        Err(StoreError::UnknownSession(name.to_owned()))
+    }
+}
+
 pub(super) async fn save_login(
     c: &mut Client,
     sealer: &Sealer,

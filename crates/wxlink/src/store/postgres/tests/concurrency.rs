@@ -96,3 +96,50 @@ async fn concurrent_ingest_and_claims_hand_out_every_id_exactly_once() {
     assert!(missed.is_empty(), "ids never handed out: {missed:?}");
     assert_eq!(claimed, written);
 }
+
+/// Re-logins (which drop the session's contexts), ingests carrying tokens and sends reserving
+/// the quota, all on one session from separate handles at once: every lock is taken in one
+/// order, so none fails with a deadlock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logins_ingests_and_sends_on_one_session_never_deadlock() {
+    use crate::store::contract::{login, outbound, tok, with_token, QUOTA};
+    use crate::store::Reservation;
+    const ROUNDS: usize = 40;
+    let db = PgFixture::new();
+    let setup = db.pg().await;
+    log_in_all(&setup, &["main"]).await;
+    let (a, b, c) = (db.pg().await, db.pg().await, db.pg().await);
+    let logins = tokio::spawn(async move {
+        for r in 0..ROUNDS {
+            let bot = if r % 2 == 0 { "bot-x" } else { "bot0" };
+            a.save_login("main", &login(bot, "t")).await.unwrap();
+        }
+    });
+    let ingests = tokio::spawn(async move {
+        for r in 0..ROUNDS {
+            let batch = (0..5)
+                .map(|i| {
+                    let key = format!("{r}-{i}");
+                    with_token(inbound("main", &key, "u1", "hi", r as i64), "T")
+                })
+                .collect();
+            b.ingest("main", batch, "c").await.unwrap();
+        }
+    });
+    let sends = tokio::spawn(async move {
+        for r in 0..ROUNDS {
+            let reservation = Reservation {
+                token: tok("T"),
+                quota: QUOTA * 100,
+            };
+            let row = outbound("main", &format!("o{r}"), "u1", "yo", r as i64);
+            let id = c.begin_send(row.clone(), Some(reservation)).await.unwrap();
+            if let Some(id) = id {
+                c.finish_send(id, row, true).await.unwrap();
+            }
+        }
+    });
+    for task in [logins, ingests, sends] {
+        task.await.unwrap();
+    }
+}
