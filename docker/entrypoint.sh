@@ -5,6 +5,8 @@
 #                     other hosts set PORT): MCP, REST and the admin panel. Listening on 0.0.0.0
 #                     needs a token: WXLINK_TOKEN, or WXLINK_TOKEN_FILE naming a file that holds
 #                     it (a Docker/compose secret). Set PORT rather than passing --port/--host.
+#                     WXLINK_DATABASE_URL (or WXLINK_DATABASE_URL_FILE) and
+#                     WXLINK_DATABASE_KEY_FILE put it on a shared PostgreSQL database (replicas).
 #   anything else     `wxlink ARGS...` as given (`mcp` for stdio, `login`, `status`, ...).
 #
 # No arguments means `serve`.
@@ -18,6 +20,16 @@ if [ -z "${WXLINK_TOKEN:-}" ] && [ -n "${WXLINK_TOKEN_FILE:-}" ]; then
     fi
     WXLINK_TOKEN="$(tr -d '\r\n' < "$WXLINK_TOKEN_FILE")"
     export WXLINK_TOKEN
+fi
+
+# The PostgreSQL URL (it holds a password) from a file too: replicas on a shared database.
+if [ -z "${WXLINK_DATABASE_URL:-}" ] && [ -n "${WXLINK_DATABASE_URL_FILE:-}" ]; then
+    if [ ! -r "$WXLINK_DATABASE_URL_FILE" ]; then
+        echo "wxlink-entrypoint: cannot read WXLINK_DATABASE_URL_FILE ($WXLINK_DATABASE_URL_FILE)" >&2
+        exit 2
+    fi
+    WXLINK_DATABASE_URL="$(tr -d '\r\n' < "$WXLINK_DATABASE_URL_FILE")"
+    export WXLINK_DATABASE_URL
 fi
 
 [ "$#" -gt 0 ] || set -- serve

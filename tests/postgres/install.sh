@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Makes sure a PostgreSQL server is installed for the tests that start one
-# (crates/pg-testserver): Debian's `postgresql` package (initdb, pg_ctl, psql, pg_trgm), from
-# apt when missing. Idempotent; prints the bin directory it found.
+# Makes sure the servers the replica tests start are installed: a PostgreSQL server
+# (crates/pg-testserver: Debian's `postgresql` package — initdb, pg_ctl, psql, pg_trgm) and
+# HAProxy (the proxy of compose.replicas.yaml, docker/haproxy.cfg), from apt when missing.
+# Idempotent; prints what it found.
 set -euo pipefail
 find_bindir() {
   if [[ -n "${WXLINK_PG_BINDIR:-}" && -x "$WXLINK_PG_BINDIR/initdb" ]]; then
@@ -12,10 +13,13 @@ find_bindir() {
   if [[ -n "$d" && -x "$d/initdb" ]]; then echo "$d"; return 0; fi
   return 1
 }
-if ! find_bindir >/dev/null; then
-  echo "postgres: installing Debian's postgresql" >&2
+missing=()
+find_bindir >/dev/null || missing+=(postgresql)
+command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
+if (( ${#missing[@]} )); then
+  echo "postgres: installing Debian's ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "postgres: $(find_bindir)" >&2
+echo "postgres: $(find_bindir); haproxy: $(command -v haproxy || echo /usr/sbin/haproxy)" >&2

@@ -41,7 +41,6 @@ use wxlink::http::{HttpOptions, Server};
 use wxlink::mcp::{ToolMode, WxlinkFactory};
 use wxlink::service::pollers::Pollers;
 use wxlink::service::{Service, ServiceOptions};
-use wxlink::store::Retention;
 use wxlink::upstream::UpstreamOptions;
 
 use crate::handler::ConformanceFactory;
@@ -111,8 +110,7 @@ async fn run(args: Args) -> AppResult<()> {
             cdn_base: args.cdn_base,
             ..UpstreamOptions::default()
         },
-        retention: Retention::default(),
-        fix_permissions: false,
+        ..ServiceOptions::default()
     })?;
     let factory =
         ConformanceFactory::new(WxlinkFactory::new(service.clone(), ToolMode::Auto, false));

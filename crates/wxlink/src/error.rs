@@ -337,6 +337,8 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::UnknownSession(name) => AppError::UnknownSession(name),
             StoreError::InvalidName(bad) => AppError::Invalid(bad.to_string()),
+            StoreError::NoKey(why) => AppError::Invalid(why),
+            StoreError::WrongKey => AppError::Invalid(StoreError::WrongKey.to_string()),
             StoreError::SessionExists(name) => {
                 AppError::Invalid(format!("a session named {name:?} already exists"))
             }

@@ -12,7 +12,8 @@
 //!   the SQLite implementation.
 //! - [`upstream`]: the [`upstream::Upstream`] trait and its backends, `ilink` and `wechaty`:
 //!   login, listening, sending, media, contacts, each normalizing into store rows.
-//! - [`coord`]: who listens to which account (one listener per account across processes).
+//! - [`coord`]: who listens to which account (one listener per account across processes and,
+//!   on PostgreSQL, hosts): leases, which a shared store can lose.
 //! - [`service`]: THE rules — inbox, send and routing, typing, download, sessions and logins,
 //!   contacts, background listeners, events and change feeds. Every frontend calls only this.
 //! - [`mcp`]: the MCP frontend — handler, tools, resources, stdio transport.

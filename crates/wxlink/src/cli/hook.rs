@@ -91,10 +91,10 @@ const MAX_CHARS: usize = 1_000;
 pub async fn run(options: ServiceOptions, args: &HookArgs) -> AppResult<()> {
     // Nothing was ever stored: say nothing, create nothing.
     let root = crate::paths::DataDir::default_root(options.data_dir.as_deref());
-    if !root.join("wxlink.db").exists() {
+    if options.database.is_none() && !root.join("wxlink.db").exists() {
         return Ok(());
     }
-    let service: Arc<Service> = Service::open(options)?;
+    let service: Arc<Service> = Service::connect(options).await?;
     let consumer = args
         .consumer
         .clone()

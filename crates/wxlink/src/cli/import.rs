@@ -50,15 +50,18 @@ pub async fn run(options: ServiceOptions, args: ImportArgs, out: &Output) -> App
         let store = SqliteStore::open_in_memory()?;
         import::run(&store, source, &dir, true).await?
     } else {
-        let service: Arc<Service> = Service::open(options)?;
+        let service: Arc<Service> = Service::connect(options).await?;
         import::run(service.store(), source, &dir, args.dry_run).await?
     };
     print(&report, out);
     Ok(())
 }
 
-/// Whether the data directory already has a database.
+/// Whether the store already exists (a PostgreSQL database always counts).
 fn has_database(options: &ServiceOptions) -> bool {
+    if options.database.is_some() {
+        return true;
+    }
     let root = options.data_dir.clone().unwrap_or_else(|| {
         std::env::home_dir()
             .unwrap_or_else(|| PathBuf::from("."))

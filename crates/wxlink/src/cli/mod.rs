@@ -11,6 +11,7 @@ mod hook;
 mod import;
 mod login;
 mod mcp;
+mod migrate;
 mod output;
 mod poll;
 mod progress;
@@ -30,7 +31,7 @@ use url::Url;
 
 use crate::error::{AppError, AppResult, EXIT_FAILURE};
 use crate::service::{Service, ServiceOptions};
-use crate::store::Retention;
+use crate::store::{KeySource, Retention, StoreLocation};
 use crate::upstream::UpstreamOptions;
 
 pub use output::Output;
@@ -78,6 +79,22 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_upload_mb: Option<u64>,
 
+    /// Keep everything in this PostgreSQL database instead of SQLite in the data directory
+    /// (postgres://user:password@host/database): replicas on several hosts share it.
+    #[arg(long, global = true, env = "WXLINK_DATABASE_URL", hide_env_values = true,
+          value_name = "URL", value_parser = StoreLocation::parse)]
+    pub database: Option<StoreLocation>,
+
+    /// File with the key that encrypts account credentials in PostgreSQL (64 hex digits; make
+    /// one with `wxlink database-key`). Or put the key itself in WXLINK_DATABASE_KEY.
+    #[arg(
+        long,
+        global = true,
+        env = "WXLINK_DATABASE_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub database_key_file: Option<PathBuf>,
+
     /// Log level for stderr: error, warn, info, debug, trace (or a tracing filter).
     #[arg(long, global = true, env = "WXLINK_LOG", default_value = "warn")]
     pub log_level: String,
@@ -123,6 +140,11 @@ pub enum Command {
     Access(access::AccessArgs),
     /// Switch from WeiLink or OpenClaw: their sessions (no new login), context tokens and history.
     Import(import::ImportArgs),
+    /// Copy everything from one store into another (SQLite ↔ PostgreSQL); running it again
+    /// copies only what is new.
+    MigrateStore(migrate::MigrateArgs),
+    /// Print a new key for --database-key-file (64 hex digits).
+    DatabaseKey,
     /// Connect an AI agent (Claude Code, Codex, OpenCode, Cursor, Claude Desktop, VS Code) to
     /// wxlink by writing its config; --uninstall removes it again.
     Setup(setup::SetupArgs),
@@ -143,6 +165,10 @@ impl Cli {
                 max_rows: self.retain_rows,
             },
             fix_permissions: self.fix_permissions,
+            database: self.database.clone(),
+            database_key: KeySource {
+                file: self.database_key_file.clone(),
+            },
         }
     }
 }
@@ -259,10 +285,16 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
             .map_err(|e| AppError::System(format!("setup stopped: {e}")))?;
     }
     let options = cli.service_options();
-    if let Command::Import(args) = cli.command {
-        return import::run(options, args, out).await;
+    match cli.command {
+        Command::Import(args) => return import::run(options, args, out).await,
+        Command::MigrateStore(args) => return migrate::run(options, args, out).await,
+        Command::DatabaseKey => {
+            migrate::new_key(out);
+            return Ok(());
+        }
+        _ => {}
     }
-    let service: Arc<Service> = Service::open(options)?;
+    let service: Arc<Service> = Service::connect(options).await?;
     // Sends a crashed process left in flight show as `unknown` from now on.
     if let Err(e) = service.settle_pending().await {
         tracing::warn!(error = %e, "cannot settle interrupted sends");
@@ -285,6 +317,8 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
         | Command::Openapi
         | Command::Hook(_)
         | Command::Import(_)
+        | Command::MigrateStore(_)
+        | Command::DatabaseKey
         | Command::Setup(_) => Ok(()),
     }
 }

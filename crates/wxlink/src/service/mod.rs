@@ -12,6 +12,7 @@
 //! | [`inbox`] | `recv`: unread messages of a consumer, claimed atomically, waiting up to a timeout |
 //! | [`history`] | history filters (WeiLink's spellings too) into store queries |
 //! | [`import`] | sessions, context tokens and history of WeiLink and OpenClaw, merged in |
+//! | [`migrate`] | a whole store copied into another (SQLite ↔ PostgreSQL), idempotent |
 //! | [`download`] | media of a stored message into a directory, never escaping it |
 //! | [`contacts`] | contacts and rooms by name or id, members, the users a session can answer |
 //! | [`pollers`] | one listener per logged-in session, under the cross-process lock |
@@ -29,6 +30,7 @@ pub mod history;
 pub mod import;
 pub mod inbox;
 pub mod login;
+pub mod migrate;
 pub mod overview;
 pub mod pollers;
 pub mod push;
@@ -44,7 +46,7 @@ use crate::coord::{FileLeases, Leases};
 use crate::error::{AppError, AppResult};
 use crate::model::BackendKind;
 use crate::paths::DataDir;
-use crate::store::{Retention, SqliteStore, Store};
+use crate::store::{KeySource, Retention, SqliteStore, Store, StoreLocation};
 use crate::upstream::{Upstream, UpstreamOptions, Upstreams};
 
 pub use events::{Event, Events};
@@ -61,6 +63,10 @@ pub struct ServiceOptions {
     /// Tighten a data directory others can read to 0700 (`--fix-permissions`); otherwise
     /// such a directory is only warned about.
     pub fix_permissions: bool,
+    /// The store (`--database`): SQLite in the data directory when `None`.
+    pub database: Option<StoreLocation>,
+    /// Where a PostgreSQL store's credential key comes from.
+    pub database_key: KeySource,
 }
 
 /// Warns about a data directory the group or others can read (it holds tokens and messages),
@@ -107,12 +113,26 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
-    /// Opens the data directory and the SQLite store. Does no network I/O. Blocking (it opens
-    /// the database): call it before serving.
+    /// Opens the data directory and its SQLite store (whatever `options.database` says; see
+    /// [`Service::connect`]). Does no network I/O. Blocking (it opens the database): call it
+    /// before serving.
     pub fn open(options: ServiceOptions) -> AppResult<Arc<Service>> {
         let data = DataDir::resolve(options.data_dir.as_deref())?;
         check_permissions(&data, options.fix_permissions)?;
         let store = Arc::new(SqliteStore::open(&data.database())?);
+        Ok(Self::with_store(data, store, options))
+    }
+
+    /// Opens the data directory and the store `options` name (SQLite in the data directory, or
+    /// PostgreSQL shared with other replicas). Does no network I/O but the database's.
+    pub async fn connect(options: ServiceOptions) -> AppResult<Arc<Service>> {
+        let data = DataDir::resolve(options.data_dir.as_deref())?;
+        check_permissions(&data, options.fix_permissions)?;
+        let location = options
+            .database
+            .clone()
+            .unwrap_or_else(|| StoreLocation::Sqlite(data.database()));
+        let store = crate::store::open::open(&location, &options.database_key).await?;
         Ok(Self::with_store(data, store, options))
     }
 

@@ -22,6 +22,7 @@
 pub(crate) mod contract;
 mod copy;
 mod imported;
+pub mod open;
 pub mod postgres;
 pub mod sqlite;
 
@@ -35,6 +36,7 @@ pub use crate::model::{
 };
 pub use copy::{ConsumerRecord, CursorRecord, Notice, RestoreOutcome, StoreState};
 pub use imported::{ImportOutcome, ImportedContext, ImportedCredentials, ImportedSession};
+pub use open::{KeySource, StoreLocation};
 pub use postgres::{CredentialKey, PgStore};
 pub use sqlite::SqliteStore;
 
@@ -72,6 +74,9 @@ pub enum StoreError {
     /// written with this one. Start with the key the database was set up with.
     #[error("the credential key does not match the one this database's credentials were encrypted with; start with that key")]
     WrongKey,
+    /// The key that encrypts a shared store's credentials is missing or unusable.
+    #[error("{0}")]
+    NoKey(String),
     /// Setting up the database's files failed.
     #[error("cannot prepare {path}: {source}")]
     Io {

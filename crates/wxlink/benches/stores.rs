@@ -1,0 +1,150 @@
+//! The two stores side by side on the same corpus (`benches/corpus/`): SQLite (embedded, the
+//! default) and PostgreSQL (shared by replicas; a real server this bench starts with
+//! crates/pg-testserver). Prints the ingest rate of each (`Store::ingest`, batches of 1,000:
+//! messages, cursor and contexts in one transaction, search index included) and p50/p99 of
+//! every history query shape, with the ratio PostgreSQL / SQLite.
+//!
+//! `cargo bench -p wxlink --bench stores` — knobs: `STORES_BENCH_MESSAGES` (corpus size,
+//! default 1,000,000). PostgreSQL runs as the test harness starts it (`fsync=off`) and SQLite
+//! with `synchronous=NORMAL` in WAL mode: neither waits for the disk at commit, so the figures
+//! compare the engines, not this machine's disk.
+
+#[path = "corpus/mod.rs"]
+mod corpus;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use corpus::*;
+use pg_testserver::PgServer;
+use wxlink::model::BackendKind;
+use wxlink::store::{CredentialKey, LoginRecord, PgStore, SqliteStore, Store};
+
+/// Ingests the corpus into `store`; returns the time spent in `Store::ingest`.
+async fn build(store: &dyn Store, vocab: &Vocabulary, batches: usize, total: usize) -> Duration {
+    for (s, name) in SESSIONS.iter().enumerate() {
+        store
+            .save_login(
+                name,
+                &LoginRecord {
+                    backend: BackendKind::Ilink,
+                    bot_id: bot_id(s),
+                    user_id: None,
+                    token: format!("token-{s}").into(),
+                    base_url: None,
+                },
+            )
+            .await
+            .expect("save_login");
+    }
+    let mut took = Duration::ZERO;
+    for b in 0..batches {
+        let (session, messages) = batch(vocab, b, total);
+        let started = Instant::now();
+        store
+            .ingest(SESSIONS[session], messages, &format!("cursor-{b}"))
+            .await
+            .expect("ingest");
+        took += started.elapsed();
+        if (b + 1) % 200 == 0 {
+            eprintln!("  {} messages", (b + 1) * BATCH);
+        }
+    }
+    took
+}
+
+fn main() {
+    let total: usize = std::env::var("STORES_BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_MESSAGES);
+    let batches = total.div_ceil(BATCH);
+    let total = batches * BATCH;
+    let vocab = Vocabulary::new();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pg = PgServer::start().expect("PostgreSQL (tests/postgres/install.sh installs it)");
+    let url = pg.create_database("bench").expect("database");
+
+    let (sqlite, postgres): (Arc<dyn Store>, Arc<dyn Store>) = rt.block_on(async {
+        let sqlite = SqliteStore::open(&dir.path().join("wxlink.db")).expect("sqlite");
+        let postgres = PgStore::connect(&url, CredentialKey::generate())
+            .await
+            .expect("postgres");
+        let (sqlite, postgres): (Arc<dyn Store>, Arc<dyn Store>) =
+            (Arc::new(sqlite), Arc::new(postgres));
+        (sqlite, postgres)
+    });
+    eprintln!("SQLite: ingesting {total} messages…");
+    let sqlite_took = rt.block_on(build(sqlite.as_ref(), &vocab, batches, total));
+    eprintln!("PostgreSQL: ingesting {total} messages…");
+    let pg_took = rt.block_on(build(postgres.as_ref(), &vocab, batches, total));
+    let pg_size = pg
+        .psql("bench", "SELECT pg_database_size('bench')")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+
+    println!();
+    println!(
+        "corpus: {total} messages, 3 sessions, ~1,000 users, one year; batches of {BATCH}; \
+         {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let rate = |took: Duration| total as f64 / took.as_secs_f64();
+    println!(
+        "ingest: SQLite     {:>9.0} msg/s   db {:>5} MB",
+        rate(sqlite_took),
+        file_size(&dir.path().join("wxlink.db")) / 1_000_000
+    );
+    println!(
+        "        PostgreSQL {:>9.0} msg/s   db {:>5} MB   (×{:.2})",
+        rate(pg_took),
+        pg_size / 1_000_000,
+        rate(pg_took) / rate(sqlite_took)
+    );
+    println!();
+    println!(
+        "{:<34} {:>8} | {:>8} {:>8} | {:>8} {:>8} | {:>8}",
+        "history (page of 50 + total)",
+        "matches",
+        "SQL p50",
+        "SQL p99",
+        "PG p50",
+        "PG p99",
+        "PG/SQL"
+    );
+    println!("{}", "-".repeat(100));
+    for shape in 0..SHAPES {
+        let label = case_for(shape, 0, &mut Rng::new(0)).label;
+        let run = |store: &Arc<dyn Store>| {
+            time(shape, |case| {
+                rt.block_on(store.history(&case.wxlink_query()))
+                    .expect("history")
+                    .total
+            })
+        };
+        let (lite, pgt) = (run(&sqlite), run(&postgres));
+        let same = if (lite.mean_total - pgt.mean_total).abs() < 0.5 {
+            ""
+        } else {
+            "  (totals differ!)"
+        };
+        println!(
+            "{:<34} {:>8.0} | {:>6.2}ms {:>6.2}ms | {:>6.2}ms {:>6.2}ms | {:>7.2}×{same}",
+            label,
+            lite.mean_total,
+            lite.p50,
+            lite.p99,
+            pgt.p50,
+            pgt.p99,
+            pgt.p50 / lite.p50
+        );
+    }
+    println!();
+    println!("200 iterations per shape after 5 warm-up runs, each through Store::history.");
+}
