@@ -36,11 +36,13 @@ TOKEN = "bench-replicas-token"
 KEY = "5f" * 32
 
 
-def start_replica(binary: str, url: str, home: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def start_replica(binary: str, url: str | None, home: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """`wxlink mcp -t http` on `url` (PostgreSQL), or on `home`'s SQLite when `url` is None."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WXLINK_")}
     env["WXLINK_DATABASE_KEY"] = KEY
+    database = ["--database", url] if url else []
     with open(log, "wb") as err:
-        proc = subprocess.Popen([binary, "-d", str(home), "--database", url, "mcp", "-t", "http",
+        proc = subprocess.Popen([binary, "-d", str(home), *database, "mcp", "-t", "http",
                                  "-p", "0", "--token", TOKEN], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=err, env=env)
     deadline = time.time() + 30
@@ -98,6 +100,7 @@ def main() -> None:
             print(f"tools/call on replicas sharing one PostgreSQL ({a.clients} clients in all, "
                   f"{a.secs:g} s each, {os.cpu_count()} cores):")
             base = {}
+            rows = []
             for n in (1, 2, 3):
                 addrs = []
                 for i in range(n):
@@ -108,12 +111,28 @@ def main() -> None:
                 for tool, args in (("sessions", "{}"), ("history", '{"limit": 20}')):
                     r = load(a.load, addrs, a.clients, a.secs, tool, args)
                     base.setdefault(tool, r["calls_per_sec"])
-                    print(f"  {n} replica(s) {tool:9s} {r['calls_per_sec']:9.0f} calls/s "
-                          f"(×{r['calls_per_sec'] / base[tool]:.2f})  p50 {r['p50_ms']:.2f} ms  "
-                          f"p99 {r['p99_ms']:.2f} ms  errors {r['errors']}")
+                    rows.append((f"{n} replica(s) on PostgreSQL", tool, r))
                 for p in replicas:
                     stop_process(p)
                 replicas.clear()
+            # The same history in SQLite, served by one process: the embedded baseline.
+            lite = tmp / "lite"
+            subprocess.run([a.bin, "-d", str(lite), "migrate-store", url, "sqlite"],
+                           env={**env, "WXLINK_DATABASE_KEY": KEY}, check=True,
+                           stdout=subprocess.DEVNULL)
+            p, addr = start_replica(a.bin, None, lite, tmp / "lite.log")
+            replicas.append(p)
+            time.sleep(1.0)
+            for tool, args in (("sessions", "{}"), ("history", '{"limit": 20}')):
+                rows.append(("1 process on SQLite", tool, load(a.load, [addr], a.clients, a.secs, tool, args)))
+            stop_process(p)
+            replicas.clear()
+            for label, tool, r in rows:
+                print(f"  {label:27s} {tool:9s} {r['calls_per_sec']:9.0f} calls/s "
+                      f"(×{r['calls_per_sec'] / base[tool]:.2f})  p50 {r['p50_ms']:.2f} ms  "
+                      f"p99 {r['p99_ms']:.2f} ms  errors {r['errors']}")
+            print(f"  (ratios against 1 replica on PostgreSQL; load average "
+                  f"{os.getloadavg()[0]:.1f})")
 
             # Failover: two replicas; kill the one polling; time to the other's first poll.
             times = []

@@ -2,7 +2,8 @@
 //! fake iLink server and a real PostgreSQL the test starts: exactly one replica polls each of
 //! 20 accounts; SIGKILL the replica that polls them while numbered messages stream in → another
 //! takes over, with nothing lost and nothing stored twice; a message one replica stores wakes a
-//! `recv` waiting on another (LISTEN/NOTIFY, not a timer); any replica answers REST and MCP
+//! `recv` waiting on another and reaches its event stream (LISTEN/NOTIFY, not a timer); a cut
+//! lease connection makes its replica let go; any replica answers REST and MCP
 //! (2026-07-28, stateless) requests; credentials are encrypted in the table; and HAProxy with
 //! compose.replicas.yaml's configuration keeps each pre-2026 MCP session on its replica.
 
@@ -240,6 +241,17 @@ async fn one_poller_per_account_failover_without_loss_and_wakeups_across_replica
         r#"{"timeout_secs": 0}"#,
     );
     assert_eq!(status, 200);
+    // The panel's event stream on A follows what B stores too.
+    let auth = format!("Bearer {TOKEN}");
+    let mut events = http::raw_request(
+        &a2.addr,
+        "GET",
+        "/api/v1/events",
+        &[("Authorization", &auth), ("Accept", "text/event-stream")],
+        "",
+    );
+    let mut streamed = String::new();
+    http::read_until(&mut events, &mut streamed, "\r\n\r\n");
     for (round, bot) in bots.iter().enumerate().take(5) {
         let addr = a2.addr.clone();
         let waiting = std::thread::spawn(move || {
@@ -270,6 +282,10 @@ async fn one_poller_per_account_failover_without_loss_and_wakeups_across_replica
         // Woken, not found by a timer: the wait would otherwise run its 20 s.
         assert!(latency < Duration::from_secs(2), "{latency:?}");
     }
+
+    http::read_until(&mut events, &mut streamed, "wake 4");
+    assert!(streamed.contains("event: message"), "{streamed}");
+    drop(events);
 
     // The database drops B's lease connection (as it would for a host that stopped answering):
     // B loses every lease and stops polling; the accounts are taken over (by A or by B again)
