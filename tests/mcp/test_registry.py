@@ -515,3 +515,57 @@ def test_entrypoint_passes_other_commands_through(tmp_path: Path):
         env=env, capture_output=True, text=True, timeout=15,
     )
     assert out.returncode == 0 and out.stdout.split() == ["wxlink", crate_version()], out
+
+
+# --- compose.replicas.yaml: PostgreSQL, three replicas, HAProxy -----------------------------------
+
+
+def test_replicas_compose_shares_one_database_behind_the_proxy():
+    compose = yaml.safe_load((ROOT / "compose.replicas.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert set(services) == {"postgres", "wxlink", "proxy"}, set(services)
+    wx = services["wxlink"]
+    assert wx["command"] == ["serve"] and wx["deploy"]["replicas"] == 3
+    assert "ports" not in wx, "replicas are reached through the proxy only"
+    env = wx["environment"]
+    # Secrets as files, never in the environment `docker inspect` shows.
+    for var, secret in (("WXLINK_TOKEN_FILE", "wxlink_token"),
+                        ("WXLINK_DATABASE_URL_FILE", "wxlink_database_url"),
+                        ("WXLINK_DATABASE_KEY_FILE", "wxlink_database_key")):
+        assert env[var] == f"/run/secrets/{secret}" and secret in wx["secrets"], var
+        assert secret in compose["secrets"], secret
+    assert not {"WXLINK_TOKEN", "WXLINK_DATABASE_URL", "WXLINK_DATABASE_KEY"} & set(env)
+    # Every variable wxlink reads itself is a real option's; the URL file is the entrypoint's.
+    top = help_text()
+    for var in ("WXLINK_DATABASE_KEY_FILE", "WXLINK_DATABASE_URL", "WXLINK_LOG"):
+        assert f"env: {var}" in top, var
+    assert "WXLINK_DATABASE_URL_FILE" in (ROOT / "docker/entrypoint.sh").read_text(encoding="utf-8")
+    assert wx["depends_on"]["postgres"]["condition"] == "service_healthy"
+    pg = services["postgres"]
+    assert pg["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/pg_password"
+    proxy = services["proxy"]
+    assert all(p.startswith("127.0.0.1:") for p in proxy["ports"]), proxy["ports"]
+    cfg_mount = next(v for v in proxy["volumes"] if "haproxy.cfg" in v)
+    assert (ROOT / cfg_mount.split(":")[0]).is_file(), cfg_mount
+    cfg = (ROOT / "docker/haproxy.cfg").read_text(encoding="utf-8")
+    assert "stick store-response res.hdr(mcp-session-id)" in cfg
+    assert "server-template wxlink 3 wxlink:8000" in cfg
+    assert "migrate-store" in help_text(), "the README's way in"
+
+
+def test_entrypoint_reads_the_database_url_from_a_file(tmp_path: Path):
+    # `wxlink --version` through the entrypoint with the URL file set: it is read and exported
+    # (an unreadable one is refused before wxlink starts).
+    env = {"PATH": os.environ["PATH"], "WXLINK_DATABASE_URL_FILE": str(tmp_path / "missing")}
+    out = subprocess.run(["sh", str(ROOT / "docker/entrypoint.sh"), "--version"], env=env,
+                         capture_output=True, text=True, timeout=15)
+    assert out.returncode == 2 and "WXLINK_DATABASE_URL_FILE" in out.stderr, out
+    (tmp_path / "url").write_text("postgres://wx:pw@127.0.0.1:1/wx\n")
+    show = tmp_path / "bin"
+    show.mkdir()
+    (show / "wxlink").write_text('#!/bin/sh\nprintf "%s" "$WXLINK_DATABASE_URL"\n')
+    (show / "wxlink").chmod(0o755)
+    env = {"PATH": f"{show}:{os.environ['PATH']}", "WXLINK_DATABASE_URL_FILE": str(tmp_path / "url")}
+    out = subprocess.run(["sh", str(ROOT / "docker/entrypoint.sh"), "status"], env=env,
+                         capture_output=True, text=True, timeout=15)
+    assert out.returncode == 0 and out.stdout == "postgres://wx:pw@127.0.0.1:1/wx", out
