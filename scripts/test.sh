@@ -2,9 +2,11 @@
 # The project's whole test suite, as README.md documents it:
 #   0. npm ci of tests/wechaty-peer — the Wechaty Puppet Service the wechaty crate's tests start;
 #      tests/postgres/install.sh — Debian's postgresql, which crates/pg-testserver starts (initdb +
-#      pg_ctl in a temporary directory on a loopback port) for the tests that need a real server;
-#   1. cargo test --workspace — unit tests, ilink against the fake over real sockets, the CLI,
-#      the wechaty client against the peer;
+#      pg_ctl in a temporary directory on a loopback port) for the tests that need a real server,
+#      and haproxy, which tests/replicas.rs puts in front of three replicas;
+#   1. cargo test --workspace — unit tests, the store contract suite on SQLite and PostgreSQL,
+#      ilink against the fake over real sockets, the CLI, the wechaty client against the peer,
+#      replicas on one PostgreSQL (failover, wake-ups, the proxy), migrate-store;
 #   2. tests/soak/run.sh — bench/soak.py with 20 SIGKILLs of `wxlink mcp -t http` while
 #      messages stream in, sends are in flight and the fake injects faults: no inbound message
 #      lost or twice for any consumer, and (unless SOAK_REQUIRE_SENDS_ACCOUNTED=0) every send

@@ -351,8 +351,16 @@ mod tests {
                 "--token",
                 "s3cret-token",
             ][..],
+            &[
+                "wxlink",
+                "--database",
+                "postgres://wx:s3cret@db.internal/wx",
+                "serve",
+            ][..],
         ] {
             let cli = Cli::try_parse_from(args).expect("parses");
+            let shown = format!("{:?}", cli.service_options());
+            assert!(!shown.contains("s3cret"), "{shown}");
             let shown = format!("{cli:?}");
             assert!(!shown.contains("s3cret"), "{shown}");
         }
