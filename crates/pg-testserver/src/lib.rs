@@ -6,6 +6,9 @@
 //! (Debian's `postgresql` package; `tests/postgres/install.sh` installs it), else `PATH`.
 //! PostgreSQL refuses to run as root: as root the server runs as the `postgres` user the
 //! Debian package creates (through `runuser`), owning its directory.
+//!
+//! [`PgServer::start_with_tls`] starts one with `ssl=on` and a given certificate and key
+//! (plain connections are still allowed: `pg_hba.conf`'s `host` lines take both).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -43,6 +46,17 @@ pub struct PgServer {
 impl PgServer {
     /// Creates a cluster in a new temporary directory and starts it on a free loopback port.
     pub fn start() -> Result<PgServer, Error> {
+        PgServer::start_with(None)
+    }
+
+    /// As [`PgServer::start`], with TLS on: `cert_pem` (the server's certificate, then any
+    /// intermediates) and `key_pem` (its private key) go to `server.crt` and `server.key`
+    /// (mode 0600, owned by the server's user) in the server's directory.
+    pub fn start_with_tls(cert_pem: &str, key_pem: &str) -> Result<PgServer, Error> {
+        PgServer::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Result<PgServer, Error> {
         let bindir = bindir()?;
         let as_postgres = unsafe { libc::geteuid() } == 0;
         let dir = fresh_dir()?;
@@ -52,6 +66,17 @@ impl PgServer {
             port: free_port()?,
             as_postgres,
         };
+        let mut ssl = String::new();
+        if let Some((cert_pem, key_pem)) = tls {
+            let (cert, key) = (server.dir.join("server.crt"), server.dir.join("server.key"));
+            write_private(&cert, cert_pem)?;
+            write_private(&key, key_pem)?;
+            ssl = format!(
+                " -c ssl=on -c ssl_cert_file='{}' -c ssl_key_file='{}'",
+                cert.display(),
+                key.display()
+            );
+        }
         if as_postgres {
             let out = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -77,7 +102,7 @@ impl PgServer {
         check("initdb", &out)?;
         let options = format!(
             "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories='' \
-             -c fsync=off -c max_connections=200",
+             -c fsync=off -c max_connections=200{ssl}",
             server.port
         );
         let out = server
@@ -131,6 +156,11 @@ impl PgServer {
             .map_err(|e| Error(format!("psql: {e}")))?;
         check("psql", &out)?;
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// The server's temporary directory (removed on drop): a place for a test's files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The server's log so far.
@@ -229,6 +259,19 @@ fn bindir() -> Result<PathBuf, Error> {
                 .into(),
         )
     })
+}
+
+/// Writes `text` to a new file at `path` that only its owner can read (mode 0600).
+fn write_private(path: &Path, text: &str) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| Error(format!("{}: {e}", path.display())))
 }
 
 /// A new empty directory under the temporary directory, readable by the server's user.

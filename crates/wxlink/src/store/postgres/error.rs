@@ -29,8 +29,11 @@ impl PgError {
 }
 
 /// The text of a driver error: the server's SQLSTATE, message and detail when it answered,
-/// else the error and its causes.
+/// a TLS failure in words (`tls::explain`), else the error and its causes.
 pub(super) fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(text) = super::tls::explain(e) {
+        return text;
+    }
     if let Some(db) = e.as_db_error() {
         let mut text = format!(
             "PostgreSQL {} {}: {}",

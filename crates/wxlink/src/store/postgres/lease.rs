@@ -1,5 +1,6 @@
 //! Listener leases across hosts: [`PgLeases`], a session-level advisory lock per account on
-//! one connection of its own (not from the pool; opened on first use, with TCP keepalives).
+//! one connection of its own (not from the pool; opened on first use, with TCP keepalives and
+//! the store's TLS).
 //!
 //! - `try_acquire(name)` runs `pg_try_advisory_lock(key)`, where `key` is the first 8 bytes of
 //!   SHA-256(`"wxlink-listener:" + name`) read as a big-endian `i64`. Acquisitions of one
@@ -24,10 +25,10 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 use super::error::describe;
+use super::tls::Tls;
 use crate::coord::{Lease, Leases};
 
 /// How often a listener without its lease tries again.
@@ -65,6 +66,8 @@ impl fmt::Debug for PgLeases {
 struct Inner {
     /// How to open the lease connection (keepalives set).
     config: tokio_postgres::Config,
+    /// The store's TLS connector.
+    tls: Tls,
     /// For `is_held` (any connection will do).
     pool: deadpool_postgres::Pool,
     /// The current connection; the lock also serializes acquisitions.
@@ -112,15 +115,20 @@ impl Drop for Hold {
 }
 
 impl PgLeases {
-    /// Leases over connections made with `config` (the store's, keepalives set), asking
-    /// `pool` for `is_held`.
-    pub(super) fn new(mut config: tokio_postgres::Config, pool: deadpool_postgres::Pool) -> Self {
+    /// Leases over connections made with `config` (the store's, keepalives set) and `tls`,
+    /// asking `pool` for `is_held`.
+    pub(super) fn new(
+        mut config: tokio_postgres::Config,
+        tls: Tls,
+        pool: deadpool_postgres::Pool,
+    ) -> Self {
         config
             .application_name("wxlink-lease")
             .connect_timeout(DEADLINE);
         PgLeases {
             inner: Arc::new(Inner {
                 config,
+                tls,
                 pool,
                 conn: tokio::sync::Mutex::new(None),
                 held: Mutex::new(HashMap::new()),
@@ -130,16 +138,14 @@ impl PgLeases {
     }
 
     /// The live connection, opened if there is none (or the last one was lost).
-    async fn connection(
-        slot: &mut Option<Arc<Conn>>,
-        config: &tokio_postgres::Config,
-    ) -> std::io::Result<Arc<Conn>> {
+    async fn connection(slot: &mut Option<Arc<Conn>>, inner: &Inner) -> std::io::Result<Arc<Conn>> {
         if let Some(conn) = slot.as_ref().filter(|c| !c.lost.is_cancelled()) {
             return Ok(conn.clone());
         }
         *slot = None;
-        let (client, connection) = config
-            .connect(NoTls)
+        let (client, connection) = inner
+            .config
+            .connect(inner.tls.clone())
             .await
             .map_err(|e| std::io::Error::other(describe(&e)))?;
         let ended = CancellationToken::new();
@@ -219,7 +225,7 @@ impl Leases for PgLeases {
         if self.held_here(name) {
             return Ok(None);
         }
-        let conn = PgLeases::connection(&mut slot, &self.inner.config).await?;
+        let conn = PgLeases::connection(&mut slot, &self.inner).await?;
         let key = lease_key(name);
         let attempt = async {
             conn.client

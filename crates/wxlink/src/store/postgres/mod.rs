@@ -8,6 +8,8 @@
 //! - `rows`: rows into records and the one statement that inserts new messages.
 //! - `notify`: `pg_notify` on every write and the listener behind [`Store::notices`].
 //! - `lease`: [`PgLeases`], the listener leases behind [`Store::leases`].
+//! - `tls`: the URL's `sslmode` and `sslrootcert`, and the rustls connector of every
+//!   connection.
 //! - `error`: driver errors into [`StoreError`].
 //!
 //! The invariants of [`crate::store`] hold across replicas: ingest is one transaction with
@@ -33,16 +35,15 @@ mod sends;
 mod sessions;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::broadcast;
-use tokio_postgres::NoTls;
 
 use self::crypt::Sealer;
 use self::error::PgError;
@@ -121,16 +122,15 @@ impl PgStore {
     /// the notification listener. Every connection gets TCP keepalives (a server that stops
     /// answering is noticed within seconds) and, unless the URL sets one, a 10 s connect
     /// timeout. Fails with [`StoreError::TooNew`] when a newer wxlink wrote
-    /// the database. Connections are unencrypted (TLS is not supported yet): keep the database
-    /// on a trusted network.
+    /// the database. TLS follows the URL's `sslmode` (`prefer` unless it says): see `tls` for
+    /// what each mode verifies and `sslrootcert`.
     pub async fn connect_with(
         url: &str,
         key: CredentialKey,
         options: PgOptions,
     ) -> StoreResult<PgStore> {
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
-            StoreError::database(PgError::new(format!("invalid database URL: {e}")))
-        })?;
+        let (mut config, tls) = tls::parse(url)?;
+        let tls = tls::connector(&tls).await?;
         if config.get_application_name().is_none() {
             config.application_name("wxlink");
         }
@@ -145,7 +145,7 @@ impl PgStore {
             .keepalives_retries(3);
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -163,8 +163,8 @@ impl PgStore {
         let (notices, _) = broadcast::channel(notify::CAPACITY);
         let mut listen = config.clone();
         listen.application_name("wxlink-listen");
-        let listener = Listener::start(listen, notices.clone()).await?;
-        let leases = Arc::new(PgLeases::new(config, pool.clone()));
+        let listener = Listener::start(listen, tls.clone(), notices.clone()).await?;
+        let leases = Arc::new(PgLeases::new(config, tls, pool.clone()));
         Ok(PgStore {
             inner: Arc::new(Inner {
                 pool,

@@ -3,9 +3,9 @@
 //! - Writes send them inside their own transaction, so they are delivered on commit and never
 //!   for a rolled-back write: [`messages_stored`] (`m:<newest id>`) by every write that stores
 //!   or changes messages, [`sessions_changed`] (`s`) by every change to a session.
-//! - [`Listener`]: a task on a connection of its own (not from the pool) that runs
-//!   `LISTEN wxlink` and publishes each notification as a [`Notice`] on a broadcast channel.
-//!   It reconnects with backoff (100 ms doubling to 5 s) and then publishes
+//! - [`Listener`]: a task on a connection of its own (not from the pool, with the store's TLS)
+//!   that runs `LISTEN wxlink` and publishes each notification as a [`Notice`] on a broadcast
+//!   channel. It reconnects with backoff (100 ms doubling to 5 s) and then publishes
 //!   [`Notice::Resync`] (what was sent while it was away is lost). TCP keepalives make a
 //!   silently dead server show up as a failure within seconds. The task stops when the
 //!   `Listener` is dropped (with the last handle on the store).
@@ -15,10 +15,11 @@ use std::time::Duration;
 use deadpool_postgres::Transaction;
 use futures_util::StreamExt;
 use tokio::sync::{broadcast, oneshot};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{describe, PgError};
+use super::tls::Tls;
 use crate::store::{Notice, StoreError, StoreResult};
 
 /// The notification channel.
@@ -74,16 +75,18 @@ impl Drop for Listener {
 }
 
 impl Listener {
-    /// Starts listening with `config` (its own connection) and publishing on `notices`;
+    /// Starts listening with `config` and `tls` (its own connection) and publishing on
+    /// `notices`;
     /// returns once the first `LISTEN` is in place (so nothing committed after `start`
     /// returns is missed), or fails when it could not be.
     pub(super) async fn start(
         config: tokio_postgres::Config,
+        tls: Tls,
         notices: broadcast::Sender<Notice>,
     ) -> StoreResult<Listener> {
         let stop = CancellationToken::new();
         let (ready, listening) = oneshot::channel();
-        tokio::spawn(run(config, notices, stop.clone(), ready));
+        tokio::spawn(run(config, tls, notices, stop.clone(), ready));
         let listener = Listener { stop };
         match tokio::time::timeout(FIRST_LISTEN, listening).await {
             Ok(Ok(Ok(()))) => Ok(listener),
@@ -99,6 +102,7 @@ impl Listener {
 /// failure of the first connection ends the task (the store's `connect` fails with it).
 async fn run(
     config: tokio_postgres::Config,
+    tls: Tls,
     notices: broadcast::Sender<Notice>,
     stop: CancellationToken,
     ready: oneshot::Sender<StoreResult<()>>,
@@ -109,7 +113,7 @@ async fn run(
         let ended = tokio::select! {
             biased;
             () = stop.cancelled() => return,
-            ended = listen(&config, &notices, &mut ready, &mut backoff) => ended,
+            ended = listen(&config, &tls, &notices, &mut ready, &mut backoff) => ended,
         };
         if let Some(first) = ready.take() {
             // Never listened: the caller learns why, and nothing keeps running.
@@ -128,11 +132,12 @@ async fn run(
 /// One connection: `LISTEN`, then notifications until the connection fails (the error).
 async fn listen(
     config: &tokio_postgres::Config,
+    tls: &Tls,
     notices: &broadcast::Sender<Notice>,
     ready: &mut Option<oneshot::Sender<StoreResult<()>>>,
     backoff: &mut Duration,
 ) -> StoreError {
-    let (client, mut connection) = match config.connect(NoTls).await {
+    let (client, mut connection) = match config.connect(tls.clone()).await {
         Ok(pair) => pair,
         Err(e) => return StoreError::from(e),
     };

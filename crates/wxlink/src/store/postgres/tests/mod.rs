@@ -4,10 +4,11 @@
 //! tokens, the key check, migrations), [`notices`] (LISTEN/NOTIFY across handles),
 //! [`leases`] (advisory locks across stores, lost with their connection), [`concurrency`]
 //! (ids visible in id order under concurrent ingest), [`search`] (the same results as
-//! SQLite) and [`copy`] (whole-store copies both ways).
+//! SQLite), [`copy`] (whole-store copies both ways) and [`tls`] (`sslmode`, `sslrootcert`,
+//! every connection encrypted).
 //!
-//! One server serves the whole test binary (started on first use, stopped at exit); each test
-//! gets a database of its own. Without PostgreSQL installed the tests fail, saying how to
+//! One server serves the whole test binary (started on first use, stopped at exit), and a
+//! second one with TLS on serves [`tls`]; each test gets a database of its own. Without PostgreSQL installed the tests fail, saying how to
 //! install it (`tests/postgres/install.sh`): they never skip.
 
 mod concurrency;
@@ -16,7 +17,9 @@ mod leases;
 mod notices;
 mod search;
 mod security;
+mod tls;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -27,74 +30,114 @@ use super::{CredentialKey, PgStore};
 use crate::store::contract::Fixture;
 use crate::store::Store;
 
-/// The test binary's server, stopped by [`stop_server`] at exit.
-struct Shared {
+/// A server for the whole test binary, started on first use and stopped at exit.
+pub(super) struct Shared {
     server: Mutex<Option<PgServer>>,
     port: u16,
+    /// The server's temporary directory.
+    dir: PathBuf,
 }
 
-static SHARED: OnceLock<Result<Shared, String>> = OnceLock::new();
+type Cell = OnceLock<Result<Shared, String>>;
 
-/// Stops the server when the test binary exits (a `static` is never dropped).
+impl Shared {
+    /// The server of `cell`, started by `start` the first time; `stop` (which calls
+    /// [`Shared::stop`] on `cell`) runs at exit, since a `static` is never dropped.
+    pub(super) fn get(
+        cell: &'static Cell,
+        start: impl FnOnce() -> Result<PgServer, String>,
+        stop: extern "C" fn(),
+    ) -> &'static Shared {
+        let shared = cell.get_or_init(|| {
+            let server = start()?;
+            // SAFETY: registers a plain function with no arguments, as atexit requires.
+            unsafe { libc::atexit(stop) };
+            Ok(Shared {
+                port: server.port(),
+                dir: server.dir().to_owned(),
+                server: Mutex::new(Some(server)),
+            })
+        });
+        match shared {
+            Ok(shared) => shared,
+            Err(e) => panic!(
+                "the PostgreSQL store's tests need a PostgreSQL server and could not start one \
+                 (tests/postgres/install.sh installs Debian's postgresql): {e}"
+            ),
+        }
+    }
+
+    /// Stops the server of `cell`, if it started.
+    pub(super) fn stop(cell: &Cell) {
+        if let Some(Ok(shared)) = cell.get() {
+            let server = shared
+                .server
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            drop(server);
+        }
+    }
+
+    /// Runs `sql` in database `db` with `psql`; its output (unaligned, tuples only).
+    pub(super) fn psql(&self, db: &str, sql: &str) -> String {
+        let server = self.server.lock().unwrap_or_else(PoisonError::into_inner);
+        let server = server.as_ref().expect("the server is running");
+        server
+            .psql(db, sql)
+            .unwrap_or_else(|e| panic!("psql {sql:?}: {e}"))
+    }
+
+    /// The URL of database `db`.
+    pub(super) fn url(&self, db: &str) -> String {
+        format!(
+            "postgres://{}@127.0.0.1:{}/{db}",
+            pg_testserver::USER,
+            self.port
+        )
+    }
+
+    /// A new, empty database; its name.
+    pub(super) fn new_database(&self) -> String {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "wx_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        self.psql("postgres", &format!("CREATE DATABASE \"{name}\""));
+        name
+    }
+}
+
+static SHARED: Cell = OnceLock::new();
+
 extern "C" fn stop_server() {
-    if let Some(Ok(shared)) = SHARED.get() {
-        let server = shared
-            .server
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        drop(server);
-    }
+    Shared::stop(&SHARED);
 }
 
-fn shared() -> &'static Shared {
-    let shared = SHARED.get_or_init(|| {
-        let server = PgServer::start().map_err(|e| e.to_string())?;
-        // SAFETY: registers a plain function with no arguments, as atexit requires.
-        unsafe { libc::atexit(stop_server) };
-        Ok(Shared {
-            port: server.port(),
-            server: Mutex::new(Some(server)),
-        })
-    });
-    match shared {
-        Ok(shared) => shared,
-        Err(e) => panic!(
-            "the PostgreSQL store's tests need a PostgreSQL server and could not start one \
-             (tests/postgres/install.sh installs Debian's postgresql): {e}"
-        ),
-    }
+/// The test binary's plain server (no TLS).
+pub(super) fn shared() -> &'static Shared {
+    Shared::get(
+        &SHARED,
+        || PgServer::start().map_err(|e| e.to_string()),
+        stop_server,
+    )
 }
 
 /// Runs `sql` in database `db` with `psql`; its output (unaligned, tuples only).
 pub(super) fn psql(db: &str, sql: &str) -> String {
-    let shared = shared();
-    let server = shared.server.lock().unwrap_or_else(PoisonError::into_inner);
-    let server = server.as_ref().expect("the server is running");
-    server
-        .psql(db, sql)
-        .unwrap_or_else(|e| panic!("psql {sql:?}: {e}"))
+    shared().psql(db, sql)
 }
 
 /// The URL of database `db`.
 pub(super) fn url(db: &str) -> String {
-    format!(
-        "postgres://{}@127.0.0.1:{}/{db}",
-        pg_testserver::USER,
-        shared().port
-    )
+    shared().url(db)
 }
 
 /// A new, empty database; its name.
 pub(super) fn new_database() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let name = format!(
-        "wx_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    psql("postgres", &format!("CREATE DATABASE \"{name}\""));
-    name
+    shared().new_database()
 }
 
 /// A fresh database per test, opened with one key.
