@@ -14,8 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection};
-use wxlink::model::BackendKind;
-use wxlink::store::{LoginRecord, SqliteStore, Store};
+use wxlink::store::{SqliteStore, Store};
 
 #[path = "corpus/mod.rs"]
 mod corpus;
@@ -203,35 +202,8 @@ async fn build(
     total: usize,
     wl_path: &Path,
 ) -> (Duration, Duration) {
-    for (s, name) in SESSIONS.iter().enumerate() {
-        store
-            .save_login(
-                name,
-                &LoginRecord {
-                    backend: BackendKind::Ilink,
-                    bot_id: bot_id(s),
-                    user_id: None,
-                    token: format!("token-{s}").into(),
-                    base_url: None,
-                },
-            )
-            .await
-            .expect("save_login");
-    }
     eprintln!("building the wxlink database ({total} messages)…");
-    let mut ingest_time = Duration::ZERO;
-    for b in 0..batches {
-        let (session, messages) = batch(vocab, b, total);
-        let started = Instant::now();
-        store
-            .ingest(SESSIONS[session], messages, &format!("cursor-{b}"))
-            .await
-            .expect("ingest");
-        ingest_time += started.elapsed();
-        if (b + 1) % 100 == 0 {
-            eprintln!("  {} messages", (b + 1) * BATCH);
-        }
-    }
+    let ingest_time = ingest_corpus(store, vocab, batches, total).await;
 
     eprintln!("building the WeiLink 0.6.2 database…");
     let wl_time = build_weilink(wl_path, vocab, batches, total);

@@ -13,45 +13,11 @@
 mod corpus;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use corpus::*;
 use pg_testserver::PgServer;
-use wxlink::model::BackendKind;
-use wxlink::store::{CredentialKey, LoginRecord, PgStore, SqliteStore, Store};
-
-/// Ingests the corpus into `store`; returns the time spent in `Store::ingest`.
-async fn build(store: &dyn Store, vocab: &Vocabulary, batches: usize, total: usize) -> Duration {
-    for (s, name) in SESSIONS.iter().enumerate() {
-        store
-            .save_login(
-                name,
-                &LoginRecord {
-                    backend: BackendKind::Ilink,
-                    bot_id: bot_id(s),
-                    user_id: None,
-                    token: format!("token-{s}").into(),
-                    base_url: None,
-                },
-            )
-            .await
-            .expect("save_login");
-    }
-    let mut took = Duration::ZERO;
-    for b in 0..batches {
-        let (session, messages) = batch(vocab, b, total);
-        let started = Instant::now();
-        store
-            .ingest(SESSIONS[session], messages, &format!("cursor-{b}"))
-            .await
-            .expect("ingest");
-        took += started.elapsed();
-        if (b + 1) % 200 == 0 {
-            eprintln!("  {} messages", (b + 1) * BATCH);
-        }
-    }
-    took
-}
+use wxlink::store::{CredentialKey, PgStore, SqliteStore, Store};
 
 fn main() {
     let total: usize = std::env::var("STORES_BENCH_MESSAGES")
@@ -80,9 +46,9 @@ fn main() {
         (sqlite, postgres)
     });
     eprintln!("SQLite: ingesting {total} messages…");
-    let sqlite_took = rt.block_on(build(sqlite.as_ref(), &vocab, batches, total));
+    let sqlite_took = rt.block_on(ingest_corpus(sqlite.as_ref(), &vocab, batches, total));
     eprintln!("PostgreSQL: ingesting {total} messages…");
-    let pg_took = rt.block_on(build(postgres.as_ref(), &vocab, batches, total));
+    let pg_took = rt.block_on(ingest_corpus(postgres.as_ref(), &vocab, batches, total));
     // What autovacuum does shortly after a bulk load (here at once, so the planner is not timed
     // on a table it has never seen); SQLite's planner reads its indexes' statistics as they are.
     pg.psql("bench", "VACUUM ANALYZE").expect("analyze");

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wxlink::model::MessageStatus;
-use wxlink::store::{Direction, HistoryQuery, NewMessage};
+use wxlink::model::{BackendKind, MessageStatus};
+use wxlink::store::{Direction, HistoryQuery, LoginRecord, NewMessage, Store};
 
 pub const DEFAULT_MESSAGES: usize = 1_000_000;
 pub const BATCH: usize = 1_000;
@@ -654,4 +654,43 @@ pub fn file_size(path: &Path) -> u64 {
             std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
         })
         .sum()
+}
+
+/// Logs the corpus's sessions in and ingests it into `store` in its batches (`Store::ingest`:
+/// messages, cursor and contexts in one transaction each); returns the time spent ingesting.
+pub async fn ingest_corpus(
+    store: &dyn Store,
+    vocab: &Vocabulary,
+    batches: usize,
+    total: usize,
+) -> Duration {
+    for (s, name) in SESSIONS.iter().enumerate() {
+        store
+            .save_login(
+                name,
+                &LoginRecord {
+                    backend: BackendKind::Ilink,
+                    bot_id: bot_id(s),
+                    user_id: None,
+                    token: format!("token-{s}").into(),
+                    base_url: None,
+                },
+            )
+            .await
+            .expect("save_login");
+    }
+    let mut took = Duration::ZERO;
+    for b in 0..batches {
+        let (session, messages) = batch(vocab, b, total);
+        let started = Instant::now();
+        store
+            .ingest(SESSIONS[session], messages, &format!("cursor-{b}"))
+            .await
+            .expect("ingest");
+        took += started.elapsed();
+        if (b + 1) % 200 == 0 {
+            eprintln!("  {} messages", (b + 1) * BATCH);
+        }
+    }
+    took
 }
