@@ -9,6 +9,7 @@
 //! | `GET /__fake/bots` | all bots (id, token, user, expired) |
 //! | `POST /__fake/bots/{bot_id}/expire` | the bot's token answers `-14` everywhere from now on |
 //! | `POST /__fake/inbound` [`InboundSpec`] | queue an inbound message; answers it as delivered |
+//! | `POST /__fake/inbound/bulk` `{"messages": [InboundSpec…]}` | queue many (load tests, ≤ 100,000, every bot checked first); answers `{"count", "message_ids"}` |
 //! | `GET /__fake/delivered/{bot_id}` | every message queued for a bot |
 //! | `POST /__fake/qr/script` `{"steps": [QrStep…]}` | status sequence of the next QR code |
 //! | `POST /__fake/faults` `{"endpoint", "fault", "times", "bot_id"?}` | arm a [`FaultSpec`] (only for one bot's requests when `bot_id` is given) |
@@ -22,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::{DefaultBodyLimit, Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -188,6 +189,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/__fake/bots", get(list_bots).post(create_bot))
         .route("/__fake/bots/{bot_id}/expire", post(expire_bot))
         .route("/__fake/inbound", post(inbound))
+        .route(
+            "/__fake/inbound/bulk",
+            post(inbound_bulk).layer(DefaultBodyLimit::max(MAX_BULK_BYTES)),
+        )
         .route("/__fake/delivered/{bot_id}", get(delivered))
         .route("/__fake/qr/script", post(qr_script))
         .route("/__fake/faults", post(arm_fault))
@@ -282,6 +287,48 @@ async fn inbound(AxState(s): Shd, Json(spec): Json<InboundSpec>) -> Response {
         Err(e @ InjectError::NoBot(_)) => bad(StatusCode::NOT_FOUND, e),
         Err(e) => bad(StatusCode::BAD_REQUEST, e),
     }
+}
+
+/// Most messages one bulk inject takes.
+const MAX_BULK: usize = 100_000;
+/// Largest bulk inject body (the usual limit is 2 MB).
+const MAX_BULK_BYTES: usize = 64 << 20;
+
+#[derive(Deserialize)]
+struct Bulk {
+    messages: Vec<InboundSpec>,
+}
+
+/// Many inbound messages in one request (load tests): all or nothing is checked first (every
+/// bot must exist), then each is injected as `/__fake/inbound` would. Answers the count and
+/// the `message_id`s in order.
+async fn inbound_bulk(AxState(s): Shd, Json(bulk): Json<Bulk>) -> Response {
+    if bulk.messages.len() > MAX_BULK {
+        return bad(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("at most {MAX_BULK} messages per bulk inject"),
+        );
+    }
+    {
+        let st = s.lock();
+        if let Some(missing) = bulk
+            .messages
+            .iter()
+            .filter_map(|m| m.bot_id.as_deref())
+            .find(|b| !st.bots.contains_key(*b))
+        {
+            return bad(StatusCode::NOT_FOUND, format!("unknown bot {missing}"));
+        }
+    }
+    let mut ids = Vec::with_capacity(bulk.messages.len());
+    for spec in &bulk.messages {
+        match inject_and_schedule(&s, spec) {
+            Ok(m) => ids.push(m.get("message_id").cloned().unwrap_or(Value::Null)),
+            Err(e @ InjectError::NoBot(_)) => return bad(StatusCode::NOT_FOUND, e),
+            Err(e) => return bad(StatusCode::BAD_REQUEST, e),
+        }
+    }
+    Json(json!({"count": ids.len(), "message_ids": ids})).into_response()
 }
 
 async fn delivered(AxState(s): Shd, Path(bot_id): Path<String>) -> Response {
