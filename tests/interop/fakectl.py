@@ -103,6 +103,10 @@ class FakeControl:
         """POST inbound; returns the queued message JSON (message_id stays an exact int)."""
         return self.post("inbound", spec)["message"]
 
+    def inject_bulk(self, specs: list[dict]) -> list[int]:
+        """POST many inbound specs in one request (all bots checked first); their message ids."""
+        return self.post("inbound/bulk", {"messages": specs})["message_ids"]
+
     def delivered(self, bot_id: str) -> list[dict]:
         return self.get(f"delivered/{urllib.parse.quote(bot_id, safe='')}")
 

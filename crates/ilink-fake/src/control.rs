@@ -3,7 +3,7 @@
 //!
 //! | route | what it does |
 //! |---|---|
-//! | `GET /__fake/health` | `{"ok": true, "base_url", "cdn_url"}` |
+//! | `GET /__fake/health` | `{"ok": true, "base_url", "cdn_url", "polls_in_flight"}` (getupdates calls being held or answered now) |
 //! | `GET /__fake/config`, `POST /__fake/config` | read / merge [`FakeConfig`] switches |
 //! | `POST /__fake/bots` `{"user_id"?}` | create a logged-in bot without a QR flow |
 //! | `GET /__fake/bots` | all bots (id, token, user, expired) |
@@ -206,8 +206,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 async fn health(AxState(s): Shd) -> Response {
-    Json(json!({"ok": true, "base_url": s.base.as_str(), "cdn_url": s.cdn.as_str()}))
-        .into_response()
+    let polls: u32 = s.lock().polls_in_flight.values().sum();
+    Json(json!({
+        "ok": true,
+        "base_url": s.base.as_str(),
+        "cdn_url": s.cdn.as_str(),
+        "polls_in_flight": polls,
+    }))
+    .into_response()
 }
 
 async fn get_config(AxState(s): Shd) -> Response {

@@ -243,6 +243,11 @@ impl FakeIlink {
             .unwrap_or(0)
     }
 
+    /// The `getupdates` calls in flight now (held or being answered), over every bot.
+    pub fn polls_in_flight(&self) -> u32 {
+        self.shared.lock().polls_in_flight.values().sum()
+    }
+
     /// Forgets everything but the switches.
     pub fn reset(&self) {
         self.shared.lock().reset();

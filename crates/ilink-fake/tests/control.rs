@@ -69,3 +69,46 @@ async fn bulk_inject_queues_everything_or_nothing() {
         "nothing queued"
     );
 }
+
+/// `polls_in_flight` counts the getupdates calls being held, for benchmarks that wait until
+/// every account is polling.
+#[tokio::test]
+async fn health_counts_held_polls() {
+    let fake = FakeIlink::start().await.expect("fake");
+    fake.configure(|c| c.hold_ms = 5_000);
+    let bots: Vec<_> = (0..2).map(|_| fake.create_bot(None)).collect();
+    let health = || async {
+        let url = fake.base_url().join("__fake/health").expect("url");
+        let body = reqwest::get(url)
+            .await
+            .expect("health")
+            .bytes()
+            .await
+            .expect("body");
+        serde_json::from_slice::<Value>(&body).expect("json")["polls_in_flight"].clone()
+    };
+    assert_eq!(health().await, 0);
+    let mut held = Vec::new();
+    for bot in &bots {
+        let url = fake.base_url().join("ilink/bot/getupdates").expect("url");
+        let req = reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .header("AuthorizationType", "ilink_bot_token")
+            .header("Authorization", format!("Bearer {}", bot.token))
+            .body(r#"{"get_updates_buf":""}"#);
+        held.push(tokio::spawn(req.send()));
+    }
+    let mut seen = Value::Null;
+    for _ in 0..200 {
+        seen = health().await;
+        if seen == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen, 2);
+    for h in held {
+        h.abort();
+    }
+}

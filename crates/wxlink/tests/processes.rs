@@ -340,3 +340,91 @@ async fn two_processes_share_one_data_directory_with_exactly_one_poller() {
     assert_eq!(v["quota_left"], 9);
     assert_eq!(fake.sent()[0].text.as_deref(), Some("reply from the CLI"));
 }
+
+/// Every account needs a connection and a lock file: with a soft open-file limit below that
+/// (1024 is a common default; here 48 for 40 accounts) the process raises its own soft limit
+/// to the hard one, and every account is polled. When the hard limit itself is too low, the
+/// log says so and how to raise it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_accounts_are_polled_under_a_low_open_file_limit() {
+    const ACCOUNTS: usize = 40;
+    let fake = fake().await;
+    fake.configure(|c| {
+        c.hold_ms = 20_000;
+        c.qr_hold_ms = 5;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..ACCOUNTS).map(|i| format!("acct-{i}")).collect();
+    for chunk in names.chunks(8) {
+        let logins = chunk.iter().map(|name| {
+            let mut c = cmd(&fake, dir.path());
+            c.args(["--json", "login", name]);
+            run(c)
+        });
+        for o in futures_util::future::join_all(logins).await {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+    }
+    let poll_under = |ulimit: &str| {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(format!(r#"ulimit {ulimit} 48 && exec "$0" "$@""#))
+            .arg(BIN)
+            .args(["-d"])
+            .arg(dir.path())
+            .args(["--ilink-base", fake.base_url().as_str()])
+            .args(["--cdn-base", fake.cdn_url().as_str(), "poll"])
+            .env_remove("WXLINK_HOME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c.spawn().unwrap()
+    };
+
+    // The hard limit too: cannot be raised, and the log says what to do.
+    let mut child = poll_under("-n");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("40 accounts need about 144 open files but this process may open 48")
+            && stderr.contains("ulimit -n"),
+        "{stderr}"
+    );
+
+    // Its polls end with it (the fake counts them out when their connections close).
+    let deadline = Instant::now() + Duration::from_secs(25);
+    while fake.polls_in_flight() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.polls_in_flight(), 0);
+
+    // Only the soft limit (`ulimit -Sn`): raised, every account polled.
+    let child = poll_under("-Sn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fake.polls_in_flight() < ACCOUNTS as u32 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let held = fake.polls_in_flight();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let mut child = child;
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(held, ACCOUNTS as u32, "polls held; stderr:\n{stderr}");
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .skip(3)
+        .take(2)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        open_files[0], open_files[1],
+        "soft limit raised to the hard one: {limits}"
+    );
+    assert!(!stderr.contains("Too many open files"), "{stderr}");
+    assert!(!stderr.contains("open files but"), "{stderr}");
+}

@@ -189,6 +189,7 @@ pub fn main() -> ExitCode {
         return run_hook(&cli, args);
     }
     init_logging(&cli.log_level);
+    raise_open_file_limit();
     let out = Output::new(cli.json);
     // One thread is plenty for a CLI and for a stdio server (one client, I/O-bound) and keeps
     // start-up small; an HTTP server with many clients gets a thread per core.
@@ -324,6 +325,16 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
 }
 
 /// Logs go to stderr only: stdout belongs to command output (and to the protocol in stdio mode).
+/// Lifts the soft open-file limit to the hard one. Every polled account holds a connection and
+/// a lock file: under a soft limit of 1024 (a common default) one process would stop near 500
+/// accounts. What is still too low is said by the pollers ([`crate::service::Pollers`]).
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::debug!(error = %e, "cannot raise the open-file limit"),
+    }
+}
+
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));

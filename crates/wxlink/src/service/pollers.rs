@@ -80,6 +80,7 @@ async fn supervise(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let mut events = service.subscribe();
     let mut notices = Notices::of(service.store());
     let mut last_prune = Instant::now();
+    let mut files_warned = false;
     // With the store's notices a login on another host wakes this at once; the tick is then
     // only for retention and a safety net.
     let mut tick = tokio::time::interval(notices.check_every(RECONCILE, PRUNE_EVERY));
@@ -88,6 +89,11 @@ async fn supervise(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
         tasks.retain(|_, h| !h.is_finished());
         match service.store().sessions().await {
             Ok(sessions) => {
+                if !files_warned {
+                    files_warned = warn_if_too_few_files(
+                        sessions.iter().filter(|s| wanted(s).is_some()).count(),
+                    );
+                }
                 for s in &sessions {
                     if let Some(key) = wanted(s) {
                         if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(key) {
@@ -122,6 +128,30 @@ async fn supervise(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     for (_, handle) in tasks {
         let _ = handle.await;
     }
+}
+
+/// Open files a listener needs (its connection and its lock file), and what the rest of the
+/// process needs (the database, the clients' connections).
+const FILES_PER_LISTENER: u64 = 2;
+const FILES_BESIDES: u64 = 64;
+
+/// Warns (once: true) when `listeners` would need more open files than the process may hold:
+/// the accounts past the limit would fail with "Too many open files" over and over.
+fn warn_if_too_few_files(listeners: usize) -> bool {
+    let Ok((soft, _)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
+        return false;
+    };
+    let need = listeners as u64 * FILES_PER_LISTENER + FILES_BESIDES;
+    if need <= soft {
+        return false;
+    }
+    tracing::warn!(
+        accounts = listeners,
+        limit = soft,
+        "{listeners} accounts need about {need} open files but this process may open {soft}: \
+         raise the limit (`ulimit -n`, LimitNOFILE= in a systemd unit, --ulimit nofile= for Docker)"
+    );
+    true
 }
 
 /// Waits for an event that can change which listeners should run (anything but stored

@@ -1,0 +1,241 @@
+"""Many accounts in one process: N WeChat accounts logged in to one `wxlink mcp` (stdio), all
+polled at once against one fake iLink server (`wxlink sandbox`, a separate process).
+
+Usage: python3 bench/scale.py target/release/wxlink [--accounts 1000] [--messages 40000]
+                              [--rounds 3] [--idle-secs 10] [--sends 200] [--nofile 1024]
+
+Prints, with min / median / max over the rounds where there are rounds:
+- the time to log the accounts in (`wxlink login`, 8 at a time) and until all N polls are held;
+- RSS of the server with every poll held, and its idle CPU (% of one core) over --idle-secs,
+  measured --rounds times;
+- ingest: --messages inbound messages spread over the accounts, injected in one bulk request
+  while every poll is held, until the store has them all (msg/s, --rounds times);
+- `send` over stdio to a user of one account: p50 with N accounts polled, next to the same with
+  one account in the same run (its own data directory and server, same fake).
+
+`--nofile` starts the server with that soft open-file limit (1024 is a common default) to
+show the process raises it itself: N accounts need N sockets and N lock files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "interop"))
+
+from fakectl import start_sandbox, stop_process  # noqa: E402
+from mcp_bench import PER_TOKEN, Stdio, cpu_secs, payload, rss_mb  # noqa: E402
+
+
+def spread(label: str, values: list[float], unit: str, fmt: str = "8.1f") -> str:
+    s = sorted(values)
+    return (f"  {label:<44} min {s[0]:{fmt}}  median {statistics.median(s):{fmt}}  "
+            f"max {s[-1]:{fmt}} {unit}   (n={len(s)})")
+
+
+def stored_inbound(db: Path) -> int:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute("SELECT count(*) FROM messages WHERE direction = 1").fetchone()[0]
+    finally:
+        con.close()
+
+
+def login_all(flags: list[str], env: dict, n: int) -> list[str]:
+    """Logs n accounts in as sessions acct-0… (the fake confirms every QR code at once);
+    their bot ids."""
+    def one(i: int) -> str:
+        out = subprocess.run([*flags, "--json", "login", f"acct-{i}"], env=env, check=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        return json.loads(out.stdout)["bot_id"]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def wait_polls(fake, n: int, timeout: float) -> float:
+    """Seconds until the fake holds at least n polls."""
+    t = time.perf_counter()
+    while fake.health().get("polls_in_flight", 0) < n:
+        if time.perf_counter() - t > timeout:
+            held = fake.health().get("polls_in_flight")
+            raise TimeoutError(f"only {held} of {n} polls held after {timeout} s")
+        time.sleep(0.05)
+    return time.perf_counter() - t
+
+
+def start_server(flags: list[str], env: dict, stderr: Path, nofile: int | None) -> Stdio:
+    def limit() -> None:
+        if nofile:
+            _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+
+    old = subprocess.Popen.__init__
+
+    # Stdio starts the process itself; give it the lower soft limit through preexec_fn.
+    def popen(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("preexec_fn", limit)
+        old(self, *args, **kwargs)
+
+    subprocess.Popen.__init__ = popen  # type: ignore[method-assign]
+    try:
+        s = Stdio([*flags, "mcp", "--no-banner"], env, stderr)
+    finally:
+        subprocess.Popen.__init__ = old  # type: ignore[method-assign]
+    s.initialize()
+    return s
+
+
+def send_p50(s: Stdio, fake, db: Path, bot_id: str, user: str, session: str | None,
+             count: int) -> list[float]:
+    """`send` latencies (ms) over stdio to `user` through `bot_id`, a fresh context token
+    every PER_TOKEN sends (its inject and storing not timed)."""
+    lat: list[float] = []
+    while len(lat) < count + 10:
+        marker = f"token {uuid.uuid4().hex[:8]}"
+        fake.inject(bot_id=bot_id, text=marker)
+        deadline = time.monotonic() + 30
+        while not has_text(db, marker):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{marker!r} never stored")
+            time.sleep(0.005)
+        for _ in range(PER_TOKEN):
+            args = {"to": user, "text": f"bench {len(lat)}"}
+            if session:
+                args["session"] = session
+            t = time.perf_counter()
+            result = s.call("send", args)
+            dt = (time.perf_counter() - t) * 1000
+            data = payload(result)
+            if result.get("isError") or not isinstance(data, dict) or not data.get("success"):
+                raise RuntimeError(f"send failed: {result}")
+            lat.append(dt)
+    return lat[10:]
+
+
+def has_text(db: Path, text: str) -> bool:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute("SELECT 1 FROM messages WHERE text = ?", (text,)).fetchone() is not None
+    finally:
+        con.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("wxlink")
+    ap.add_argument("--accounts", type=int, default=1000)
+    ap.add_argument("--messages", type=int, default=40_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--idle-secs", type=float, default=10.0)
+    ap.add_argument("--sends", type=int, default=200)
+    ap.add_argument("--nofile", type=int, default=1024)
+    a = ap.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WXLINK_")}
+    with tempfile.TemporaryDirectory(prefix="wxlink-scale-bench-") as tmp:
+        tmp = Path(tmp)
+        sb, fake = start_sandbox(a.wxlink, tmp / "sandbox.stderr")
+        servers: list[Stdio] = []
+        try:
+            # Every poll is held until a message comes (as WeChat holds them up to 35 s).
+            fake.config(qr_auto_confirm=True, qr_hold_ms=10, record_requests=False,
+                        hold_ms=30_000)
+            home = tmp / "wx"
+            flags = [a.wxlink, "-d", str(home), "--ilink-base", fake.base_url,
+                     "--cdn-base", fake.cdn_url]
+            t = time.perf_counter()
+            bots = login_all(flags, env, a.accounts)
+            login_s = time.perf_counter() - t
+            by_bot = {b["bot_id"]: b for b in fake.bots()}
+
+            srv = start_server(flags, env, tmp / "server.stderr", a.nofile)
+            servers.append(srv)
+            t = time.perf_counter()
+            polling_s = wait_polls(fake, a.accounts, 120)
+            sessions = payload(srv.call("sessions", {}))
+            names = {s["bot_id"]: s["name"] for s in sessions["sessions"]}
+            if len(names) != a.accounts:
+                raise RuntimeError(f"{len(names)} sessions, not {a.accounts}")
+            time.sleep(2)  # settle: every listener started, nothing left to store
+
+            rss, cpu, rates, posts = [], [], [], []
+            db = home / "wxlink.db"
+            stored = stored_inbound(db)
+            for r in range(a.rounds):
+                c0, w0 = cpu_secs(srv.proc.pid), time.perf_counter()
+                time.sleep(a.idle_secs)
+                cpu.append((cpu_secs(srv.proc.pid) - c0) / (time.perf_counter() - w0) * 100)
+                rss.append(rss_mb(srv.proc.pid))
+                specs = [{"bot_id": bots[i % len(bots)], "text": f"r{r} m{i}"}
+                         for i in range(a.messages)]
+                t = time.perf_counter()
+                fake.inject_bulk(specs)
+                posts.append(time.perf_counter() - t)
+                target = stored + a.messages
+                while (stored := stored_inbound(db)) < target:
+                    if time.perf_counter() - t > 300:
+                        raise TimeoutError(f"{stored} of {target} messages stored after 300 s")
+                    time.sleep(0.01)
+                rates.append(a.messages / (time.perf_counter() - t))
+                wait_polls(fake, a.accounts, 60)  # every account polling again
+
+            peak_rss = rss_mb(srv.proc.pid)
+            first = bots[0]
+            many = send_p50(srv, fake, db, first, by_bot[first]["user_id"], names[first], a.sends)
+            srv.close()
+            servers.clear()
+
+            # The same sends with one account, its own data directory, in this run.
+            one_home = tmp / "one"
+            one_flags = [a.wxlink, "-d", str(one_home), "--ilink-base", fake.base_url,
+                         "--cdn-base", fake.cdn_url]
+            (one_bot,) = login_all(one_flags, env, 1)
+            one = start_server(one_flags, env, tmp / "one.stderr", None)
+            servers.append(one)
+            one_user = next(b["user_id"] for b in fake.bots() if b["bot_id"] == one_bot)
+            single = send_p50(one, fake, one_home / "wxlink.db", one_bot, one_user, None, a.sends)
+
+            size = db.stat().st_size + sum(
+                p.stat().st_size for p in home.glob("wxlink.db-*") if p.is_file())
+            print(f"{a.accounts} accounts in one `wxlink mcp` (stdio), fake holding each poll "
+                  f"30 s; soft open-file limit {a.nofile or 'inherited'}; load average "
+                  f"{os.getloadavg()[0]:.1f}:")
+            print(f"  log in {a.accounts} accounts (8 at a time)     {login_s:8.1f} s")
+            print(f"  start until all {a.accounts} polls are held      {polling_s:8.2f} s")
+            print(spread("RSS, every poll held", rss, "MB"))
+            print(f"  RSS after the ingest rounds                  {peak_rss:8.1f} MB")
+            print(spread(f"idle CPU over {a.idle_secs:g} s", cpu, "% of one core", "8.2f"))
+            print(spread(f"ingest, {a.messages} messages over {a.accounts} accounts", rates,
+                         "msg/s", "8.0f"))
+            print(spread("  of which the bulk inject POST", [p * 1000 for p in posts], "ms",
+                         "8.0f"))
+            p50s = statistics.median(many), statistics.median(single)
+            print(f"  send p50 over stdio, {a.accounts} accounts polled   {p50s[0]:8.3f} ms   "
+                  f"(p90 {sorted(many)[int(len(many) * 0.9)]:.3f})")
+            print(f"  send p50 over stdio, 1 account               {p50s[1]:8.3f} ms   "
+                  f"(p90 {sorted(single)[int(len(single) * 0.9)]:.3f})   ratio "
+                  f"{p50s[0] / p50s[1]:.2f}×")
+            total = stored_inbound(db)
+            print(f"  store: {total} inbound messages, {size / 1e6:.1f} MB "
+                  f"({size / max(total, 1):.0f} B per message incl. sessions and indexes)")
+        finally:
+            for s in servers:
+                s.close()
+            stop_process(sb)
+
+
+if __name__ == "__main__":
+    main()
