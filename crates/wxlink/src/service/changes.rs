@@ -1,6 +1,7 @@
 //! What changed, across processes: one task per process watches the store (woken at once by
 //! this process's [`Event`]s, and for what other processes store by the store's notices when it
-//! pushes them — PostgreSQL's LISTEN/NOTIFY — or else every half second) and
+//! pushes them — PostgreSQL's LISTEN/NOTIFY — or else by comparing the store's version every
+//! half second) and
 //! publishes the newest message id, a fingerprint of the sessions, and a fingerprint of the
 //! conversations (the users with a context token) on `watch` channels. Subscribers — resource
 //! subscriptions, `tools/list_changed`, `resources/list_changed` — wait on those instead of
@@ -152,9 +153,40 @@ fn raise(messages: &watch::Sender<i64>, id: i64) {
     });
 }
 
+/// What one wake-up of the feed must look at, gathered from every event waiting.
+#[derive(Debug, Default)]
+struct Due {
+    /// The newest message id this process stored.
+    newest: Option<i64>,
+    /// The sessions may have changed (or events were missed): read them.
+    sessions: bool,
+    /// Another process may have written: read the newest id and the sessions.
+    store: bool,
+}
+
+impl Due {
+    fn note(&mut self, event: Result<Event, broadcast::error::RecvError>) {
+        match event {
+            Ok(Event::Inbound { ids, .. }) => self.newest = self.newest.max(ids.into_iter().max()),
+            Ok(Event::Outbound { id, .. }) => self.newest = self.newest.max(Some(id)),
+            // A status is no new message, no session and no conversation.
+            Ok(Event::MessageStatus { .. }) => {}
+            Ok(
+                Event::SessionsChanged | Event::SessionExpired { .. } | Event::SessionHealth { .. },
+            ) => self.sessions = true,
+            Err(_) => self.store = true,
+        }
+    }
+}
+
+/// How often, at most, the conversations are read again while messages stream in: the set
+/// changes only when a new user writes, and reading it costs a row per user.
+const CONVERSATIONS_EVERY: Duration = Duration::from_millis(250);
+
 async fn start(store: Arc<dyn Store>, events: Events) -> Changes {
     let mut bus = events.subscribe();
     let mut notices = Notices::of(store.as_ref());
+    let mut version = store.version().await.ok().flatten();
     let latest = store.latest_id().await.unwrap_or(-1);
     let (messages_tx, messages) = watch::channel(latest);
     let (sessions_tx, sessions) = watch::channel(sessions_print(store.as_ref()).await.unwrap_or(0));
@@ -164,48 +196,62 @@ async fn start(store: Arc<dyn Store>, events: Events) -> Changes {
             .unwrap_or(0),
     );
     tokio::spawn(async move {
-        // The feed lives as long as the service (which keeps a receiver of each channel). The
-        // store is read on every notice or tick, however many events come in between; with
-        // notices there is no tick.
+        // The feed lives as long as the service (which keeps a receiver of each channel). Each
+        // wake-up takes every event waiting, so a burst costs one look at the store; the store
+        // is read only for what the events cannot say, and the conversations (a row per user)
+        // at most every CONVERSATIONS_EVERY. Without notices, a timer compares the store's
+        // version (one cheap read) and reads it only when another process wrote.
+        let mut conversations_read = tokio::time::Instant::now();
+        let mut conversations_due = false;
         loop {
-            let before = *messages_tx.borrow();
             let poll = !notices.pushed();
-            let ours = tokio::select! {
-                ev = bus.recv() => match ev {
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                    Ok(Event::Inbound { ids, .. }) => {
-                        // Stored by this process: the ids say what is newest, and the sessions
-                        // did not change.
-                        if let Some(&newest) = ids.iter().max() {
-                            raise(&messages_tx, newest);
-                        }
-                        true
+            let mut due = Due::default();
+            tokio::select! {
+                ev = bus.recv() => {
+                    if matches!(ev, Err(broadcast::error::RecvError::Closed)) {
+                        return;
                     }
-                    _ => false,
-                },
+                    due.note(ev);
+                }
                 notice = notices.next() => match notice {
-                    // A message stored anywhere: its id says what is newest; sessions are as
-                    // they were.
-                    Notice::Messages { latest_id } => {
-                        raise(&messages_tx, latest_id);
-                        true
-                    }
-                    Notice::Sessions | Notice::Resync => false,
+                    Notice::Messages { latest_id } => due.newest = Some(latest_id),
+                    Notice::Sessions | Notice::Resync => due.store = true,
                 },
-                _ = tokio::time::sleep(STORE_CHECK), if poll => false,
-            };
-            let mut sessions_changed = false;
-            if !ours {
+                _ = tokio::time::sleep(STORE_CHECK), if poll => {
+                    let now = store.version().await.ok().flatten();
+                    due.store = now.is_none() || now != version;
+                    version = now;
+                }
+                _ = tokio::time::sleep_until(conversations_read + CONVERSATIONS_EVERY), if conversations_due => {}
+            }
+            loop {
+                match bus.try_recv() {
+                    Err(broadcast::error::TryRecvError::Empty) => break,
+                    Err(broadcast::error::TryRecvError::Closed) => return,
+                    Err(broadcast::error::TryRecvError::Lagged(_)) => due.store = true,
+                    Ok(ev) => due.note(Ok(ev)),
+                }
+            }
+            let before = *messages_tx.borrow();
+            if let Some(newest) = due.newest {
+                raise(&messages_tx, newest);
+            }
+            if due.store {
                 if let Ok(latest) = store.latest_id().await {
                     raise(&messages_tx, latest);
                 }
+            }
+            let mut sessions_changed = false;
+            if due.store || due.sessions {
                 if let Some(p) = sessions_print(store.as_ref()).await {
                     sessions_changed =
                         sessions_tx.send_if_modified(|v| std::mem::replace(v, p) != p);
                 }
             }
-            let new_messages = *messages_tx.borrow() != before;
-            if new_messages || sessions_changed {
+            conversations_due |= *messages_tx.borrow() != before || sessions_changed;
+            if conversations_due && conversations_read.elapsed() >= CONVERSATIONS_EVERY {
+                conversations_due = false;
+                conversations_read = tokio::time::Instant::now();
                 if let Some(p) = current_conversations_print(store.as_ref()).await {
                     conversations_tx.send_if_modified(|v| std::mem::replace(v, p) != p);
                 }

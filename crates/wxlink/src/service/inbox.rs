@@ -2,7 +2,8 @@
 //! a timeout for the first one. Messages come from the store, so this works the same whether
 //! this process polls or another one does: in-process listeners wake readers at once; what other
 //! processes store wakes them through the store's notices when it pushes them (PostgreSQL), and
-//! otherwise the store is re-checked every 100 ms.
+//! otherwise the store's version is compared every 100 ms (one cheap read; the claim, a write,
+//! runs only when another process wrote).
 //!
 //! Each call claims what it returns ([`Store::claim_inbox`](crate::store::Store::claim_inbox):
 //! read and cursor move in one transaction), so two readers of one consumer never get the same
@@ -84,7 +85,9 @@ impl Service {
         let deadline = Instant::now() + timeout;
         let mut events = self.subscribe();
         let mut notices = Notices::of(self.store());
-        loop {
+        'claims: loop {
+            // Read before the claim: a write by another process after it moves the version.
+            let version = self.store().version().await.ok().flatten();
             let messages = self.claim(consumer, RECV_LIMIT).await?;
             if let (Some(first), Some(last)) = (messages.first(), messages.last()) {
                 let (first, last) = (first.id, last.id);
@@ -101,15 +104,22 @@ impl Service {
                 }
                 continue;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let check = notices.check_every(STORE_CHECK, left);
-            tokio::select! {
-                _ = events.recv() => {}
-                _ = notices.next() => {}
-                _ = tokio::time::sleep(check) => {}
+            // Wait for a wake-up; on the timer, claim again only when another process wrote.
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break 'claims;
+                }
+                let check = notices.check_every(STORE_CHECK, left);
+                tokio::select! {
+                    _ = events.recv() => continue 'claims,
+                    _ = notices.next() => continue 'claims,
+                    _ = tokio::time::sleep(check) => {}
+                }
+                let now = self.store().version().await.ok().flatten();
+                if now.is_none() || now != version {
+                    continue 'claims;
+                }
             }
         }
         if !live {

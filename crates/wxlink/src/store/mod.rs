@@ -481,6 +481,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// taken by another message) is left out and counted. Their sessions must exist.
     async fn restore_messages(&self, messages: Vec<StoredMessage>) -> StoreResult<RestoreOutcome>;
 
+    /// A number that changes whenever another process (another connection) has written to the
+    /// store since it was last read here; what this process writes it learns from its own
+    /// events. A waiter without [`Store::notices`] compares it on its timer and reads the store
+    /// only when it moved. `None` when the store cannot tell (read every time).
+    async fn version(&self) -> StoreResult<Option<u64>> {
+        Ok(None)
+    }
+
     /// Wake-ups for what any process writes, when the database can push them (PostgreSQL's
     /// LISTEN/NOTIFY); `None` when it cannot, and waiters look at the store on a timer.
     fn notices(&self) -> Option<tokio::sync::broadcast::Receiver<Notice>> {

@@ -54,7 +54,7 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 
 use self::checkpoint::Checkpointer;
-use self::schema::{BUSY_TIMEOUT_MS, CACHE_KIB, MIGRATIONS, STATEMENT_CACHE};
+use self::schema::{BUSY_TIMEOUT_MS, CACHE_KIB, MIGRATIONS, STATEMENT_CACHE, WAL_LIMIT_BYTES};
 use super::{
     ContextRecord, HistoryPage, HistoryQuery, ImportOutcome, ImportedSession, LoginRecord,
     NewMessage, Reservation, RestoreOutcome, Retention, Secret, SessionRecord, SessionStatus,
@@ -215,6 +215,7 @@ fn configure(conn: &mut Connection) -> StoreResult<()> {
     // Statement journals and the rare temporary b-tree stay in memory.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)?;
     // Statements are parsed once and reused (history builds a handful of shapes).
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     fold::register_functions(conn)?;
@@ -360,6 +361,17 @@ impl Store for SqliteStore {
 
     async fn latest_id(&self) -> StoreResult<i64> {
         self.run(ops::latest_id).await
+    }
+
+    /// SQLite's `data_version`: it moves when another connection commits (never for this
+    /// store's own connection), one read of the WAL index.
+    async fn version(&self) -> StoreResult<Option<u64>> {
+        self.run(|c| {
+            Ok(Some(
+                c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))? as u64,
+            ))
+        })
+        .await
     }
 
     async fn count_inbound_after(&self, after_id: i64, cap: u32) -> StoreResult<u64> {

@@ -17,6 +17,11 @@ pub(super) const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// 2 MiB default: ingest is ~25% faster at a million messages.
 pub(super) const CACHE_KIB: i64 = 32 * 1024;
 
+/// What the WAL file is cut back to once a checkpoint lets it start over (`journal_size_limit`):
+/// a burst (a thousand accounts answering at once) can grow it to hundreds of MB, and without a
+/// limit the file keeps that size for ever.
+pub(super) const WAL_LIMIT_BYTES: i64 = 32 << 20;
+
 /// Prepared statements kept per connection.
 pub(super) const STATEMENT_CACHE: usize = 64;
 

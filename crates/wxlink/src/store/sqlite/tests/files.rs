@@ -424,3 +424,79 @@ async fn a_panicking_operation_is_an_error_and_the_store_goes_on() {
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].status, SessionStatus::Connected);
 }
+
+/// `version` moves when another connection writes, not for the store's own writes and not
+/// for reads: waiters compare it instead of reading everything on their timers.
+#[tokio::test]
+async fn version_moves_only_for_writes_by_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wxlink.db");
+    let a = SqliteStore::open(&path).unwrap();
+    let b = SqliteStore::open(&path).unwrap();
+    let v0 = a.version().await.unwrap().expect("SQLite tells");
+    a.save_login("one", &login("b1", "t")).await.unwrap();
+    a.ingest("one", vec![inbound("one", "m1", "u", "hi", 1)], "c1")
+        .await
+        .unwrap();
+    b.sessions().await.unwrap();
+    assert_eq!(
+        a.version().await.unwrap(),
+        Some(v0),
+        "own writes and others' reads"
+    );
+    b.save_login("two", &login("b2", "t")).await.unwrap();
+    let v1 = a.version().await.unwrap().expect("SQLite tells");
+    assert_ne!(v1, v0, "another connection wrote");
+    assert_eq!(
+        a.version().await.unwrap(),
+        Some(v1),
+        "stable until the next write"
+    );
+}
+
+/// A burst fills the WAL far beyond its usual size; once checkpointed it is cut back to
+/// `journal_size_limit`, so a burst does not hold its disk space for ever.
+#[tokio::test]
+async fn the_wal_is_cut_back_after_a_burst() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wxlink.db");
+    let store = SqliteStore::open(&path).unwrap();
+    store.save_login("s", &login("b", "t")).await.unwrap();
+    let wal = dir.path().join("wxlink.db-wal");
+    let wal_size = || fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let text = "y".repeat(4_000);
+    // One transaction bigger than the limit: the WAL must hold it whole.
+    let batch: Vec<_> = (0..10_000)
+        .map(|i| inbound("s", &format!("burst-{i}"), "u@im.wechat", &text, 1))
+        .collect();
+    store.ingest("s", batch, "").await.unwrap();
+    let peak = wal_size();
+    assert!(
+        peak > 2 * super::super::schema::WAL_LIMIT_BYTES as u64,
+        "a burst: {peak}"
+    );
+    // The next write after a checkpoint starts the WAL over and cuts the file.
+    let mut size = peak;
+    for i in 0..100 {
+        let before = store.checkpoints();
+        while store.checkpoints() == before {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        store
+            .ingest(
+                "s",
+                vec![inbound("s", &format!("after-{i}"), "u", "x", 1)],
+                "",
+            )
+            .await
+            .unwrap();
+        size = wal_size();
+        if size <= super::super::schema::WAL_LIMIT_BYTES as u64 {
+            break;
+        }
+    }
+    assert!(
+        size <= super::super::schema::WAL_LIMIT_BYTES as u64,
+        "WAL still {size} bytes after the burst ({peak} at its peak)"
+    );
+}
