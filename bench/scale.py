@@ -193,8 +193,10 @@ def main() -> None:
                 wait_polls(fake, a.accounts, 60)  # every account polling again
 
             peak_rss = rss_mb(srv.proc.pid)
+            time.sleep(3)  # a checkpoint, so the WAL can start over with the next write
             first = bots[0]
             many = send_p50(srv, fake, db, first, by_bot[first]["user_id"], names[first], a.sends)
+            sizes = {p.name: p.stat().st_size for p in home.glob("wxlink.db*") if p.is_file()}
             srv.close()
             servers.clear()
 
@@ -208,8 +210,6 @@ def main() -> None:
             one_user = next(b["user_id"] for b in fake.bots() if b["bot_id"] == one_bot)
             single = send_p50(one, fake, one_home / "wxlink.db", one_bot, one_user, None, a.sends)
 
-            size = db.stat().st_size + sum(
-                p.stat().st_size for p in home.glob("wxlink.db-*") if p.is_file())
             print(f"{a.accounts} accounts in one `wxlink mcp` (stdio), fake holding each poll "
                   f"30 s; soft open-file limit {a.nofile or 'inherited'}; load average "
                   f"{os.getloadavg()[0]:.1f}:")
@@ -229,8 +229,10 @@ def main() -> None:
                   f"(p90 {sorted(single)[int(len(single) * 0.9)]:.3f})   ratio "
                   f"{p50s[0] / p50s[1]:.2f}×")
             total = stored_inbound(db)
-            print(f"  store: {total} inbound messages, {size / 1e6:.1f} MB "
-                  f"({size / max(total, 1):.0f} B per message incl. sessions and indexes)")
+            size = sum(sizes.values())
+            print(f"  store after the sends: {total} inbound messages, {size / 1e6:.1f} MB "
+                  f"({size / max(total, 1):.0f} B per message incl. sessions and indexes): "
+                  + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(sizes.items())))
         finally:
             for s in servers:
                 s.close()
