@@ -43,9 +43,10 @@ fuzz_target!(|data: &[u8]| {
                 assert!(!reason.is_empty());
             }
         }
-        if let Some(row) = wxlink::upstream::ilink::normalize::inbound("s", received, 1) {
+        let unreadable = received.message.is_err();
+        if let Some(row) = wxlink::upstream::ilink::normalize::inbound("s", received.clone(), 1) {
             assert!(!row.dedupe_key.is_empty());
-            if received.message.is_err() {
+            if unreadable {
                 assert_eq!(row.kind, "unknown");
                 assert!(row.error.is_some());
             }

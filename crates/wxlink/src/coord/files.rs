@@ -5,9 +5,10 @@
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::{Lease, Leases};
@@ -17,12 +18,21 @@ use crate::paths::DataDir;
 #[derive(Debug, Clone)]
 pub struct FileLeases {
     data: DataDir,
+    /// Lock files opened at once: a thousand accounts starting together would otherwise take
+    /// as many blocking threads.
+    opening: Arc<Semaphore>,
 }
+
+/// Lock files opened at once (each open is a few microseconds on a blocking thread).
+const OPENING_AT_ONCE: usize = 4;
 
 impl FileLeases {
     /// The locks under `data`'s `locks/`.
     pub fn new(data: DataDir) -> FileLeases {
-        FileLeases { data }
+        FileLeases {
+            data,
+            opening: Arc::new(Semaphore::new(OPENING_AT_ONCE)),
+        }
     }
 }
 
@@ -30,6 +40,11 @@ impl FileLeases {
 impl Leases for FileLeases {
     async fn try_acquire(&self, name: &str) -> std::io::Result<Option<Lease>> {
         let (data, name) = (self.data.clone(), name.to_owned());
+        let _turn = self
+            .opening
+            .acquire()
+            .await
+            .map_err(std::io::Error::other)?;
         let attempt = tokio::task::spawn_blocking(move || try_lock(&data, &name))
             .await
             .map_err(std::io::Error::other)??;
@@ -46,6 +61,7 @@ impl Leases for FileLeases {
 
     async fn is_held(&self, name: &str) -> Option<bool> {
         let (data, name) = (self.data.clone(), name.to_owned());
+        let _turn = self.opening.acquire().await.ok()?;
         tokio::task::spawn_blocking(move || is_held(&data, &name))
             .await
             .ok()

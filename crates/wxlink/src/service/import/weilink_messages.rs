@@ -186,7 +186,7 @@ impl Row {
             message: WeixinMessage::deserialize_from(&raw),
             raw,
         };
-        let mut message = normalize::inbound(session, &received, self.stored_at_ms)
+        let mut message = normalize::inbound(session, received, self.stored_at_ms)
             .unwrap_or_else(|| self.sent(session, Value::Array(Vec::new())));
         if message.upstream_id.is_none() {
             // No id at all: the content hash normalize falls back on would change with the

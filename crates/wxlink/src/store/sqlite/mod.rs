@@ -15,7 +15,8 @@
 //! they come (a channel in, a oneshot back). One thread rather than `spawn_blocking`: the
 //! operations are serialized by the one connection anyway, and under load the queue is drained
 //! without a thread wake-up per call, where blocking-pool threads would contend for the
-//! connection. An operation that panics answers its caller with an error and leaves the
+//! connection. Batches of messages waiting one behind another share one transaction (group
+//! commit), each in a savepoint of its own so one that fails is undone alone. An operation that panics answers its caller with an error and leaves the
 //! connection usable: every write runs in a transaction, so a panic mid-way leaves nothing
 //! half-done. Several stores — in one process or several — can share a file: WAL lets
 //! readers run beside the writer, `busy_timeout` makes writers queue, and every write
@@ -45,7 +46,7 @@ mod tests;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -80,6 +81,8 @@ pub struct SqliteStore {
 struct Inner {
     /// Operations for the store's thread; dropped with the store, which ends the thread.
     jobs: mpsc::Sender<Job>,
+    /// The most batches one group commit has stored together.
+    largest_group: Arc<AtomicUsize>,
     /// The connection the store's thread holds, for this module's tests.
     #[cfg(test)]
     conn: Arc<Mutex<Connection>>,
@@ -88,7 +91,24 @@ struct Inner {
 }
 
 /// One operation for the store's thread.
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+enum Job {
+    /// Anything, run on its own.
+    Run(Box<dyn FnOnce(&mut Connection) + Send>),
+    /// A batch of messages with its cursor: batches waiting together share one transaction.
+    Ingest(IngestJob),
+}
+
+/// A batch waiting to be stored, and whom to answer.
+struct IngestJob {
+    session: String,
+    batch: Vec<NewMessage>,
+    cursor: String,
+    answer: tokio::sync::oneshot::Sender<StoreResult<Vec<i64>>>,
+}
+
+/// Most batches, and most messages, one group commit takes (a bound on its latency).
+const GROUP_BATCHES: usize = 256;
+const GROUP_MESSAGES: usize = 20_000;
 
 /// The connection (uncontended but for this module's tests); a poisoned lock is taken over
 /// (see the module docs).
@@ -96,13 +116,66 @@ fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The store's thread: runs the operations in order until the store is dropped.
-fn serve(conn: Arc<Mutex<Connection>>, jobs: mpsc::Receiver<Job>) {
-    while let Ok(job) = jobs.recv() {
-        // A panic drops the job's answer channel: its caller gets an error.
-        if catch_unwind(AssertUnwindSafe(|| job(&mut lock(&conn)))).is_err() {
+/// The store's thread: runs the operations in order until the store is dropped. Batches of
+/// messages that wait one after another are stored in one transaction (group commit: with a
+/// thousand accounts answering at once, a commit per batch would write the same index pages
+/// a thousand times); each is still answered on its own, after the commit.
+fn serve(conn: Arc<Mutex<Connection>>, jobs: mpsc::Receiver<Job>, largest: Arc<AtomicUsize>) {
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        // A panic drops the job's answer channels: its callers get an error.
+        let ran = match job {
+            Job::Run(op) => catch_unwind(AssertUnwindSafe(|| op(&mut lock(&conn)))),
+            Job::Ingest(first) => {
+                let mut messages = first.batch.len();
+                let mut group = vec![first];
+                while group.len() < GROUP_BATCHES && messages < GROUP_MESSAGES {
+                    match jobs.try_recv() {
+                        Ok(Job::Ingest(job)) => {
+                            messages += job.batch.len();
+                            group.push(job);
+                        }
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                largest.fetch_max(group.len(), Ordering::Relaxed);
+                catch_unwind(AssertUnwindSafe(|| ingest_group(&mut lock(&conn), group)))
+            }
+        };
+        if ran.is_err() {
             tracing::error!("a store operation panicked; its transaction was rolled back");
         }
+    }
+}
+
+/// Stores a group of batches (one alone: its own transaction) and answers each.
+fn ingest_group(conn: &mut Connection, group: Vec<IngestJob>) {
+    if let [one] = &group[..] {
+        let answer = ops::ingest(conn, &one.session, &one.batch, &one.cursor);
+        if let Some(job) = group.into_iter().next() {
+            let _ = job.answer.send(answer);
+        }
+        return;
+    }
+    let batches: Vec<_> = group
+        .iter()
+        .map(|j| (j.session.as_str(), j.batch.as_slice(), j.cursor.as_str()))
+        .collect();
+    let answers = ops::ingest_group(conn, &batches);
+    for (job, answer) in group.into_iter().zip(answers) {
+        // The caller may have stopped waiting: what it sent is stored all the same.
+        let _ = job.answer.send(answer);
     }
 }
 
@@ -149,13 +222,16 @@ impl SqliteStore {
         let conn = Arc::new(Mutex::new(conn));
         let (jobs, queue) = mpsc::channel();
         let theirs = conn.clone();
+        let largest_group = Arc::new(AtomicUsize::new(0));
+        let largest = largest_group.clone();
         std::thread::Builder::new()
             .name("wxlink-store".into())
-            .spawn(move || serve(theirs, queue))
+            .spawn(move || serve(theirs, queue, largest))
             .map_err(StoreError::database)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 jobs,
+                largest_group,
                 #[cfg(test)]
                 conn,
                 checkpointer,
@@ -178,10 +254,19 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn| {
+        let job = Job::Run(Box::new(move |conn| {
             // The caller may have stopped waiting (a cancelled request): nothing to tell.
             let _ = answer.send(op(conn));
-        });
+        }));
+        self.send(job, answered).await
+    }
+
+    /// Hands `job` to the store's thread and waits for its answer.
+    async fn send<T>(
+        &self,
+        job: Job,
+        answered: tokio::sync::oneshot::Receiver<StoreResult<T>>,
+    ) -> StoreResult<T> {
         self.inner
             .jobs
             .send(job)
@@ -189,6 +274,11 @@ impl SqliteStore {
         answered
             .await
             .map_err(|_| StoreError::database(StoreThread::Panicked))?
+    }
+
+    /// The most batches one group commit has stored together so far.
+    pub fn largest_ingest_group(&self) -> usize {
+        self.inner.largest_group.load(Ordering::Relaxed)
     }
 
     /// The connection, for this module's tests.
@@ -279,9 +369,14 @@ impl Store for SqliteStore {
         batch: Vec<NewMessage>,
         cursor: &str,
     ) -> StoreResult<Vec<i64>> {
-        let (session, cursor) = (session.to_owned(), cursor.to_owned());
-        self.run(move |c| ops::ingest(c, &session, &batch, &cursor))
-            .await
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job = Job::Ingest(IngestJob {
+            session: session.to_owned(),
+            batch,
+            cursor: cursor.to_owned(),
+            answer,
+        });
+        self.send(job, answered).await
     }
 
     async fn contexts_for_user(&self, user_id: &str) -> StoreResult<Vec<ContextRecord>> {

@@ -240,12 +240,58 @@ pub(super) fn ingest(
     batch: &[NewMessage],
     cursor: &str,
 ) -> StoreResult<Vec<i64>> {
-    let stored_at = now_ms();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    require_session(&tx, session)?;
+    let ids = ingest_in(&tx, session, batch, cursor, now_ms())?;
+    tx.commit()?;
+    Ok(ids)
+}
+
+/// One batch of a session with its cursor, in several batches' transaction (group commit):
+/// each in a savepoint of its own, so one that fails (its session was removed) is undone
+/// alone and answered with its error while the others commit. Should the commit fail, every
+/// batch gets that error. Answers in the order given.
+pub(super) fn ingest_group(
+    conn: &mut Connection,
+    batches: &[(&str, &[NewMessage], &str)],
+) -> Vec<StoreResult<Vec<i64>>> {
+    let stored_at = now_ms();
+    let failed = |e: &StoreError| {
+        batches
+            .iter()
+            .map(|_| Err(StoreError::database(std::io::Error::other(e.to_string()))))
+            .collect()
+    };
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return failed(&e.into()),
+    };
+    let mut answers = Vec::with_capacity(batches.len());
+    for &(session, batch, cursor) in batches {
+        let answer = tx.savepoint().map_err(StoreError::from).and_then(|sp| {
+            let ids = ingest_in(&sp, session, batch, cursor, stored_at)?;
+            sp.commit()?;
+            Ok(ids)
+        });
+        answers.push(answer);
+    }
+    match tx.commit() {
+        Ok(()) => answers,
+        Err(e) => failed(&e.into()),
+    }
+}
+
+/// A batch and its cursor inside the caller's transaction.
+fn ingest_in(
+    tx: &Connection,
+    session: &str,
+    batch: &[NewMessage],
+    cursor: &str,
+    stored_at: i64,
+) -> StoreResult<Vec<i64>> {
+    require_session(tx, session)?;
     let mut inserted = Vec::with_capacity(batch.len());
     {
-        let mut insert = MessageInserts::prepare(&tx)?;
+        let mut insert = MessageInserts::prepare(tx)?;
         let mut upsert_context = tx.prepare_cached(SQL_UPSERT_CONTEXT)?;
         for message in batch {
             if let Some(id) = insert.insert(session, message, stored_at)? {
@@ -271,7 +317,6 @@ pub(super) fn ingest(
         tx.execute(SQL_BUMP_LAST_MESSAGE, params![session, newest])?;
     }
     tx.execute(SQL_SET_CURSOR, params![session, cursor])?;
-    tx.commit()?;
     Ok(inserted)
 }
 

@@ -19,11 +19,13 @@ pub fn kind_name(item: &MessageItem) -> &'static str {
 
 /// Turns one received upstream message into a row to store, or `None` for what is not a user's
 /// message (the bot's own echoes, `message_type` 2).
-pub fn inbound(session: &str, received: &Received, now_ms: i64) -> Option<NewMessage> {
-    let raw = &received.raw;
-    let msg = match &received.message {
+pub fn inbound(session: &str, received: Received, now_ms: i64) -> Option<NewMessage> {
+    // Taken apart, not cloned: the raw JSON moves into the row (a burst of a thousand
+    // accounts' batches holds every message in memory at once).
+    let Received { raw, message } = received;
+    let msg = match message {
         Ok(m) => m,
-        Err(reason) => return Some(unreadable(session, raw, reason, now_ms)),
+        Err(reason) => return Some(unreadable(session, raw, &reason, now_ms)),
     };
     if msg.message_type == Some(MESSAGE_TYPE_BOT) {
         return None;
@@ -33,20 +35,16 @@ pub fn inbound(session: &str, received: &Received, now_ms: i64) -> Option<NewMes
         session: session.to_string(),
         direction: Direction::In,
         upstream_id: msg.message_id.map(|id| id.to_string()),
-        dedupe_key: dedupe_key(msg, raw),
-        peer: msg.from_user_id.clone().unwrap_or_default(),
-        bot_id: msg.to_user_id.clone(),
+        dedupe_key: dedupe_key(&msg, &raw),
+        peer: msg.from_user_id.unwrap_or_default(),
+        bot_id: msg.to_user_id,
         kind,
         text,
         items,
-        raw: Some(raw.clone()),
-        context_token: msg
-            .context_token
-            .clone()
-            .filter(|t| !t.is_empty())
-            .map(Secret::new),
+        raw: Some(raw),
+        context_token: msg.context_token.filter(|t| !t.is_empty()).map(Secret::new),
         created_at_ms: msg.create_time_ms.filter(|&t| t > 0).unwrap_or(now_ms),
-        client_id: msg.client_id.clone(),
+        client_id: msg.client_id,
         status: MessageStatus::Received,
         error: None,
         speaker: None,
@@ -55,22 +53,22 @@ pub fn inbound(session: &str, received: &Received, now_ms: i64) -> Option<NewMes
 
 /// A message the wire model could not read (its JSON nests too deep to be built): stored as
 /// kind `unknown` with its JSON text and what its top level says, so nothing is lost.
-fn unreadable(session: &str, raw: &Value, reason: &str, now_ms: i64) -> NewMessage {
-    let header = match raw {
+fn unreadable(session: &str, raw: Value, reason: &str, now_ms: i64) -> NewMessage {
+    let header = match &raw {
         Value::String(text) => WeixinMessage::header_of(text),
         other => WeixinMessage::deserialize_from(other).unwrap_or_default(),
     };
     NewMessage {
         session: session.to_string(),
         direction: Direction::In,
-        dedupe_key: dedupe_key(&header, raw),
+        dedupe_key: dedupe_key(&header, &raw),
         upstream_id: header.message_id.map(|id| id.to_string()),
         peer: header.from_user_id.unwrap_or_else(|| "unknown".into()),
         bot_id: header.to_user_id,
         kind: "unknown".into(),
         text: None,
         items: json!([]),
-        raw: Some(raw.clone()),
+        raw: Some(raw),
         context_token: header
             .context_token
             .filter(|t| !t.is_empty())
@@ -286,7 +284,7 @@ mod tests {
             "to_user_id": "b@im.bot", "create_time_ms": 1000, "message_type": 1,
             "context_token": "ctx", "item_list": [{"type": 1, "text_item": {"text": "你好"}}]}),
         );
-        let m = inbound("s", &r, 5).unwrap();
+        let m = inbound("s", r, 5).unwrap();
         assert_eq!(m.upstream_id.as_deref(), Some("7462500663980633224"));
         assert_eq!(m.dedupe_key, "7462500663980633224");
         assert_eq!((m.kind.as_str(), m.text.as_deref()), ("text", Some("你好")));
@@ -305,7 +303,7 @@ mod tests {
             {"type": 4, "file_item": {"file_name": "报告.pdf", "len": "11",
                 "media": {"aes_key": "SECRET", "encrypt_query_param": "PARAM"}}},
             {"type": 3, "voice_item": {"text": "几点开会", "playtime": 3120}}]}));
-        let m = inbound("s", &r, 0).unwrap();
+        let m = inbound("s", r, 0).unwrap();
         assert_eq!(m.kind, "mixed");
         assert_eq!(m.text.as_deref(), Some("报告.pdf\n几点开会"));
         let s = m.items.to_string();
@@ -320,17 +318,17 @@ mod tests {
             json!({"message_id": 2, "item_list": [{"type": 1, "text_item": {"text": "yes"},
             "ref_msg": {"svr_id": "99", "message_item": {"type": 1, "text_item": {"text": "原文"}}}}]}),
         );
-        let m = inbound("s", &r, 0).unwrap();
+        let m = inbound("s", r, 0).unwrap();
         assert_eq!(m.items[0]["quote"]["message_id"], "99");
         assert_eq!(m.items[0]["quote"]["item"]["text"], "原文");
         assert_eq!(m.text.as_deref(), Some("yes\n原文"));
 
         let echo = received(json!({"message_id": 3, "message_type": 2}));
-        assert!(inbound("s", &echo, 0).is_none());
+        assert!(inbound("s", echo, 0).is_none());
 
         // A field of the wrong type is left empty; the rest is kept.
         let bad = received(json!({"message_id": "77", "item_list": "oops", "from_user_id": "u"}));
-        let m = inbound("s", &bad, 9).unwrap();
+        let m = inbound("s", bad, 9).unwrap();
         assert_eq!((m.dedupe_key.as_str(), m.peer.as_str()), ("77", "u"));
         assert_eq!(m.text, None);
         assert_eq!(m.raw.as_ref().unwrap()["item_list"], "oops");
@@ -339,12 +337,12 @@ mod tests {
             raw: json!(r#"{"message_id": 78, "from_user_id": "u", "x": [[[]]]}"#),
             message: Err("too deep".into()),
         };
-        let m = inbound("s", &deep, 9).unwrap();
+        let m = inbound("s", deep, 9).unwrap();
         assert_eq!((m.kind.as_str(), m.dedupe_key.as_str()), ("unknown", "78"));
         assert_eq!(m.peer, "u");
         assert!(m.error.as_deref().unwrap().contains("too deep"));
         let no_id =
             received(json!({"item_list": [{"type": 1, "text_item": {"text": "x"}}], "seq": 5}));
-        assert_eq!(inbound("s", &no_id, 0).unwrap().dedupe_key, "seq:5");
+        assert_eq!(inbound("s", no_id, 0).unwrap().dedupe_key, "seq:5");
     }
 }

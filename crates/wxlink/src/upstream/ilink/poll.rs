@@ -103,7 +103,7 @@ pub async fn run(
                 let now = now_ms();
                 let batch: Vec<_> = updates
                     .messages
-                    .iter()
+                    .into_iter()
                     .filter_map(|r| normalize::inbound(name, r, now))
                     .collect();
                 if !(batch.is_empty() && updates.cursor == cursor) {

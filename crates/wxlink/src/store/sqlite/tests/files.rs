@@ -500,3 +500,74 @@ async fn the_wal_is_cut_back_after_a_burst() {
         "WAL still {size} bytes after the burst ({peak} at its peak)"
     );
 }
+
+/// Batches that wait together are stored in one transaction (group commit), each answered on
+/// its own: a batch whose session is gone fails alone, the others and their cursors commit.
+#[tokio::test]
+async fn waiting_batches_share_a_commit_and_fail_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("wxlink.db")).unwrap();
+    for s in ["a", "b"] {
+        store
+            .save_login(s, &login(&format!("bot-{s}"), "t"))
+            .await
+            .unwrap();
+    }
+    // Hold the store's thread so the batches queue up behind it.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let blocker = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .run(move |_| {
+                    let _ = held.recv();
+                    Ok(())
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let session = match i {
+            7 => "gone",
+            i if i % 2 == 0 => "a",
+            _ => "b",
+        };
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let batch = vec![
+                inbound(session, &format!("{i}-1"), "u@im.wechat", "one", 1),
+                inbound(session, &format!("{i}-2"), "u@im.wechat", "two", 1),
+            ];
+            store.ingest(session, batch, &format!("cursor-{i}")).await
+        }));
+        // Queued in this order.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    let mut stored = 0;
+    for (i, task) in tasks.into_iter().enumerate() {
+        match task.await.unwrap() {
+            Ok(ids) => {
+                assert_ne!(i, 7);
+                assert_eq!(ids.len(), 2);
+                stored += 2;
+            }
+            Err(StoreError::UnknownSession(s)) => assert_eq!((i, s.as_str()), (7, "gone")),
+            Err(e) => panic!("batch {i}: {e}"),
+        }
+    }
+    assert_eq!(stored, 38);
+    assert!(
+        store.largest_ingest_group() >= 20,
+        "{}",
+        store.largest_ingest_group()
+    );
+    assert_eq!(store.cursor("a").await.unwrap(), "cursor-18");
+    assert_eq!(store.cursor("b").await.unwrap(), "cursor-19");
+    let page = store.history(&query()).await.unwrap();
+    assert_eq!(page.total, 38);
+    assert!(store.session("gone").await.unwrap().is_none());
+}
