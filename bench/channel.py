@@ -41,6 +41,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("wxlink")
     ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--gap", type=float, default=0.0,
+                    help="seconds of quiet before each channel message (recv always waits 0.1)")
     a = ap.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WXLINK_")}
     with tempfile.TemporaryDirectory(prefix="wxlink-channel-bench-") as tmp:
@@ -65,6 +67,8 @@ def main() -> None:
             lat, post = [], []
             for i in range(a.count + 10):
                 marker = f"push {i} {uuid.uuid4().hex[:8]}"
+                if a.gap:
+                    time.sleep(a.gap)
                 t = time.perf_counter()
                 fake.inject(bot_id=bot_id, text=marker)
                 posted = time.perf_counter()
