@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "interop"))
 
-from fakectl import start_sandbox, stop_process  # noqa: E402
+from fakectl import login_account, start_sandbox, stop_process, wxlink_flags  # noqa: E402
 from mcp_bench import Stdio, bench_recv  # noqa: E402
 
 
@@ -49,14 +49,9 @@ def main() -> None:
         tmp = Path(tmp)
         sb, fake = start_sandbox(a.wxlink, tmp / "sandbox.stderr")
         try:
-            fake.config(qr_auto_confirm=True, qr_hold_ms=10, record_requests=False)
-            home = tmp / "wx"
-            flags = [a.wxlink, "-d", str(home), "--ilink-base", fake.base_url,
-                     "--cdn-base", fake.cdn_url]
-            login = subprocess.run([*flags, "--json", "login"], env=env, check=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60)
-            bot_id = json.loads(login.stdout)["bot_id"]
-            user = next(b["user_id"] for b in fake.bots() if b["bot_id"] == bot_id)
+            fake.config(qr_hold_ms=10, record_requests=False)
+            flags = wxlink_flags(a.wxlink, fake, tmp / "wx")
+            bot_id, user = login_account(flags, fake, env)
             subprocess.run([*flags, "access", "allow", user], env=env, check=True,
                            stdout=subprocess.DEVNULL)
 

@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "interop"))
 
-from fakectl import start_sandbox, stop_process  # noqa: E402
+from fakectl import login_account, start_sandbox, stop_process, wxlink_flags  # noqa: E402
 from mcp_bench import PER_TOKEN, Stdio, cpu_secs, payload, rss_mb  # noqa: E402
 
 
@@ -54,16 +54,12 @@ def stored_inbound(db: Path) -> int:
         con.close()
 
 
-def login_all(flags: list[str], env: dict, n: int) -> list[str]:
+def login_all(flags: list[str], fake, env: dict, n: int) -> list[str]:
     """Logs n accounts in as sessions acct-0… (the fake confirms every QR code at once);
     their bot ids."""
-    def one(i: int) -> str:
-        out = subprocess.run([*flags, "--json", "login", f"acct-{i}"], env=env, check=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
-        return json.loads(out.stdout)["bot_id"]
-
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        return list(pool.map(one, range(n)))
+        return [bot for bot, _ in pool.map(
+            lambda i: login_account(flags, fake, env, f"acct-{i}"), range(n))]
 
 
 def wait_polls(fake, n: int, timeout: float) -> float:
@@ -154,10 +150,9 @@ def main() -> None:
             fake.config(qr_auto_confirm=True, qr_hold_ms=10, record_requests=False,
                         hold_ms=30_000)
             home = tmp / "wx"
-            flags = [a.wxlink, "-d", str(home), "--ilink-base", fake.base_url,
-                     "--cdn-base", fake.cdn_url]
+            flags = wxlink_flags(a.wxlink, fake, home)
             t = time.perf_counter()
-            bots = login_all(flags, env, a.accounts)
+            bots = login_all(flags, fake, env, a.accounts)
             login_s = time.perf_counter() - t
             by_bot = {b["bot_id"]: b for b in fake.bots()}
 
@@ -202,12 +197,10 @@ def main() -> None:
 
             # The same sends with one account, its own data directory, in this run.
             one_home = tmp / "one"
-            one_flags = [a.wxlink, "-d", str(one_home), "--ilink-base", fake.base_url,
-                         "--cdn-base", fake.cdn_url]
-            (one_bot,) = login_all(one_flags, env, 1)
+            one_flags = wxlink_flags(a.wxlink, fake, one_home)
+            one_bot, one_user = login_account(one_flags, fake, env)
             one = start_server(one_flags, env, tmp / "one.stderr", None)
             servers.append(one)
-            one_user = next(b["user_id"] for b in fake.bots() if b["bot_id"] == one_bot)
             single = send_p50(one, fake, one_home / "wxlink.db", one_bot, one_user, None, a.sends)
 
             print(f"{a.accounts} accounts in one `wxlink mcp` (stdio), fake holding each poll "

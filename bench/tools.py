@@ -11,10 +11,8 @@ each) and printed as min / median / max of those medians, with the server's RSS 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "interop"))
 
-from fakectl import start_sandbox, stop_process  # noqa: E402
+from fakectl import login_account, start_sandbox, stop_process, wxlink_flags  # noqa: E402
 from mcp_bench import Stdio, rss_mb  # noqa: E402
 
 
@@ -53,14 +51,9 @@ def main() -> None:
         tmp = Path(tmp)
         sb, fake = start_sandbox(a.wxlink, tmp / "sandbox.stderr")
         try:
-            fake.config(qr_auto_confirm=True, qr_hold_ms=10, record_requests=False)
-            home = tmp / "wx"
-            flags = [a.wxlink, "-d", str(home), "--ilink-base", fake.base_url,
-                     "--cdn-base", fake.cdn_url]
-            out = subprocess.run([*flags, "--json", "login"], env=env, check=True,
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60)
-            bot = json.loads(out.stdout)["bot_id"]
-            user = next(b["user_id"] for b in fake.bots() if b["bot_id"] == bot)
+            fake.config(qr_hold_ms=10, record_requests=False)
+            flags = wxlink_flags(a.wxlink, fake, tmp / "wx")
+            bot, user = login_account(flags, fake, env)
             fake.inject_bulk([{"bot_id": bot, "text": f"我们明天开会 budget review {i}"}
                               for i in range(a.messages)])
             calls = {

@@ -277,3 +277,19 @@ def start_sandbox(binary: str, log_path: Path, timeout: float = 20.0) -> tuple[s
         raise SandboxError(f"wxlink sandbox did not start: {e!r}\nstderr:\n{stderr}") from e
     ctl.startup_config = ctl.config()
     return proc, ctl
+
+
+def wxlink_flags(binary: str, fake: FakeControl, home: Path) -> list[str]:
+    """``wxlink -d HOME`` pointed at the sandbox ``fake`` (API and CDN): a command prefix."""
+    return [binary, "-d", str(home), "--ilink-base", fake.base_url, "--cdn-base", fake.cdn_url]
+
+
+def login_account(flags: list[str], fake: FakeControl, env: dict,
+                  name: str | None = None) -> tuple[str, str]:
+    """``wxlink login [NAME]`` against the sandbox, its QR code confirmed at once (the fake
+    switches this on); the bot id and the WeChat user who bound it."""
+    fake.config(qr_auto_confirm=True)
+    out = subprocess.run([*flags, "--json", "login", *([name] if name else [])], env=env,
+                         check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    bot = json.loads(out.stdout)["bot_id"]
+    return bot, next(b["user_id"] for b in fake.bots() if b["bot_id"] == bot)
