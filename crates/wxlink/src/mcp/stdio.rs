@@ -114,6 +114,7 @@ fn pipes() -> (
                 tracing::debug!(error = %e, "stdout closed");
                 break;
             }
+            tracing::trace!(target: "wxlink::timing", bytes = line.len(), "written");
         }
     });
     let answers = out.clone();

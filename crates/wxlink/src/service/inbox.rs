@@ -154,7 +154,14 @@ impl Service {
             }
         });
         match rx.await {
-            Ok(result) => Ok(result?),
+            Ok(result) => {
+                let messages = result?;
+                if !messages.is_empty() {
+                    // For bench/channel.py --breakdown.
+                    tracing::trace!(target: "wxlink::timing", count = messages.len(), "claimed");
+                }
+                Ok(messages)
+            }
             Err(e) => Err(StoreError::database(e).into()),
         }
     }

@@ -281,6 +281,7 @@ impl Sink for SessionSink {
             .ingest(&self.key.name, batch, &cursor)
             .await?;
         if !ids.is_empty() && inbound {
+            tracing::trace!(target: "wxlink::timing", count = ids.len(), "stored");
             tracing::debug!(session = %self.key.name, count = ids.len(), "stored inbound messages");
             self.service.emit(Event::Inbound {
                 session: self.key.name.clone(),
