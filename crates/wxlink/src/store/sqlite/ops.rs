@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::history::run_history;
 use super::rows::{
-    context_from_row, load_session, message_from_row, require_session, session_exists,
+    context_from_row, exec, load_session, message_from_row, require_session, session_exists,
     session_from_row, MessageInserts, CONTEXT_SELECT, MESSAGE_COLUMNS, MESSAGE_FROM,
     SESSION_SELECT,
 };
@@ -314,9 +314,9 @@ fn ingest_in(
         insert.finish()?;
     }
     if let Some(newest) = batch.iter().map(|m| m.created_at_ms).max() {
-        tx.execute(SQL_BUMP_LAST_MESSAGE, params![session, newest])?;
+        exec(tx, SQL_BUMP_LAST_MESSAGE, params![session, newest])?;
     }
-    tx.execute(SQL_SET_CURSOR, params![session, cursor])?;
+    exec(tx, SQL_SET_CURSOR, params![session, cursor])?;
     Ok(inserted)
 }
 
@@ -443,15 +443,14 @@ pub(super) fn claim_inbox(
 ) -> StoreResult<Vec<StoredMessage>> {
     let consumer = consumer_name(consumer);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute(
+    exec(
+        &tx,
         SQL_CREATE_CONSUMER,
         params![consumer, consumer != DEFAULT_CONSUMER],
     )?;
-    let last: i64 = tx.query_row(
-        "SELECT last_id FROM consumers WHERE name = ?1",
-        [consumer],
-        |r| r.get(0),
-    )?;
+    let last: i64 = tx
+        .prepare_cached("SELECT last_id FROM consumers WHERE name = ?1")?
+        .query_row([consumer], |r| r.get(0))?;
     let messages = if limit == 0 {
         Vec::new()
     } else {
@@ -467,7 +466,7 @@ pub(super) fn claim_inbox(
         rows.collect::<StoreResult<Vec<_>>>()?
     };
     if let Some(newest) = messages.last() {
-        tx.execute(SQL_ADVANCE_CONSUMER, params![consumer, newest.id])?;
+        exec(&tx, SQL_ADVANCE_CONSUMER, params![consumer, newest.id])?;
     }
     tx.commit()?;
     Ok(messages)
