@@ -23,10 +23,8 @@ import argparse
 import concurrent.futures
 import json
 import os
-import resource
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -74,23 +72,12 @@ def wait_polls(fake, n: int, timeout: float) -> float:
 
 
 def start_server(flags: list[str], env: dict, stderr: Path, nofile: int | None) -> Stdio:
-    def limit() -> None:
-        if nofile:
-            _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
-
-    old = subprocess.Popen.__init__
-
-    # Stdio starts the process itself; give it the lower soft limit through preexec_fn.
-    def popen(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        kwargs.setdefault("preexec_fn", limit)
-        old(self, *args, **kwargs)
-
-    subprocess.Popen.__init__ = popen  # type: ignore[method-assign]
-    try:
-        s = Stdio([*flags, "mcp", "--no-banner"], env, stderr)
-    finally:
-        subprocess.Popen.__init__ = old  # type: ignore[method-assign]
+    """`wxlink mcp` over stdio, initialized; with `nofile`, under that soft open-file limit
+    (`ulimit -Sn` in a shell that then execs it: the same process)."""
+    argv = [*flags, "mcp", "--no-banner"]
+    if nofile:
+        argv = ["sh", "-c", f'ulimit -Sn {int(nofile)} && exec "$0" "$@"', *argv]
+    s = Stdio(argv, env, stderr)
     s.initialize()
     return s
 

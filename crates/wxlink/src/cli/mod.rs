@@ -324,7 +324,6 @@ async fn run(cli: Cli, out: &Output) -> AppResult<()> {
     }
 }
 
-/// Logs go to stderr only: stdout belongs to command output (and to the protocol in stdio mode).
 /// Lifts the soft open-file limit to the hard one. Every polled account holds a connection and
 /// a lock file: under a soft limit of 1024 (a common default) one process would stop near 500
 /// accounts. What is still too low is said by the pollers ([`crate::service::Pollers`]).
@@ -335,6 +334,7 @@ fn raise_open_file_limit() {
     }
 }
 
+/// Logs go to stderr only: stdout belongs to command output (and to the protocol in stdio mode).
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));

@@ -157,7 +157,7 @@ impl Service {
             Ok(result) => {
                 let messages = result?;
                 if !messages.is_empty() {
-                    // For bench/channel.py --breakdown.
+                    // For bench/channel.py, which splits inbound latency into stages.
                     tracing::trace!(target: "wxlink::timing", count = messages.len(), "claimed");
                 }
                 Ok(messages)

@@ -16,9 +16,9 @@
 //! operations are serialized by the one connection anyway, and under load the queue is drained
 //! without a thread wake-up per call, where blocking-pool threads would contend for the
 //! connection. Batches of messages waiting one behind another share one transaction (group
-//! commit), each in a savepoint of its own so one that fails is undone alone. An operation that panics answers its caller with an error and leaves the
-//! connection usable: every write runs in a transaction, so a panic mid-way leaves nothing
-//! half-done. Several stores — in one process or several — can share a file: WAL lets
+//! commit), each in a savepoint of its own so one that fails is undone alone. An operation
+//! that panics answers its caller with an error and leaves the connection usable: every write
+//! runs in a transaction, so a panic mid-way leaves nothing half-done. Several stores — in one process or several — can share a file: WAL lets
 //! readers run beside the writer, `busy_timeout` makes writers queue, and every write
 //! transaction starts with `BEGIN IMMEDIATE` so two writers never deadlock on a lock upgrade.
 //!
@@ -159,20 +159,18 @@ fn serve(conn: Arc<Mutex<Connection>>, jobs: mpsc::Receiver<Job>, largest: Arc<A
     }
 }
 
-/// Stores a group of batches (one alone: its own transaction) and answers each.
+/// Stores a group of batches (one alone: its own transaction, no savepoint) and answers each.
 fn ingest_group(conn: &mut Connection, group: Vec<IngestJob>) {
-    if let [one] = &group[..] {
-        let answer = ops::ingest(conn, &one.session, &one.batch, &one.cursor);
-        if let Some(job) = group.into_iter().next() {
-            let _ = job.answer.send(answer);
+    let answers = match &group[..] {
+        [one] => vec![ops::ingest(conn, &one.session, &one.batch, &one.cursor)],
+        _ => {
+            let batches: Vec<_> = group
+                .iter()
+                .map(|j| (j.session.as_str(), j.batch.as_slice(), j.cursor.as_str()))
+                .collect();
+            ops::ingest_group(conn, &batches)
         }
-        return;
-    }
-    let batches: Vec<_> = group
-        .iter()
-        .map(|j| (j.session.as_str(), j.batch.as_slice(), j.cursor.as_str()))
-        .collect();
-    let answers = ops::ingest_group(conn, &batches);
+    };
     for (job, answer) in group.into_iter().zip(answers) {
         // The caller may have stopped waiting: what it sent is stored all the same.
         let _ = job.answer.send(answer);
@@ -462,9 +460,10 @@ impl Store for SqliteStore {
     /// store's own connection), one read of the WAL index.
     async fn version(&self) -> StoreResult<Option<u64>> {
         self.run(|c| {
-            Ok(Some(
-                c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))? as u64,
-            ))
+            let version = c
+                .prepare_cached("PRAGMA data_version")?
+                .query_row([], |r| r.get::<_, i64>(0))?;
+            Ok(Some(version as u64))
         })
         .await
     }

@@ -92,7 +92,7 @@ pub async fn run(
         match result {
             Ok(updates) => {
                 if !updates.messages.is_empty() {
-                    // For bench/channel.py --breakdown: the answer is read and parsed.
+                    // For bench/channel.py's stages: the answer is read and parsed.
                     tracing::trace!(target: "wxlink::timing", session = %name, count = updates.messages.len(), "answered");
                 }
                 failures = 0;
