@@ -1,23 +1,26 @@
 //! The background WAL checkpointer (one thread per open file store).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::schema::BUSY_TIMEOUT_MS;
+use super::schema::{BUSY_TIMEOUT_MS, WAL_LIMIT_BYTES};
 use crate::store::{StoreError, StoreResult};
 
 /// Writes the WAL back into the database from a thread of its own, once a second, so that the
 /// fsyncs of a checkpoint never stall a send or a `recv` (SQLite's automatic checkpoint runs
-/// inside whichever commit crosses the threshold). Passive: it never blocks writers or readers.
+/// inside whichever commit crosses the threshold). Passive, so it never blocks writers or
+/// readers, until the WAL passes its limit (see [`checkpoint`]).
 #[derive(Debug)]
 pub(super) struct Checkpointer {
     stop: std::sync::mpsc::Sender<()>,
     /// Checkpoints done so far.
     pub(super) done: Arc<AtomicU64>,
+    /// Set when the WAL has passed its limit: the writer should cut it back.
+    pub(super) cut: Arc<AtomicBool>,
 }
 
 impl Checkpointer {
@@ -28,6 +31,8 @@ impl Checkpointer {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let done = Arc::new(AtomicU64::new(0));
         let counter = done.clone();
+        let cut = Arc::new(AtomicBool::new(false));
+        let wanted = cut.clone();
         let db = path.to_path_buf();
         let spawned = std::thread::Builder::new()
             .name("wxlink-checkpoint".into())
@@ -58,7 +63,7 @@ impl Checkpointer {
                         }
                     }
                     if let Some(c) = &conn {
-                        match c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        match checkpoint(c, &wanted) {
                             Ok(()) => {
                                 counter.fetch_add(1, Ordering::Relaxed);
                             }
@@ -78,8 +83,23 @@ impl Checkpointer {
                 source: e,
             });
         }
-        Ok(Checkpointer { stop, done })
+        Ok(Checkpointer { stop, done, cut })
     }
+}
+
+/// One passive checkpoint: it copies what it can without waiting for anyone. The WAL only
+/// starts over when a write begins after a checkpoint that caught up with it, which writes
+/// that never pause (a bulk load, a thousand accounts answering at once) never allow: past
+/// [`WAL_LIMIT_BYTES`] it asks the store's thread, the writer, to cut the WAL back itself
+/// between two of its transactions (`cut`; see `serve`). From here a stronger checkpoint
+/// would wait for the writer, which re-takes its lock at once, and starve.
+fn checkpoint(c: &Connection, cut: &AtomicBool) -> rusqlite::Result<()> {
+    let wal_pages: i64 = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
+    let page_size: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    if wal_pages.saturating_mul(page_size) > WAL_LIMIT_BYTES {
+        cut.store(true, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 impl Drop for Checkpointer {

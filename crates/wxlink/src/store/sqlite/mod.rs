@@ -46,12 +46,13 @@ mod tests;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rusqlite::config::DbConfig;
 use rusqlite::Connection;
 
 use self::checkpoint::Checkpointer;
@@ -120,7 +121,12 @@ fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 /// messages that wait one after another are stored in one transaction (group commit: with a
 /// thousand accounts answering at once, a commit per batch would write the same index pages
 /// a thousand times); each is still answered on its own, after the commit.
-fn serve(conn: Arc<Mutex<Connection>>, jobs: mpsc::Receiver<Job>, largest: Arc<AtomicUsize>) {
+fn serve(
+    conn: Arc<Mutex<Connection>>,
+    jobs: mpsc::Receiver<Job>,
+    largest: Arc<AtomicUsize>,
+    cut_wal: Arc<AtomicBool>,
+) {
     let mut next = None;
     loop {
         let job = match next.take() {
@@ -156,6 +162,23 @@ fn serve(conn: Arc<Mutex<Connection>>, jobs: mpsc::Receiver<Job>, largest: Arc<A
         if ran.is_err() {
             tracing::error!("a store operation panicked; its transaction was rolled back");
         }
+        if cut_wal.swap(false, Ordering::Relaxed) {
+            cut_back_wal(&lock(&conn));
+        }
+    }
+}
+
+/// Copies the whole WAL into the database and empties it, between two transactions of the
+/// only writer (asked by the checkpointer when the WAL passed its limit). Waits for other
+/// processes' readers and writers up to the busy timeout; if they hold on, the checkpointer
+/// asks again at its next tick.
+fn cut_back_wal(conn: &Connection) {
+    match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(0) => tracing::debug!("WAL cut back"),
+        Ok(_) => tracing::debug!("WAL not cut back: another process is reading or writing"),
+        Err(e) => tracing::warn!(error = %e, "cannot cut the WAL back"),
     }
 }
 
@@ -222,9 +245,12 @@ impl SqliteStore {
         let theirs = conn.clone();
         let largest_group = Arc::new(AtomicUsize::new(0));
         let largest = largest_group.clone();
+        let cut_wal = checkpointer
+            .as_ref()
+            .map_or_else(Default::default, |c| c.cut.clone());
         std::thread::Builder::new()
             .name("wxlink-store".into())
-            .spawn(move || serve(theirs, queue, largest))
+            .spawn(move || serve(theirs, queue, largest, cut_wal))
             .map_err(StoreError::database)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -306,6 +332,12 @@ fn configure(conn: &mut Connection) -> StoreResult<()> {
     conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)?;
     // Statements are parsed once and reused (history builds a handful of shapes).
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // ... and stay parsed: without the query planner stability guarantee SQLite re-plans a
+    // statement whenever a new value is bound to a parameter it planned with (any LIMIT ?,
+    // STAT4 probes), so a cached history page statement was parsed again on every call. The
+    // history planner picks its plans itself (see `history.rs`), so value-blind plans lose
+    // nothing.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     fold::register_functions(conn)?;
     schema::migrate(conn)
 }

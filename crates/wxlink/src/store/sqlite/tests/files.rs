@@ -571,3 +571,71 @@ async fn waiting_batches_share_a_commit_and_fail_alone() {
     assert_eq!(page.total, 38);
     assert!(store.session("gone").await.unwrap().is_none());
 }
+
+/// Writes that never pause still let the WAL start over: the checkpointer cuts it back once it
+/// passes the limit, instead of chasing the writer for ever (a bulk load of 10 M messages grew
+/// it to 28 GB and filled the disk).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_stays_bounded_while_writes_never_pause() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wxlink.db");
+    let store = SqliteStore::open(&path).unwrap();
+    store.save_login("s", &login("b", "t")).await.unwrap();
+    let wal = dir.path().join("wxlink.db-wal");
+    let limit = super::super::schema::WAL_LIMIT_BYTES as u64;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (store, stop) = (store.clone(), stop.clone());
+            tokio::spawn(async move {
+                let pad = "p".repeat(4_000);
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let batch: Vec<_> = (0..100)
+                        .map(|i| {
+                            let key = format!("w{w}-{n}-{i}");
+                            let mut m = inbound("s", &key, "u@im.wechat", "x", 1);
+                            m.raw = Some(serde_json::json!({ "pad": pad }));
+                            m
+                        })
+                        .collect();
+                    store.ingest("s", batch, "").await.unwrap();
+                    n += 1;
+                }
+                n * 100
+            })
+        })
+        .collect();
+    // Watch the WAL across checkpoints while the writers run.
+    let mut sizes = Vec::new();
+    let started = std::time::Instant::now();
+    while sizes.len() < 6 && started.elapsed() < Duration::from_secs(30) {
+        let before = store.checkpoints();
+        while store.checkpoints() == before {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        sizes.push(fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut written = 0;
+    for w in writers {
+        written += w.await.unwrap();
+    }
+    assert!(
+        written * 4_000 > 4 * limit,
+        "the writers outran the limit several times: {written} messages"
+    );
+    // Without a cut the WAL only grows: it holds everything written since the start. With
+    // it, the WAL is cut back after passing the limit, and grows again by at most what the
+    // writers write between two ticks of the checkpointer.
+    assert!(
+        sizes.windows(2).any(|w| w[1] < w[0]),
+        "the WAL was never cut back while {written} messages were written without a pause \
+         (limit {limit}; after each checkpoint: {sizes:?})"
+    );
+    let last = *sizes.last().unwrap();
+    assert!(
+        last < written * 4_000 / 2,
+        "the WAL is {last} bytes after {written} messages (sizes: {sizes:?})"
+    );
+}
