@@ -1,6 +1,8 @@
 """Inbound message → agent: the latency from the fake iLink server's inject to the
-`notifications/claude/channel` line of `wxlink mcp --channel` on stdout, and to the answer of
-an in-flight `recv` of a plain `wxlink mcp`, in the same run, each split into its stages.
+`notifications/claude/channel` line of `wxlink mcp --channel` on stdout, to the answer of an
+in-flight `recv` of a plain `wxlink mcp`, to the `notifications/resources/updated` of a
+subscribed `wxlink://inbox`, and to the `message` event of the admin event stream
+(`GET /api/v1/events` of `wxlink serve`), in the same run, each split into its stages.
 
 Usage: python3 bench/channel.py target/release/wxlink [--count 200] [--gap 0.1]
 
@@ -16,8 +18,10 @@ line flushed to stdout). With the client's own clock (the same wall clock) they 
 latency into: inject → answered (the control API's POST, the fake answering the held poll, the
 HTTP answer, the parse), → stored (normalise, the store thread, the commit), → claimed (the
 wake-up and the claim, a write transaction), → written (the access gate, the view, the
-serialisation, stdout), → client (the pipe and this client's parse). Prints min / median /
-p90 / p99 / max in ms.
+serialisation, stdout), → client (the pipe and this client's parse). A resource update has
+no claim (the change feed says the inbox changed); the event stream's last stage is the change
+feed's wake-up, the page read, the serialisation and the HTTP chunk, as `wxlink serve` logs
+no `written`. Prints min / median / p90 / p99 / max in ms.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import re
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -37,12 +44,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "interop"))
 
 from fakectl import login_account, start_sandbox, stop_process, wxlink_flags  # noqa: E402
-from mcp_bench import Stdio, messages_of  # noqa: E402
+from mcp_bench import Stdio, free_port, messages_of, stop, wait_port  # noqa: E402
 
 STAGES = ["answered", "stored", "claimed", "written"]
-LABELS = ["inject → answered (POST, fake, HTTP, parse)", "→ stored (store thread, commit)",
-          "→ claimed (wake-up, claim)", "→ written (gate, view, serialise, stdout)",
-          "→ client (pipe, client parse)"]
+LABELS = {"answered": "inject → answered (POST, fake, HTTP, parse)",
+          "stored": "→ stored (store thread, commit)",
+          "claimed": "→ claimed (wake-up, claim)",
+          "written": "→ written (gate, view, serialise, stdout)",
+          "client": "→ client (pipe, client parse)"}
+TOKEN = "channel-bench-token-0123456789"
 
 
 def show(label: str, values: list[float]) -> None:
@@ -76,53 +86,109 @@ class Timings:
         return seen
 
 
-def measure(s: Stdio, timings: Timings, fake, bot_id: str, count: int, gap: float,
-            arrived) -> tuple[list[float], list[list[float]]]:
-    """Per message: the total (ms) and its stages. `arrived(s, marker, rid)` waits for it."""
-    totals, stages = [], []
+def measure(timings: Timings, stages: list[str], fake, bot_id: str, count: int, gap: float,
+            ask, arrived) -> tuple[list[float], list[list[float]]]:
+    """Per message: the total (ms) and its `stages` (then the client's). `ask()` runs before
+    the quiet gap (a `recv` call goes out), `arrived(marker, asked)` waits for the message."""
+    totals, rows = [], []
     for i in range(count + 10):
         marker = f"latency {i} {uuid.uuid4().hex[:8]}"
-        rid = s.start("tools/call", {"name": "recv", "arguments": {"timeout": 10}}) \
-            if arrived is recv_arrived else None
+        asked = ask()
         time.sleep(gap)
         timings.next()  # what came before this message
         wall, t = time.time(), time.perf_counter()
         fake.inject(bot_id=bot_id, text=marker)
-        arrived(s, marker, rid)
+        arrived(marker, asked)
         total = (time.perf_counter() - t) * 1000
         end = wall + total / 1000
         seen = timings.next()
         if i < 10:  # warm-up
             continue
         totals.append(total)
-        if all(k in seen for k in STAGES):
-            points = [wall] + [seen[k] for k in STAGES] + [end]
-            stages.append([(b - a) * 1000 for a, b in zip(points, points[1:])])
-    return totals, stages
+        if all(k in seen for k in stages):
+            points = [wall] + [seen[k] for k in stages] + [end]
+            rows.append([(b - a) * 1000 for a, b in zip(points, points[1:])])
+    return totals, rows
 
 
-def channel_arrived(s: Stdio, marker: str, _rid) -> None:
+def nothing() -> None:
+    return None
+
+
+def notified(s: Stdio, method: str, matches) -> None:
+    """Reads stdout until a notification `method` whose params `matches`."""
     deadline = time.perf_counter() + 10
     while True:
         msg = s._message(deadline)
         if msg is None:
-            raise EOFError("the channel closed stdout")
-        if (msg.get("method") == "notifications/claude/channel"
-                and msg["params"]["content"] == marker):
+            raise EOFError("the server closed stdout")
+        if msg.get("method") == method and matches(msg["params"]):
             return
 
 
-def recv_arrived(s: Stdio, marker: str, rid) -> None:
-    got = messages_of(s.wait(rid))
-    if not any(m.get("text") == marker for m in got):
-        raise RuntimeError(f"recv answered without the message: {got}")
+def channel_arrived(s: Stdio):
+    return lambda marker, _: notified(s, "notifications/claude/channel",
+                                      lambda p: p["content"] == marker)
 
 
-def report(title: str, totals: list[float], stages: list[list[float]]) -> None:
+def recv_arrived(s: Stdio):
+    def arrived(marker: str, rid) -> None:
+        got = messages_of(s.wait(rid))
+        if not any(m.get("text") == marker for m in got):
+            raise RuntimeError(f"recv answered without the message: {got}")
+    return arrived
+
+
+def resource_arrived(s: Stdio):
+    # The update names the resource only; reading it is the client's next step, not timed.
+    return lambda _marker, _: notified(s, "notifications/resources/updated",
+                                       lambda p: p["uri"] == "wxlink://inbox")
+
+
+class EventStream:
+    """`GET /api/v1/events` read on a raw socket by a thread: when each marker was seen."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                          f"Authorization: Bearer {TOKEN}\r\n"
+                          f"Accept: text/event-stream\r\n\r\n".encode())
+        self.seen: dict[str, float] = {}
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        buf = b""
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            now = time.perf_counter()
+            buf += chunk
+            for marker in set(re.findall(rb"latency [0-9]+ [0-9a-f]{8}", buf)):
+                with self.cond:
+                    self.seen.setdefault(marker.decode(), now)
+                    self.cond.notify_all()
+            buf = buf[-200:]
+
+    def arrived(self, marker: str, _) -> None:
+        with self.cond:
+            if not self.cond.wait_for(lambda: marker in self.seen, timeout=10):
+                raise RuntimeError(f"no event for {marker!r}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def report(title: str, stages: list[str], totals: list[float], rows: list[list[float]]) -> None:
     show(title, totals)
-    for n, label in enumerate(LABELS):
-        if stages:
-            show("    " + label, [row[n] for row in stages])
+    for n, stage in enumerate([*stages, "client"]):
+        if rows:
+            show("    " + LABELS[stage], [row[n] for row in rows])
 
 
 def main() -> None:
@@ -144,13 +210,15 @@ def main() -> None:
             subprocess.run([*flags, "access", "allow", user], env=env, check=True,
                            stdout=subprocess.DEVNULL)
 
+            results = []
             ch = Stdio([*flags, "mcp", "--channel", "--no-banner"], traced,
                        tmp / "channel.stderr")
             ch.initialize()
             ch.call("sessions", {})
             time.sleep(0.5)  # the poller is holding its long poll
-            ch_totals, ch_stages = measure(ch, Timings(tmp / "channel.stderr"), fake, bot_id,
-                                           a.count, a.gap, channel_arrived)
+            results.append(("channel notification", STAGES, *measure(
+                Timings(tmp / "channel.stderr"), STAGES, fake, bot_id, a.count, a.gap,
+                nothing, channel_arrived(ch))))
             ch.close()
 
             rv = Stdio([*flags, "mcp", "--no-banner"], traced, tmp / "recv.stderr")
@@ -159,14 +227,43 @@ def main() -> None:
             while messages_of(rv.call("recv", {"timeout": 0})):
                 pass
             time.sleep(0.5)
-            rv_totals, rv_stages = measure(rv, Timings(tmp / "recv.stderr"), fake, bot_id,
-                                           a.count, a.gap, recv_arrived)
+            results.append(("recv answer (call in flight)", STAGES, *measure(
+                Timings(tmp / "recv.stderr"), STAGES, fake, bot_id, a.count, a.gap,
+                lambda: rv.start("tools/call", {"name": "recv", "arguments": {"timeout": 10}}),
+                recv_arrived(rv))))
             rv.close()
+
+            rs = Stdio([*flags, "mcp", "--no-banner"], traced, tmp / "resource.stderr")
+            rs.initialize()
+            rs.request("resources/subscribe", {"uri": "wxlink://inbox"})
+            time.sleep(0.5)
+            stages = ["answered", "stored", "written"]
+            results.append(("resource updated (wxlink://inbox)", stages, *measure(
+                Timings(tmp / "resource.stderr"), stages, fake, bot_id, a.count, a.gap,
+                nothing, resource_arrived(rs))))
+            rs.close()
+
+            port = free_port()
+            serve = subprocess.Popen([*flags, "serve", "-p", str(port), "--no-banner"],
+                                     env={**traced, "WXLINK_TOKEN": TOKEN},
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(tmp / "serve.stderr", "wb"))
+            try:
+                wait_port(port, serve)
+                events = EventStream(port)
+                time.sleep(0.5)
+                stages = ["answered", "stored"]
+                results.append(("admin event stream (message event)", stages, *measure(
+                    Timings(tmp / "serve.stderr"), stages, fake, bot_id, a.count, a.gap,
+                    nothing, events.arrived)))
+                events.close()
+            finally:
+                stop(serve)
 
             print(f"inject → agent, {a.count} messages each, {a.gap:g} s quiet before each "
                   f"(load average {os.getloadavg()[0]:.1f}):")
-            report("channel notification", ch_totals, ch_stages)
-            report("recv answer (call in flight)", rv_totals, rv_stages)
+            for title, stages, totals, rows in results:
+                report(title, stages, totals, rows)
         finally:
             stop_process(sb)
 

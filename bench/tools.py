@@ -5,12 +5,14 @@
 Usage: python3 bench/tools.py target/release/wxlink [--count 2000] [--messages 500] [--runs 3]
 
 Each figure is the median over --count calls; the run is repeated --runs times (a fresh server
-each) and printed as min / median / max of those medians, with the server's RSS after the run.
+each) and printed as min / median / max of those medians, with the server's RSS after the run,
+and how much of each figure is this Python client parsing the answer (`json.loads`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -25,9 +27,12 @@ from fakectl import login_account, start_sandbox, stop_process, wxlink_flags  # 
 from mcp_bench import Stdio, rss_mb  # noqa: E402
 
 
-def timed(s: Stdio, method: str, params: dict, count: int) -> float:
-    """Median ms of `count` calls (after 50 not counted)."""
+def timed(s: Stdio, method: str, params: dict, count: int) -> tuple[float, float, int]:
+    """Median ms of `count` calls (after 50 not counted); the median ms this client takes to
+    parse one answer (`json.loads` of the same answer again, part of the first figure); the
+    answer's size in bytes."""
     lat = []
+    result: dict = {}
     for i in range(count + 50):
         t = time.perf_counter()
         result = s.request(method, params)
@@ -36,7 +41,13 @@ def timed(s: Stdio, method: str, params: dict, count: int) -> float:
             raise RuntimeError(f"{params['name']} failed: {result}")
         if i >= 50:
             lat.append(dt)
-    return statistics.median(lat)
+    line = json.dumps({"jsonrpc": "2.0", "id": 1, "result": result}, ensure_ascii=False)
+    parse = []
+    for _ in range(200):
+        t = time.perf_counter()
+        json.loads(line)
+        parse.append((time.perf_counter() - t) * 1000)
+    return statistics.median(lat), statistics.median(parse), len(line.encode())
 
 
 def main() -> None:
@@ -64,6 +75,8 @@ def main() -> None:
                 "contacts": ("tools/call", {"name": "contacts", "arguments": {"query": user}}),
             }
             results: dict[str, list[float]] = {k: [] for k in calls}
+            parses: dict[str, list[float]] = {k: [] for k in calls}
+            sizes: dict[str, int] = {}
             rss = []
             for _ in range(a.runs):
                 s = Stdio([*flags, "mcp", "--no-banner"], env, tmp / "mcp.stderr")
@@ -77,7 +90,9 @@ def main() -> None:
                             break
                         time.sleep(0.05)
                     for label, (method, params) in calls.items():
-                        results[label].append(timed(s, method, params, a.count))
+                        median, parse, sizes[label] = timed(s, method, params, a.count)
+                        results[label].append(median)
+                        parses[label].append(parse)
                     rss.append(rss_mb(s.proc.pid))
                 finally:
                     s.close()
@@ -86,7 +101,8 @@ def main() -> None:
             for label, values in results.items():
                 v = sorted(values)
                 print(f"  {label:<28} min {v[0]:6.3f}  median {statistics.median(v):6.3f}  "
-                      f"max {v[-1]:6.3f} ms")
+                      f"max {v[-1]:6.3f} ms   (of which this client's JSON parse "
+                      f"{statistics.median(parses[label]):.3f} ms; answer {sizes[label]:,} B)")
             print(f"  server RSS after the run     min {min(rss):6.1f}  median "
                   f"{statistics.median(rss):6.1f}  max {max(rss):6.1f} MB")
         finally:

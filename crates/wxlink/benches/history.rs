@@ -8,7 +8,9 @@
 //! timestamps.
 //!
 //! Knobs: `HISTORY_BENCH_MESSAGES` (corpus size), `HISTORY_BENCH_DIR` (keep the databases
-//! there and reuse them on the next run), `HISTORY_BENCH_WXLINK_ONLY` (skip timing WeiLink).
+//! there and reuse them on the next run), `HISTORY_BENCH_WXLINK_ONLY` (skip timing WeiLink),
+//! `HISTORY_BENCH_ITERATIONS` (timed runs per query shape, 200). It also prints the bytes stored
+//! per message and how long opening the store takes, full and empty (nothing is scanned at open).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -218,6 +220,27 @@ fn rate(total: usize, took: Duration) -> String {
     }
 }
 
+/// Median time to open the store at `path`, and a new empty one, ms.
+fn open_times(path: &Path) -> (f64, f64) {
+    let empty_dir = tempfile::tempdir().expect("tempdir");
+    let empty = empty_dir.path().join("empty.db");
+    drop(SqliteStore::open(&empty).expect("create empty store"));
+    let median = |p: &Path| {
+        let mut samples: Vec<Duration> = (0..20)
+            .map(|_| {
+                let started = Instant::now();
+                let store = SqliteStore::open(p).expect("open store");
+                let took = started.elapsed();
+                drop(store);
+                took
+            })
+            .collect();
+        samples.sort();
+        percentile(&samples, 0.5)
+    };
+    (median(path), median(&empty))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn report(
     rt: &tokio::runtime::Runtime,
@@ -243,6 +266,16 @@ fn report(
         "        WeiLink {:>9} msg/s (INSERT OR IGNORE, same batches)                 db {:>5} MB",
         rate(total, wl_time),
         file_size(wl_path) / 1_000_000
+    );
+    println!(
+        "size:   wxlink {} B/message, WeiLink {} B/message (database and WAL)",
+        file_size(wx_path) / total as u64,
+        file_size(wl_path) / total as u64
+    );
+    let (full, empty) = open_times(wx_path);
+    println!(
+        "open:   wxlink store of {total} messages {full:.2} ms, empty store {empty:.2} ms \
+         (median of 20 opens)"
     );
     println!();
     println!(
@@ -288,7 +321,8 @@ fn report(
     }
     println!();
     println!(
-        "{ITERATIONS} iterations per shape after {WARMUP} warm-up runs; wxlink timed through \
-         Store::history, WeiLink as its SQL plus a JSON parse of each row (its Python layer not counted)."
+        "{} iterations per shape after {WARMUP} warm-up runs; wxlink timed through \
+         Store::history, WeiLink as its SQL plus a JSON parse of each row (its Python layer not counted).",
+        iterations()
     );
 }

@@ -1,7 +1,7 @@
 //! Time in and out: the clock in ms, parsing `--since`/`--until` (ISO 8601 or unix ms), ISO
 //! 8601 for JSON output, and "3 min ago" for people.
 
-use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Local, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -50,10 +50,24 @@ fn local_ms(naive: NaiveDateTime, original: &str) -> Result<i64, String> {
 
 /// ISO 8601 in UTC with milliseconds, e.g. `2026-11-22T12:00:00.000Z`.
 pub fn iso(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|dt| dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_default()
+    let Some(dt) = Utc.timestamp_millis_opt(ms).single() else {
+        return String::new();
+    };
+    if !(0..=9999).contains(&dt.year()) {
+        return dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    // Every message in every list goes through here: plain integer formatting, not strftime
+    // (which parses its pattern on each call).
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        dt.timestamp_subsec_millis()
+    )
 }
 
 /// "just now", "42 s ago", "5 min ago", "3 h ago", "2 d ago", or a date for older times.
@@ -92,6 +106,12 @@ mod tests {
     #[test]
     fn formats() {
         assert_eq!(iso(1767323045000), "2026-01-02T03:04:05.000Z");
+        assert_eq!(iso(1767323045987), "2026-01-02T03:04:05.987Z");
+        assert_eq!(iso(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
+        // Outside four-digit years: what strftime writes.
+        assert_eq!(iso(253_402_300_800_000), "+10000-01-01T00:00:00.000Z");
+        assert_eq!(iso(i64::MAX), "");
         let now = 1_000_000_000;
         assert_eq!(relative(now - 1000, now), "just now");
         assert_eq!(relative(now - 42_000, now), "42 s ago");

@@ -28,36 +28,8 @@ use crate::timefmt::iso;
 /// (Wechaty rooms) add `room_id` (the same as `user`: reply there) and `speaker` (who wrote;
 /// also in `from`).
 pub fn message(m: &StoredMessage) -> Value {
-    let msg = &m.message;
-    let bot = msg.bot_id.clone().unwrap_or_default();
-    let (from, to) = match msg.direction {
-        Direction::In => (msg.speaker.clone().unwrap_or(msg.peer.clone()), bot.clone()),
-        Direction::Out => (bot.clone(), msg.peer.clone()),
-    };
-    let mut v = json!({
-        "id": m.id.to_string(),
-        "message_id": msg.upstream_id,
-        "session": msg.session,
-        "bot_id": msg.bot_id,
-        "direction": msg.direction.as_str(),
-        "user": msg.peer,
-        "from": from,
-        "to": to,
-        "type": msg.kind,
-        "text": msg.text,
-        "items": msg.items,
-        "time": iso(msg.created_at_ms),
-        "timestamp_ms": msg.created_at_ms,
-        "status": msg.status.as_str(),
-    });
-    if let Some(e) = &msg.error {
-        v["error"] = json!(e);
-    }
-    if let Some(speaker) = &msg.speaker {
-        v["room_id"] = json!(msg.peer);
-        v["speaker"] = json!(speaker);
-    }
-    v
+    // A struct of strings, numbers and JSON values always serializes.
+    serde_json::to_value(MessageOut::from_stored(m)).unwrap_or_default()
 }
 
 /// A session as JSON: `{name, backend, bot_id, user_id, status, default, polling,
@@ -131,22 +103,46 @@ pub struct MessageOut {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(skip)]
     pub speaker: Option<String>,
-    /// Fields added later.
-    #[serde(flatten)]
-    #[schema(ignore)]
-    pub extra: Map<String, Value>,
 }
 
 impl MessageOut {
     /// The message as [`message`] shows it.
-    pub fn from_stored(m: &StoredMessage) -> AppResult<Self> {
-        serde_json::from_value(message(m))
-            .map_err(|e| AppError::Invalid(format!("internal: message view: {e}")))
+    pub fn from_stored(m: &StoredMessage) -> Self {
+        Self::new(m.clone())
     }
 
-    /// Several messages.
-    pub fn list(messages: &[StoredMessage]) -> AppResult<Vec<Self>> {
-        messages.iter().map(Self::from_stored).collect()
+    /// The message as [`message`] shows it, its fields moved rather than copied.
+    pub fn new(m: StoredMessage) -> Self {
+        let msg = m.message;
+        let bot = msg.bot_id.clone().unwrap_or_default();
+        let (from, to) = match msg.direction {
+            Direction::In => (msg.speaker.clone().unwrap_or(msg.peer.clone()), bot),
+            Direction::Out => (bot, msg.peer.clone()),
+        };
+        MessageOut {
+            id: m.id.to_string(),
+            message_id: msg.upstream_id,
+            session: msg.session,
+            bot_id: msg.bot_id,
+            direction: msg.direction.as_str().to_owned(),
+            room_id: msg.speaker.is_some().then(|| msg.peer.clone()),
+            user: msg.peer,
+            from,
+            to,
+            kind: msg.kind,
+            text: msg.text,
+            items: msg.items,
+            time: iso(msg.created_at_ms),
+            timestamp_ms: msg.created_at_ms,
+            status: msg.status.as_str().to_owned(),
+            error: msg.error,
+            speaker: msg.speaker,
+        }
+    }
+
+    /// Several messages, moved.
+    pub fn list(messages: Vec<StoredMessage>) -> Vec<Self> {
+        messages.into_iter().map(Self::new).collect()
     }
 }
 

@@ -15,7 +15,17 @@ pub const DEFAULT_MESSAGES: usize = 1_000_000;
 pub const BATCH: usize = 1_000;
 pub const USERS: usize = 1_000;
 pub const SESSIONS: [&str; 3] = ["work", "home", "support"];
+/// Timed runs per shape unless `HISTORY_BENCH_ITERATIONS` says otherwise.
 pub const ITERATIONS: usize = 200;
+
+/// Timed runs per shape: `HISTORY_BENCH_ITERATIONS`, else [`ITERATIONS`].
+pub fn iterations() -> usize {
+    std::env::var("HISTORY_BENCH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(ITERATIONS)
+}
 pub const WARMUP: usize = 5;
 /// 2025-01-01T00:00:00Z, ms.
 pub const START_MS: i64 = 1_735_689_600_000;
@@ -629,9 +639,10 @@ pub fn time<F: FnMut(&Case) -> u64>(shape: usize, mut run: F) -> Timing {
         run(&case_for(shape, i, &mut rng));
     }
     let mut rng = Rng::new(2_000 + shape as u64);
-    let mut samples = Vec::with_capacity(ITERATIONS);
+    let iterations = iterations();
+    let mut samples = Vec::with_capacity(iterations);
     let mut totals = 0u64;
-    for i in 0..ITERATIONS {
+    for i in 0..iterations {
         let case = case_for(shape, i, &mut rng);
         let started = Instant::now();
         totals += run(&case);
@@ -641,7 +652,7 @@ pub fn time<F: FnMut(&Case) -> u64>(shape: usize, mut run: F) -> Timing {
     Timing {
         p50: percentile(&samples, 0.50),
         p99: percentile(&samples, 0.99),
-        mean_total: totals as f64 / ITERATIONS as f64,
+        mean_total: totals as f64 / iterations as f64,
     }
 }
 

@@ -132,7 +132,7 @@ pub fn templates() -> Vec<ResourceTemplate> {
 pub async fn read(service: &Service, target: &Target, uri: &str) -> AppResult<ResourceContents> {
     let page = service.history_page(&target.query(PAGE)).await?;
     let body = json!({
-        "messages": MessageOut::list(&page.messages)?,
+        "messages": MessageOut::list(page.messages),
         "total": page.total,
         "generated_at": crate::timefmt::iso(now_ms()),
     });

@@ -82,6 +82,6 @@ async fn claim(
         .await?;
     Ok(Json(ClaimOut {
         cursor: messages.last().map(|m| m.id.to_string()),
-        messages: MessageOut::list(&messages)?,
+        messages: MessageOut::list(messages),
     }))
 }

@@ -112,11 +112,11 @@ async fn history(
         before_id: cursor(q.cursor.as_deref())?,
     };
     let found = service.history(&filter).await?;
-    let messages = MessageOut::list(&found.page.messages)?;
-    let more = found.page.total > messages.len() as u64;
+    let more = found.page.total > found.page.messages.len() as u64;
     let next_cursor = more
         .then(|| found.page.messages.last().map(|m| m.id.to_string()))
         .flatten();
+    let messages = MessageOut::list(found.page.messages);
     Ok(Json(HistoryOut {
         messages,
         total: found.page.total,
@@ -133,7 +133,7 @@ async fn one(
     State(service): State<Arc<Service>>,
     Segment(id): Segment<String>,
 ) -> ApiResult<Json<MessageOut>> {
-    Ok(Json(MessageOut::from_stored(&service.message(&id).await?)?))
+    Ok(Json(MessageOut::new(service.message(&id).await?)))
 }
 
 /// Which media item.
@@ -272,14 +272,12 @@ async fn conversations(
     let conversations = service
         .conversation_list(session)
         .await?
-        .iter()
-        .map(|m| {
-            Ok(ConversationOut {
-                user: m.message.peer.clone(),
-                session: m.message.session.clone(),
-                last: MessageOut::from_stored(m)?,
-            })
+        .into_iter()
+        .map(|m| ConversationOut {
+            user: m.message.peer.clone(),
+            session: m.message.session.clone(),
+            last: MessageOut::new(m),
         })
-        .collect::<Result<_, AppError>>()?;
+        .collect();
     Ok(Json(ConversationsOut { conversations }))
 }

@@ -179,7 +179,8 @@ pub struct NewMessage {
     /// Normalized items (JSON array), including media references needed to download.
     pub items: Value,
     /// The upstream JSON exactly as received (inbound) or as sent (outbound). It can hold keys
-    /// and tokens, so `Debug` never prints it.
+    /// and tokens, so `Debug` never prints it. Lists of messages leave it out (`None`): see
+    /// [`Store::history`].
     pub raw: Option<Value>,
     /// The context token the message carried (inbound) or used (outbound).
     pub context_token: Option<Secret<String>>,
@@ -399,9 +400,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Stores an outbound message; returns its id. Idempotent on
     /// `(session, direction, dedupe_key)`: a second call returns the first row's id.
     async fn record_outbound(&self, message: NewMessage) -> StoreResult<i64>;
-    /// A message by its upstream id (inbound preferred) or by our id.
+    /// A message by its upstream id (inbound preferred) or by our id, `raw` included: the one
+    /// read that has it.
     async fn message(&self, id: &str) -> StoreResult<Option<StoredMessage>>;
-    /// A page of history.
+    /// A page of history. Like every list of messages (`conversations`, `claim_inbox`) it
+    /// leaves `raw` out (`None`): no view shows it, and parsing it was a third of a page's
+    /// cost; [`Store::message`] reads it for the one message that needs it (a download).
     async fn history(&self, query: &HistoryQuery) -> StoreResult<HistoryPage>;
     /// The newest message id (0 when empty); cheap, for change detection.
     async fn latest_id(&self) -> StoreResult<i64>;
@@ -409,7 +413,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// that stops there stays cheap however much is stored).
     async fn count_inbound_after(&self, after_id: i64, cap: u32) -> StoreResult<u64>;
     /// The newest message of each conversation (peer), newest first, at most `limit`; only
-    /// those of `session` when given.
+    /// those of `session` when given. Without `raw`, as [`Store::history`].
     async fn conversations(
         &self,
         session: Option<&str>,
@@ -423,7 +427,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// moved past them — in one transaction, so that no two callers ever get the same message
     /// for one consumer. A blank name means [`DEFAULT_CONSUMER`]. A consumer seen for the first
     /// time starts after the newest message at that moment, except [`DEFAULT_CONSUMER`], which
-    /// starts at the beginning.
+    /// starts at the beginning. Without `raw`, as [`Store::history`].
     async fn claim_inbox(&self, consumer: &str, limit: u32) -> StoreResult<Vec<StoredMessage>>;
     /// Puts `consumer`'s cursor at `last_id` (the next claim starts after it), creating the
     /// consumer if new: how a reader that keeps its own position (`recv`'s `after`) gets again

@@ -55,7 +55,7 @@ impl WxlinkMcp {
         };
         let cursor = messages.last().map(|m| m.id).or(after);
         Ok(Json(RecvOut {
-            messages: MessageOut::list(&messages).map_err(fail)?,
+            messages: MessageOut::list(messages),
             cursor: cursor.map(|c| c.to_string()),
         }))
     }
@@ -180,7 +180,7 @@ impl WxlinkMcp {
         };
         let found = self.service.history(&filter).await.map_err(fail)?;
         Ok(Json(HistoryOut {
-            messages: MessageOut::list(&found.page.messages).map_err(fail)?,
+            messages: MessageOut::list(found.page.messages),
             total: found.page.total,
             limit: found.limit,
             offset: found.offset,

@@ -71,6 +71,51 @@ pub(crate) async fn message_lookup_by_upstream_or_own_id(db: &dyn Fixture) {
     assert!(store.message("424242").await.unwrap().is_none());
 }
 
+/// History, conversations and claims leave the upstream JSON out; `message` has it.
+pub(crate) async fn lists_leave_the_upstream_json_out(db: &dyn Fixture) {
+    let store = store_with(db, &["main"]).await;
+    let ids = store
+        .ingest(
+            "main",
+            vec![
+                inbound("main", "8001", "u1", "one", 1),
+                inbound("main", "8002", "u2", "two", 2),
+            ],
+            "c",
+        )
+        .await
+        .unwrap();
+    let page = store.history(&query()).await.unwrap();
+    let claimed = store.claim_inbox("", 10).await.unwrap();
+    let latest = store.conversations(None, 10).await.unwrap();
+    for (list, messages) in [
+        ("history", &page.messages),
+        ("claim", &claimed),
+        ("conversations", &latest),
+    ] {
+        assert_eq!(ids_sorted(messages), ids, "{list}");
+        for m in messages.iter() {
+            assert_eq!(m.message.raw, None, "{list}");
+            assert_eq!(
+                m.message.items[0]["text"],
+                m.message.text.as_deref().unwrap(),
+                "{list}"
+            );
+        }
+    }
+    let full = store.message(&ids[1].to_string()).await.unwrap().unwrap();
+    assert_eq!(
+        full.message.raw,
+        Some(json!({ "message_id": "8002", "from_user_id": "u2" }))
+    );
+}
+
+fn ids_sorted(messages: &[StoredMessage]) -> Vec<i64> {
+    let mut ids = ids(messages);
+    ids.sort_unstable();
+    ids
+}
+
 pub(crate) async fn record_outbound_is_idempotent_and_checks_the_session(db: &dyn Fixture) {
     let store = store_with(db, &["main"]).await;
     let m = outbound("main", "client-1", "u1", "hi", 5);

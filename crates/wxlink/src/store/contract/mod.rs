@@ -85,6 +85,7 @@ macro_rules! contract_suite {
             history_cursors_narrow_every_plan,
             conversations_are_the_latest_message_of_each_peer,
             message_lookup_by_upstream_or_own_id,
+            lists_leave_the_upstream_json_out,
             record_outbound_is_idempotent_and_checks_the_session,
             a_send_is_pending_with_its_quota_until_finished,
             begin_send_stores_nothing_beyond_the_quota,

@@ -22,7 +22,15 @@ async fn the_send(store: &dyn Store) -> StoredMessage {
         .await
         .unwrap();
     assert_eq!(page.messages.len(), 1);
-    page.messages.remove(0)
+    let listed = page.messages.remove(0);
+    // The full row (`raw` included; lists leave it out).
+    let full = store
+        .message(&listed.id.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(full.message.status, listed.message.status);
+    full
 }
 
 /// A store with session `main`, where user `u1` wrote with context token `T1`.

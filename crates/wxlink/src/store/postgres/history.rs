@@ -12,7 +12,7 @@
 use deadpool_postgres::Client;
 use tokio_postgres::types::ToSql;
 
-use super::rows::{direction_code, message_from_row, nul_free, MESSAGE_COLUMNS};
+use super::rows::{direction_code, message_from_row, nul_free, LISTED_COLUMNS};
 use crate::store::sqlite::fold::fold;
 use crate::store::{HistoryPage, HistoryQuery, StoreResult};
 
@@ -125,7 +125,7 @@ pub(super) async fn history(c: &mut Client, q: &HistoryQuery) -> StoreResult<His
         let n = params.len();
         let page = tx
             .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages{where_sql} \
+                "SELECT {LISTED_COLUMNS} FROM messages{where_sql} \
                  ORDER BY id DESC LIMIT ${} OFFSET ${}",
                 n + 1,
                 n + 2

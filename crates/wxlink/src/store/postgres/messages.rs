@@ -14,7 +14,7 @@
 use deadpool_postgres::{Client, GenericClient, Transaction};
 
 use super::notify::messages_stored;
-use super::rows::{insert_messages, message_from_row, MESSAGE_COLUMNS};
+use super::rows::{insert_messages, message_from_row, LISTED_COLUMNS, MESSAGE_COLUMNS};
 use super::sessions::{lock_session, SQL_BUMP_LAST_MESSAGE, SQL_SET_CURSOR};
 use crate::store::{
     Direction, NewMessage, Retention, StoreResult, StoredMessage, DEFAULT_CONSUMER,
@@ -169,7 +169,7 @@ pub(super) async fn conversations(
     limit: u32,
 ) -> StoreResult<Vec<StoredMessage>> {
     let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ( \
+        "SELECT {LISTED_COLUMNS} FROM messages WHERE id IN ( \
              SELECT max(id) FROM messages WHERE $1::text IS NULL OR session = $1 \
              GROUP BY peer ORDER BY max(id) DESC LIMIT $2) \
          ORDER BY id DESC"
@@ -214,7 +214,7 @@ pub(super) async fn claim_inbox(
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE direction = $1 AND id > $2 \
+        "SELECT {LISTED_COLUMNS} FROM messages WHERE direction = $1 AND id > $2 \
          ORDER BY id LIMIT $3"
     );
     let read = tx.prepare_cached(&sql).await?;

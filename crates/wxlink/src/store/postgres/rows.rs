@@ -18,10 +18,23 @@ use crate::store::{
     SessionStatus, StoreError, StoreResult, StoredMessage,
 };
 
+/// The message columns with `$raw` in the upstream JSON's place.
+macro_rules! message_columns {
+    ($raw:literal) => {
+        concat!(
+            "id, session, direction, upstream_id, dedupe_key, peer, bot_id, kind, text, items, ",
+            $raw,
+            ", context_token, created_at, stored_at, client_id, status, error, speaker"
+        )
+    };
+}
+
 /// Columns of `messages`, in the order [`message_from_row`] reads them.
-pub(super) const MESSAGE_COLUMNS: &str =
-    "id, session, direction, upstream_id, dedupe_key, peer, bot_id, kind, text, items, raw, \
-     context_token, created_at, stored_at, client_id, status, error, speaker";
+pub(super) const MESSAGE_COLUMNS: &str = message_columns!("raw");
+
+/// [`MESSAGE_COLUMNS`] with NULL for the upstream JSON: what lists read (see
+/// [`Store::history`](crate::store::Store::history)).
+pub(super) const LISTED_COLUMNS: &str = message_columns!("NULL::text");
 
 /// Columns of `sessions s` plus the user count, in the order [`session_from_row`] reads them.
 pub(super) const SESSION_SELECT: &str =

@@ -12,7 +12,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection};
 
 use super::fold::{fold, is_caseless, CONTAINS_FN};
-use super::rows::{message_from_row, MESSAGE_COLUMNS, MESSAGE_FROM};
+use super::rows::{message_from_row, LISTED_COLUMNS, MESSAGE_FROM};
 use crate::store::{HistoryPage, HistoryQuery, StoreResult};
 
 /// `Some(s)` unless `s` is empty or only whitespace.
@@ -392,10 +392,9 @@ pub(super) fn run_history(
             total: 0,
         });
     };
-    let total: i64 =
-        conn.query_row(&plan.count_sql, params_from_iter(plan.params.iter()), |r| {
-            r.get(0)
-        })?;
+    let total: i64 = conn
+        .prepare_cached(&plan.count_sql)?
+        .query_row(params_from_iter(plan.params.iter()), |r| r.get(0))?;
     let total = u64::try_from(total).unwrap_or(0);
     let mut messages = Vec::new();
     if query.limit > 0 && total > u64::from(query.offset) {
@@ -407,7 +406,7 @@ pub(super) fn run_history(
             .query_map(params_from_iter(params.iter()), |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let mut load = conn.prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id = ?1"
+            "SELECT {LISTED_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id = ?1"
         ))?;
         messages.reserve(ids.len());
         for id in ids {

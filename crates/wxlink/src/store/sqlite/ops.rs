@@ -7,9 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::history::run_history;
 use super::rows::{
-    context_from_row, exec, load_session, message_from_row, require_session, session_exists,
-    session_from_row, MessageInserts, CONTEXT_SELECT, MESSAGE_COLUMNS, MESSAGE_FROM,
-    SESSION_SELECT,
+    context_from_row, exec, in_read_transaction, load_session, message_from_row, require_session,
+    session_exists, session_from_row, MessageInserts, CONTEXT_SELECT, LISTED_COLUMNS,
+    MESSAGE_COLUMNS, MESSAGE_FROM, SESSION_SELECT,
 };
 use crate::model::check_session_name;
 use crate::store::{
@@ -373,8 +373,7 @@ pub(super) fn message(conn: &mut Connection, id: &str) -> StoreResult<Option<Sto
 /// Blank `user`, `session`, `kind` and `text` filters count as absent; the text is
 /// trimmed. The page and the count read one snapshot.
 pub(super) fn history(conn: &mut Connection, query: &HistoryQuery) -> StoreResult<HistoryPage> {
-    let tx = conn.transaction()?;
-    run_history(&tx, query, None)
+    in_read_transaction(conn, |c| run_history(c, query, None))
 }
 
 pub(super) fn latest_id(conn: &mut Connection) -> StoreResult<i64> {
@@ -414,7 +413,7 @@ pub(super) fn conversations(
         rows.collect::<Result<_, _>>()?
     };
     let mut load = conn.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id = ?1"
+        "SELECT {LISTED_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id = ?1"
     ))?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
@@ -455,7 +454,7 @@ pub(super) fn claim_inbox(
         Vec::new()
     } else {
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} \
+            "SELECT {LISTED_COLUMNS} FROM {MESSAGE_FROM} \
              WHERE m.direction = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3"
         );
         let mut stmt = tx.prepare_cached(&sql)?;

@@ -10,12 +10,26 @@ use crate::store::{
     SessionStatus, StoreError, StoreResult, StoredMessage,
 };
 
+/// The message columns with `$raw` in the upstream JSON's place.
+macro_rules! message_columns {
+    ($raw:literal) => {
+        concat!(
+            "m.id, m.session, m.direction, m.upstream_id, m.dedupe_key, m.peer, \
+             m.bot_id, m.kind, m.text, b.items, ",
+            $raw,
+            ", b.context_token, m.created_at, m.stored_at, \
+             b.client_id, m.status, b.error, b.speaker"
+        )
+    };
+}
+
 /// Columns of `messages m` and `message_bodies b`, in the order [`message_from_row`] reads
 /// them; use with [`MESSAGE_FROM`].
-pub(super) const MESSAGE_COLUMNS: &str =
-    "m.id, m.session, m.direction, m.upstream_id, m.dedupe_key, m.peer, \
-     m.bot_id, m.kind, m.text, b.items, b.raw, b.context_token, m.created_at, m.stored_at, \
-     b.client_id, m.status, b.error, b.speaker";
+pub(super) const MESSAGE_COLUMNS: &str = message_columns!("b.raw");
+
+/// [`MESSAGE_COLUMNS`] with NULL for the upstream JSON: what lists read (see
+/// [`Store::history`](crate::store::Store::history)).
+pub(super) const LISTED_COLUMNS: &str = message_columns!("NULL");
 
 /// The tables [`MESSAGE_COLUMNS`] come from.
 pub(super) const MESSAGE_FROM: &str = "messages m LEFT JOIN message_bodies b ON b.id = m.id";
@@ -68,6 +82,30 @@ pub(super) fn exec(
     params: impl rusqlite::Params,
 ) -> StoreResult<usize> {
     Ok(conn.prepare_cached(sql)?.execute(params)?)
+}
+
+/// Runs `read` in one read transaction (its queries see one moment), `BEGIN` and `COMMIT`
+/// through the statement cache: `Connection::transaction` parses both on every call, a tenth
+/// of a history page. Rolled back if `read` fails or panics.
+pub(super) fn in_read_transaction<T>(
+    conn: &Connection,
+    read: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    /// Rolls back unless committed.
+    struct Open<'c>(Option<&'c Connection>);
+    impl Drop for Open<'_> {
+        fn drop(&mut self) {
+            if let Some(conn) = self.0.take() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+        }
+    }
+    exec(conn, "BEGIN", [])?;
+    let mut open = Open(Some(conn));
+    let out = read(conn)?;
+    open.0 = None;
+    exec(conn, "COMMIT", [])?;
+    Ok(out)
 }
 
 pub(super) fn require_session(conn: &Connection, name: &str) -> StoreResult<()> {

@@ -1,6 +1,7 @@
 //! Search: FTS5 case folding and the history planner.
 
 use super::*;
+use rusqlite::StatementStatus;
 
 /// The FTS phrase match and the per-row test must agree on case folding in every script,
 /// or a user filter (which may switch to the row test) would change results.
@@ -313,4 +314,72 @@ async fn query_plans_use_the_intended_access_paths() {
             assert!(!steps.contains("TEMP B-TREE"), "{sql}\n{steps}");
         }
     }
+}
+
+/// A cached statement is planned once: binding new values (another page size, another
+/// user) does not make SQLite parse and plan it again.
+#[tokio::test]
+async fn cached_history_statements_are_not_planned_again_per_call() {
+    let store = memory_with(&["s"]).await;
+    let batch: Vec<_> = (0..40)
+        .map(|i| {
+            inbound(
+                "s",
+                &i.to_string(),
+                &format!("u{}", i % 4),
+                &format!("text {i}"),
+                i,
+            )
+        })
+        .collect();
+    store.ingest("s", batch, "c").await.unwrap();
+    let conn = store.lock();
+    let shapes = [
+        |i: u32| HistoryQuery {
+            limit: 5 + i,
+            offset: i,
+            ..HistoryQuery::default()
+        },
+        |i: u32| HistoryQuery {
+            limit: 5,
+            user: Some(format!("u{}", i % 4)),
+            ..HistoryQuery::default()
+        },
+    ];
+    for shape in shapes {
+        for i in 0..5 {
+            let page = run_history(&conn, &shape(i), None).unwrap();
+            assert!(!page.messages.is_empty());
+        }
+        let plan = plan_history(&conn, &shape(0), None).unwrap().unwrap();
+        let load = format!(
+            "SELECT {} FROM {} WHERE m.id = ?1",
+            crate::store::sqlite::rows::LISTED_COLUMNS,
+            crate::store::sqlite::rows::MESSAGE_FROM
+        );
+        for sql in [&plan.count_sql, &plan.ids_sql, &load] {
+            let statement = conn.prepare_cached(sql).unwrap();
+            assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
+        }
+    }
+}
+
+/// A history read that fails or panics leaves no transaction open behind it.
+#[tokio::test]
+async fn a_failed_read_leaves_no_transaction_open() {
+    use crate::store::sqlite::rows::in_read_transaction;
+    use crate::store::StoreError;
+    let store = memory_with(&["s"]).await;
+    let conn = store.lock();
+    let failed: Result<(), _> =
+        in_read_transaction(&conn, |_| Err(StoreError::Corrupt("test", "boom".into())));
+    assert!(failed.is_err());
+    assert!(conn.is_autocommit(), "rolled back after an error");
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = in_read_transaction(&conn, |_| -> Result<(), StoreError> { panic!("boom") });
+    }));
+    assert!(panicked.is_err());
+    assert!(conn.is_autocommit(), "rolled back after a panic");
+    let total = in_read_transaction(&conn, |c| Ok(run_history(c, &query(), None)?.total));
+    assert_eq!(total.unwrap(), 0);
 }
