@@ -73,7 +73,11 @@ async fn unreadable_messages_are_kept_and_polling_goes_on() {
     assert_eq!(deep_row.upstream_id.as_deref(), Some("9002"));
     assert_eq!(deep_row.peer, USER);
     assert!(deep_row.error.as_deref().unwrap().contains("JSON"));
-    assert!(deep_row
+    // Lists leave the upstream JSON out; the message itself keeps it, verbatim.
+    assert_eq!(deep_row.raw, None);
+    let deep_full = env.app.message(&got[2].id.to_string()).await.unwrap();
+    assert!(deep_full
+        .message
         .raw
         .as_ref()
         .unwrap()
@@ -88,7 +92,11 @@ async fn unreadable_messages_are_kept_and_polling_goes_on() {
         text.contains("typed wrong") && text.contains("spoken words"),
         "{text}"
     );
-    assert_eq!(typed.raw.as_ref().unwrap()["message_id"], "not a number");
+    let typed_full = env.app.message(&got[3].id.to_string()).await.unwrap();
+    assert_eq!(
+        typed_full.message.raw.as_ref().unwrap()["message_id"],
+        "not a number"
+    );
     assert_eq!(texts[4], Some("after"));
 
     // The junk is not stored as messages, and a restart fetches nothing again.

@@ -584,11 +584,13 @@ async fn the_wal_stays_bounded_while_writes_never_pause() {
     let wal = dir.path().join("wxlink.db-wal");
     let limit = super::super::schema::WAL_LIMIT_BYTES as u64;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let pad = 4_000u64;
     let writers: Vec<_> = (0..2)
         .map(|w| {
-            let (store, stop) = (store.clone(), stop.clone());
+            let (store, stop, written) = (store.clone(), stop.clone(), written.clone());
             tokio::spawn(async move {
-                let pad = "p".repeat(4_000);
+                let pad = "p".repeat(pad as usize);
                 let mut n = 0u64;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let batch: Vec<_> = (0..100)
@@ -600,16 +602,18 @@ async fn the_wal_stays_bounded_while_writes_never_pause() {
                         })
                         .collect();
                     store.ingest("s", batch, "").await.unwrap();
+                    written.fetch_add(100, std::sync::atomic::Ordering::Relaxed);
                     n += 1;
                 }
-                n * 100
             })
         })
         .collect();
-    // Watch the WAL across checkpoints while the writers run.
+    // Watch the WAL across checkpoints while the writers run, until they wrote several times
+    // the limit (however slow this machine is today).
     let mut sizes = Vec::new();
     let started = std::time::Instant::now();
-    while sizes.len() < 6 && started.elapsed() < Duration::from_secs(30) {
+    let enough = || written.load(std::sync::atomic::Ordering::Relaxed) * pad > 4 * limit;
+    while (sizes.len() < 4 || !enough()) && started.elapsed() < Duration::from_secs(120) {
         let before = store.checkpoints();
         while store.checkpoints() == before {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -617,12 +621,12 @@ async fn the_wal_stays_bounded_while_writes_never_pause() {
         sizes.push(fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut written = 0;
     for w in writers {
-        written += w.await.unwrap();
+        w.await.unwrap();
     }
+    let written = written.load(std::sync::atomic::Ordering::Relaxed);
     assert!(
-        written * 4_000 > 4 * limit,
+        written * pad > 4 * limit,
         "the writers outran the limit several times: {written} messages"
     );
     // Without a cut the WAL only grows: it holds everything written since the start. With
@@ -635,7 +639,7 @@ async fn the_wal_stays_bounded_while_writes_never_pause() {
     );
     let last = *sizes.last().unwrap();
     assert!(
-        last < written * 4_000 / 2,
+        last < written * pad / 2,
         "the WAL is {last} bytes after {written} messages (sizes: {sizes:?})"
     );
 }
