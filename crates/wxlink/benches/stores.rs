@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use corpus::*;
 use pg_testserver::PgServer;
+use wxlink::service::history::TOTAL_UP_TO;
 use wxlink::store::{CredentialKey, PgStore, SqliteStore, Store};
 
 fn main() {
@@ -92,7 +93,7 @@ fn main() {
         let label = case_for(shape, 0, &mut Rng::new(0)).label;
         let run = |store: &Arc<dyn Store>| {
             time(shape, |case| {
-                rt.block_on(store.history(&case.wxlink_query()))
+                rt.block_on(store.history(&case.wxlink_query(Some(TOTAL_UP_TO))))
                     .expect("history")
                     .total
             })

@@ -533,7 +533,8 @@ impl Case {
         }
     }
 
-    pub fn wxlink_query(&self) -> HistoryQuery {
+    /// The query for wxlink's store; `count_up_to` as `HistoryQuery`'s.
+    pub fn wxlink_query(&self, count_up_to: Option<u64>) -> HistoryQuery {
         HistoryQuery {
             user: self.user.clone(),
             session: self.session.map(|s| SESSIONS[s].to_owned()),
@@ -546,6 +547,7 @@ impl Case {
             offset: 0,
             before_id: None,
             after_id: None,
+            count_up_to,
         }
     }
 }

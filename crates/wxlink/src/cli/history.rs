@@ -66,6 +66,7 @@ pub async fn run(service: &Service, args: HistoryArgs, out: &Output) -> AppResul
         let mut v = json!({
             "messages": page.messages.iter().map(views::message).collect::<Vec<_>>(),
             "total": page.total,
+            "total_exact": page.total_exact,
             "limit": found.limit,
             "offset": found.offset,
         });
@@ -83,10 +84,11 @@ pub async fn run(service: &Service, args: HistoryArgs, out: &Output) -> AppResul
     } else {
         out.messages(&page.messages);
         out.line(&format!(
-            "{}–{} of {}",
+            "{}–{} of {}{}",
             found.offset + 1,
             found.offset as u64 + page.messages.len() as u64,
-            page.total
+            page.total,
+            if page.total_exact { "" } else { "+" }
         ));
     }
     Ok(())

@@ -134,6 +134,7 @@ pub async fn read(service: &Service, target: &Target, uri: &str) -> AppResult<Re
     let body = json!({
         "messages": MessageOut::list(page.messages),
         "total": page.total,
+        "total_exact": page.total_exact,
         "generated_at": crate::timefmt::iso(now_ms()),
     });
     Ok(ResourceContents::text(body.to_string(), uri).with_mime_type("application/json"))

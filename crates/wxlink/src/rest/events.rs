@@ -124,6 +124,7 @@ async fn send_new(service: &Service, last: &mut i64, tx: &Tx) -> bool {
         .history_page(&HistoryQuery {
             after_id: Some(*last),
             limit: CATCH_UP,
+            count_up_to: Some(u64::from(CATCH_UP)),
             ..HistoryQuery::default()
         })
         .await
@@ -134,7 +135,7 @@ async fn send_new(service: &Service, last: &mut i64, tx: &Tx) -> bool {
             return true;
         }
     };
-    if page.total > u64::from(CATCH_UP) && tx.send(Ok(event("resync", &json!({})))).await.is_err() {
+    if !page.total_exact && tx.send(Ok(event("resync", &json!({})))).await.is_err() {
         return false;
     }
     for m in page.messages.iter().rev() {

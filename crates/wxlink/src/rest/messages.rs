@@ -66,8 +66,10 @@ pub struct HistoryQuery {
 pub struct HistoryOut {
     /// Newest first.
     pub messages: Vec<MessageOut>,
-    /// How many match from the cursor on (this page included).
+    /// How many match from the cursor on (this page included), counted up to 10,000.
     pub total: u64,
+    /// Whether `total` is every match (false: more than 10,000 match).
+    pub total_exact: bool,
     /// Pass as `cursor` for the next (older) page; null on the last page.
     pub next_cursor: Option<String>,
     /// How a filter was understood, when that needs saying.
@@ -120,6 +122,7 @@ async fn history(
     Ok(Json(HistoryOut {
         messages,
         total: found.page.total,
+        total_exact: found.page.total_exact,
         next_cursor,
         note: found.note,
     }))

@@ -11,6 +11,11 @@ use crate::timefmt::parse_time;
 /// Largest page.
 pub const MAX_PAGE: u32 = 200;
 
+/// Matches counted for a page's `total`; past it the total says "at least" (`total_exact`
+/// false). Counting is what grows with the store: a common word in 10 M messages matched
+/// 200,000 and took 33 ms to count, a page of it 0.5 ms.
+pub const TOTAL_UP_TO: u64 = 10_000;
+
 /// History filters as given; empty (or blank) strings mean "any".
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFilter {
@@ -157,14 +162,22 @@ pub fn plan(
         offset: filter.offset,
         before_id: filter.before_id,
         after_id: None,
+        count_up_to: Some(TOTAL_UP_TO),
     };
     Ok(((!no_match).then_some(query), note))
 }
 
 impl Service {
-    /// A page of a fixed view of the history (a resource: the inbox, one conversation).
+    /// A page of a fixed view of the history (a resource: the inbox, one conversation), its
+    /// matches counted up to [`TOTAL_UP_TO`] unless the query counts fewer.
     pub async fn history_page(&self, query: &HistoryQuery) -> AppResult<HistoryPage> {
-        Ok(self.store().history(query).await?)
+        let mut query = query.clone();
+        query.count_up_to = Some(
+            query
+                .count_up_to
+                .map_or(TOTAL_UP_TO, |n| n.min(TOTAL_UP_TO)),
+        );
+        Ok(self.store().history(&query).await?)
     }
 
     /// A page of history, newest first.
@@ -178,10 +191,7 @@ impl Service {
         let limit = filter.limit.clamp(1, MAX_PAGE);
         let page = match &query {
             Some(q) => self.store().history(q).await?,
-            None => HistoryPage {
-                messages: Vec::new(),
-                total: 0,
-            },
+            None => HistoryPage::empty(),
         };
         Ok(History {
             page,

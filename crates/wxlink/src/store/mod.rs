@@ -279,6 +279,10 @@ pub struct HistoryQuery {
     pub limit: u32,
     /// Rows to skip.
     pub offset: u32,
+    /// Count the matches only up to this many (`None`: all of them). Counting is the one part
+    /// of a page whose cost grows with the store (a common word in 10 M messages matches
+    /// hundreds of thousands); the page itself is read newest first and stops when full.
+    pub count_up_to: Option<u64>,
 }
 
 /// One page of history, newest first.
@@ -286,8 +290,21 @@ pub struct HistoryQuery {
 pub struct HistoryPage {
     /// The messages.
     pub messages: Vec<StoredMessage>,
-    /// How many match in total.
+    /// How many match in total; at most the query's `count_up_to`.
     pub total: u64,
+    /// Whether `total` is every match (false: there are more than `count_up_to`).
+    pub total_exact: bool,
+}
+
+impl HistoryPage {
+    /// No messages, none matching.
+    pub fn empty() -> Self {
+        HistoryPage {
+            messages: Vec::new(),
+            total: 0,
+            total_exact: true,
+        }
+    }
 }
 
 /// Retention limits; both `None` keeps everything.

@@ -153,7 +153,8 @@ impl WxlinkMcp {
         description = "Search every stored message, received and sent, newest first. Optional \
                        filters: user_id, bot_id, session, msg_type, direction, since/until (ISO \
                        8601 or unix ms), text_contains (finds Chinese words inside sentences). \
-                       Pages with limit (at most 200) and offset; `total` counts all matches.",
+                       Pages with limit (at most 200) and offset; `total` counts the matches up to \
+                       10,000 (`total_exact` is false when more match).",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -182,6 +183,7 @@ impl WxlinkMcp {
         Ok(Json(HistoryOut {
             messages: MessageOut::list(found.page.messages),
             total: found.page.total,
+            total_exact: found.page.total_exact,
             limit: found.limit,
             offset: found.offset,
             note: found.note,

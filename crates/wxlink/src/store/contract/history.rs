@@ -429,3 +429,64 @@ pub(crate) async fn conversations_are_the_latest_message_of_each_peer(db: &dyn F
         .unwrap()
         .is_empty());
 }
+
+/// A page's total counts up to the query's cap and says whether it is every match; the
+/// pages themselves go on past the cap, through every plan.
+pub(crate) async fn history_totals_count_up_to_a_cap(db: &dyn Fixture) {
+    let store = store_with(db, &["main"]).await;
+    let batch: Vec<_> = (0..30)
+        .map(|i| {
+            let peer = if i % 2 == 0 { "even" } else { "odd" };
+            inbound("main", &format!("k{i}"), peer, &format!("note {i} 预算"), i)
+        })
+        .collect();
+    store.ingest("main", batch, "c").await.unwrap();
+    let run = async |f: &dyn Fn(&mut HistoryQuery)| {
+        let mut q = HistoryQuery {
+            limit: 5,
+            ..query()
+        };
+        f(&mut q);
+        store.history(&q).await.unwrap()
+    };
+    let everything = run(&|_| {}).await;
+    assert_eq!((everything.total, everything.total_exact), (30, true));
+    let capped = run(&|q| q.count_up_to = Some(10)).await;
+    assert_eq!((capped.total, capped.total_exact), (10, false));
+    assert_eq!(ids(&capped.messages), ids(&everything.messages));
+    let exactly = run(&|q| q.count_up_to = Some(30)).await;
+    assert_eq!((exactly.total, exactly.total_exact), (30, true));
+    let just_under = run(&|q| q.count_up_to = Some(29)).await;
+    assert_eq!((just_under.total, just_under.total_exact), (29, false));
+    // Past the cap the pages go on.
+    let deep = run(&|q| {
+        q.count_up_to = Some(10);
+        q.offset = 25;
+    })
+    .await;
+    assert_eq!(
+        (deep.total, deep.total_exact, deep.messages.len()),
+        (10, false, 5)
+    );
+    // Every plan: long text alone, with a user, short text, other filters.
+    let shapes: [fn(&mut HistoryQuery); 4] = [
+        |q| q.text = Some("note".into()),
+        |q| {
+            q.text = Some("note".into());
+            q.user = Some("even".into());
+        },
+        |q| q.text = Some("预算".into()),
+        |q| q.direction = Some(Direction::In),
+    ];
+    for shape in shapes {
+        let all = run(&shape).await;
+        assert!(all.total_exact && all.total >= 15, "{all:?}");
+        let capped = run(&|q| {
+            shape(q);
+            q.count_up_to = Some(3);
+        })
+        .await;
+        assert_eq!((capped.total, capped.total_exact), (3, false));
+        assert_eq!(ids(&capped.messages), ids(&all.messages));
+    }
+}

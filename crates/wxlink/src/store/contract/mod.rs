@@ -82,6 +82,7 @@ macro_rules! contract_suite {
             history_filters_combine,
             time_filters_span_days_and_late_arrivals,
             history_pages,
+            history_totals_count_up_to_a_cap,
             history_cursors_narrow_every_plan,
             conversations_are_the_latest_message_of_each_peer,
             message_lookup_by_upstream_or_own_id,

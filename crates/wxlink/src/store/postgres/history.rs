@@ -114,15 +114,35 @@ pub(super) async fn history(c: &mut Client, q: &HistoryQuery) -> StoreResult<His
         .read_only(true)
         .start()
         .await?;
-    let count = tx
-        .prepare_cached(&format!("SELECT count(*) FROM messages{where_sql}"))
-        .await?;
     let mut params = filters.refs();
-    let total: i64 = tx.query_one(&count, &params).await?.try_get(0)?;
-    let total = u64::try_from(total).unwrap_or(0);
+    let n = params.len();
+    // Counted one past the cap, to know whether there are more.
+    let cap = q
+        .count_up_to
+        .map(|up_to| up_to.saturating_add(1).min(i64::MAX as u64) as i64);
+    let count = match cap {
+        Some(_) => format!(
+            "SELECT count(*) FROM (SELECT 1 FROM messages{where_sql} LIMIT ${}) AS matches",
+            n + 1
+        ),
+        None => format!("SELECT count(*) FROM messages{where_sql}"),
+    };
+    let count = tx.prepare_cached(&count).await?;
+    let counted: i64 = match &cap {
+        Some(cap) => {
+            let mut with_cap = params.clone();
+            with_cap.push(cap);
+            tx.query_one(&count, &with_cap).await?.try_get(0)?
+        }
+        None => tx.query_one(&count, &params).await?.try_get(0)?,
+    };
+    let counted = u64::try_from(counted).unwrap_or(0);
+    let (total, total_exact) = match q.count_up_to {
+        Some(up_to) if counted > up_to => (up_to, false),
+        _ => (counted, true),
+    };
     let mut messages = Vec::new();
-    if q.limit > 0 && total > u64::from(q.offset) {
-        let n = params.len();
+    if q.limit > 0 && (!total_exact || total > u64::from(q.offset)) {
         let page = tx
             .prepare_cached(&format!(
                 "SELECT {LISTED_COLUMNS} FROM messages{where_sql} \
@@ -141,7 +161,11 @@ pub(super) async fn history(c: &mut Client, q: &HistoryQuery) -> StoreResult<His
             .collect::<StoreResult<_>>()?;
     }
     tx.commit().await?;
-    Ok(HistoryPage { messages, total })
+    Ok(HistoryPage {
+        messages,
+        total,
+        total_exact,
+    })
 }
 
 #[cfg(test)]

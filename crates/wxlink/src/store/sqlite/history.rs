@@ -211,7 +211,7 @@ impl FtsMatch {
     fn alone(&self) -> HistoryPlan {
         let fts = self.where_sql();
         HistoryPlan {
-            count_sql: format!("SELECT count(*) FROM messages_fts WHERE {fts}"),
+            matches_sql: format!("FROM messages_fts WHERE {fts}"),
             ids_sql: format!(
                 "SELECT messages_fts.rowid FROM messages_fts WHERE {fts} \
                  ORDER BY messages_fts.rowid DESC LIMIT ? OFFSET ?"
@@ -228,7 +228,7 @@ impl FtsMatch {
         let mut params = self.params();
         params.extend(filters.params);
         HistoryPlan {
-            count_sql: format!("SELECT count(*) FROM {from} WHERE {fts}{and}"),
+            matches_sql: format!("FROM {from} WHERE {fts}{and}"),
             ids_sql: format!(
                 "SELECT m.id FROM {from} WHERE {fts}{and} \
                  ORDER BY messages_fts.rowid DESC LIMIT ? OFFSET ?"
@@ -238,20 +238,32 @@ impl FtsMatch {
     }
 }
 
-/// How a history query runs: the total, the page of ids (its last two parameters are LIMIT
-/// and OFFSET), and their shared parameters.
+/// How a history query runs: the matches (`FROM … WHERE …`, to count), the page of ids (its
+/// last two parameters are LIMIT and OFFSET), and their shared parameters.
 pub(super) struct HistoryPlan {
-    pub(super) count_sql: String,
+    pub(super) matches_sql: String,
     pub(super) ids_sql: String,
     pub(super) params: Vec<SqlValue>,
 }
 
 impl HistoryPlan {
+    /// The count of the matches; with a cap, its last parameter is how many to count at most.
+    pub(super) fn count_sql(&self, capped: bool) -> String {
+        if capped {
+            format!(
+                "SELECT count(*) FROM (SELECT 1 {} LIMIT ?)",
+                self.matches_sql
+            )
+        } else {
+            format!("SELECT count(*) {}", self.matches_sql)
+        }
+    }
+
     /// A plan over `messages` alone, newest first.
     fn filtered(filters: Conditions) -> Self {
         let where_sql = filters.where_sql();
         HistoryPlan {
-            count_sql: format!("SELECT count(*) FROM messages m{where_sql}"),
+            matches_sql: format!("FROM messages m{where_sql}"),
             ids_sql: format!(
                 "SELECT m.id FROM messages m{where_sql} ORDER BY m.id DESC LIMIT ? OFFSET ?"
             ),
@@ -387,17 +399,24 @@ pub(super) fn run_history(
     force: Option<UserTextPlan>,
 ) -> StoreResult<HistoryPage> {
     let Some(plan) = plan_history(conn, query, force)? else {
-        return Ok(HistoryPage {
-            messages: Vec::new(),
-            total: 0,
-        });
+        return Ok(HistoryPage::empty());
     };
-    let total: i64 = conn
-        .prepare_cached(&plan.count_sql)?
-        .query_row(params_from_iter(plan.params.iter()), |r| r.get(0))?;
-    let total = u64::try_from(total).unwrap_or(0);
+    // Counted one past the cap, to know whether there are more.
+    let cap = query
+        .count_up_to
+        .map(|n| n.saturating_add(1).min(i64::MAX as u64) as i64);
+    let mut params = plan.params.clone();
+    params.extend(cap.map(SqlValue::from));
+    let counted: i64 = conn
+        .prepare_cached(&plan.count_sql(cap.is_some()))?
+        .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+    let counted = u64::try_from(counted).unwrap_or(0);
+    let (total, total_exact) = match query.count_up_to {
+        Some(up_to) if counted > up_to => (up_to, false),
+        _ => (counted, true),
+    };
     let mut messages = Vec::new();
-    if query.limit > 0 && total > u64::from(query.offset) {
+    if query.limit > 0 && (!total_exact || total > u64::from(query.offset)) {
         let mut params = plan.params;
         params.push(i64::from(query.limit).into());
         params.push(i64::from(query.offset).into());
@@ -415,7 +434,11 @@ pub(super) fn run_history(
             }
         }
     }
-    Ok(HistoryPage { messages, total })
+    Ok(HistoryPage {
+        messages,
+        total,
+        total_exact,
+    })
 }
 
 /// `count(*)` of the rows `sql` (with `params`) returns, counting at most `cap`.

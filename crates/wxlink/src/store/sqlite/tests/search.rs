@@ -297,11 +297,14 @@ async fn query_plans_use_the_intended_access_paths() {
     ];
     for (query, force, expected) in cases {
         let plan = plan_history(&conn, &query, force).unwrap().unwrap();
-        for (sql, paged) in [(&plan.count_sql, false), (&plan.ids_sql, true)] {
+        let cases = [
+            (plan.count_sql(false), vec![]),
+            (plan.count_sql(true), vec![10_001i64.into()]),
+            (plan.ids_sql.clone(), vec![5i64.into(), 0i64.into()]),
+        ];
+        for (sql, extra) in &cases {
             let mut params = plan.params.clone();
-            if paged {
-                params.extend([5i64.into(), 0i64.into()]);
-            }
+            params.extend(extra.iter().cloned());
             let steps: Vec<String> = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .unwrap()
@@ -338,6 +341,7 @@ async fn cached_history_statements_are_not_planned_again_per_call() {
         |i: u32| HistoryQuery {
             limit: 5 + i,
             offset: i,
+            count_up_to: Some(10 + u64::from(i)),
             ..HistoryQuery::default()
         },
         |i: u32| HistoryQuery {
@@ -357,7 +361,7 @@ async fn cached_history_statements_are_not_planned_again_per_call() {
             crate::store::sqlite::rows::LISTED_COLUMNS,
             crate::store::sqlite::rows::MESSAGE_FROM
         );
-        for sql in [&plan.count_sql, &plan.ids_sql, &load] {
+        for sql in [&plan.count_sql(true), &plan.ids_sql, &load] {
             let statement = conn.prepare_cached(sql).unwrap();
             assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
         }
