@@ -294,7 +294,7 @@ fn report(
     for shape in 0..SHAPES {
         let label = case_for(shape, 0, &mut Rng::new(0)).label;
         let run = |count_up_to| {
-            time(shape, |case| {
+            time_warm(shape, true, |case| {
                 rt.block_on(store.history(&case.wxlink_query(count_up_to)))
                     .expect("history")
                     .total
@@ -305,7 +305,7 @@ fn report(
         let exact = run(None);
         let wl = std::env::var_os("HISTORY_BENCH_WXLINK_ONLY")
             .is_none()
-            .then(|| time(shape, |case| weilink(case, weilink_db)));
+            .then(|| time_warm(shape, true, |case| weilink(case, weilink_db)));
         let weilink_columns = match &wl {
             Some(wl) => format!(
                 "{:>6.2}ms {:>6.2}ms | {:>9.3}",
@@ -331,7 +331,7 @@ fn report(
         "{} iterations per shape after {WARMUP} warm-up runs; wxlink timed through \
          Store::history as the tools run it (the total counted up to {TOTAL_UP_TO}; \"exact\": \
          every match counted, as WeiLink does), WeiLink as its SQL plus a JSON parse of each \
-         row (its Python layer not counted).",
+         row (its Python layer not counted). Each figure's cases ran once untimed first.",
         iterations()
     );
 }

@@ -103,6 +103,8 @@ enum Job {
 struct IngestJob {
     session: String,
     batch: Vec<NewMessage>,
+    /// The batch's JSON columns, encoded before the job reaches the store's thread.
+    encoded: Vec<rows::Encoded>,
     cursor: String,
     answer: tokio::sync::oneshot::Sender<StoreResult<Vec<i64>>>,
 }
@@ -185,11 +187,24 @@ fn cut_back_wal(conn: &Connection) {
 /// Stores a group of batches (one alone: its own transaction, no savepoint) and answers each.
 fn ingest_group(conn: &mut Connection, group: Vec<IngestJob>) {
     let answers = match &group[..] {
-        [one] => vec![ops::ingest(conn, &one.session, &one.batch, &one.cursor)],
+        [one] => vec![ops::ingest(
+            conn,
+            &one.session,
+            &one.batch,
+            &one.encoded,
+            &one.cursor,
+        )],
         _ => {
             let batches: Vec<_> = group
                 .iter()
-                .map(|j| (j.session.as_str(), j.batch.as_slice(), j.cursor.as_str()))
+                .map(|j| {
+                    (
+                        j.session.as_str(),
+                        j.batch.as_slice(),
+                        j.encoded.as_slice(),
+                        j.cursor.as_str(),
+                    )
+                })
                 .collect();
             ops::ingest_group(conn, &batches)
         }
@@ -400,9 +415,11 @@ impl Store for SqliteStore {
         cursor: &str,
     ) -> StoreResult<Vec<i64>> {
         let (answer, answered) = tokio::sync::oneshot::channel();
+        let encoded = batch.iter().map(rows::Encoded::of).collect();
         let job = Job::Ingest(IngestJob {
             session: session.to_owned(),
             batch,
+            encoded,
             cursor: cursor.to_owned(),
             answer,
         });

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use super::history::run_history;
 use super::rows::{
     context_from_row, exec, in_read_transaction, load_session, message_from_row, require_session,
-    session_exists, session_from_row, MessageInserts, CONTEXT_SELECT, LISTED_COLUMNS,
+    session_exists, session_from_row, Encoded, MessageInserts, CONTEXT_SELECT, LISTED_COLUMNS,
     MESSAGE_COLUMNS, MESSAGE_FROM, SESSION_SELECT,
 };
 use crate::model::check_session_name;
@@ -238,10 +238,11 @@ pub(super) fn ingest(
     conn: &mut Connection,
     session: &str,
     batch: &[NewMessage],
+    encoded: &[Encoded],
     cursor: &str,
 ) -> StoreResult<Vec<i64>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let ids = ingest_in(&tx, session, batch, cursor, now_ms())?;
+    let ids = ingest_in(&tx, session, batch, encoded, cursor, now_ms())?;
     tx.commit()?;
     Ok(ids)
 }
@@ -252,7 +253,7 @@ pub(super) fn ingest(
 /// batch gets that error. Answers in the order given.
 pub(super) fn ingest_group(
     conn: &mut Connection,
-    batches: &[(&str, &[NewMessage], &str)],
+    batches: &[(&str, &[NewMessage], &[Encoded], &str)],
 ) -> Vec<StoreResult<Vec<i64>>> {
     let stored_at = now_ms();
     let failed = |e: &StoreError| {
@@ -266,9 +267,9 @@ pub(super) fn ingest_group(
         Err(e) => return failed(&e.into()),
     };
     let mut answers = Vec::with_capacity(batches.len());
-    for &(session, batch, cursor) in batches {
+    for &(session, batch, encoded, cursor) in batches {
         let answer = tx.savepoint().map_err(StoreError::from).and_then(|sp| {
-            let ids = ingest_in(&sp, session, batch, cursor, stored_at)?;
+            let ids = ingest_in(&sp, session, batch, encoded, cursor, stored_at)?;
             sp.commit()?;
             Ok(ids)
         });
@@ -285,6 +286,7 @@ fn ingest_in(
     tx: &Connection,
     session: &str,
     batch: &[NewMessage],
+    encoded: &[Encoded],
     cursor: &str,
     stored_at: i64,
 ) -> StoreResult<Vec<i64>> {
@@ -293,8 +295,8 @@ fn ingest_in(
     {
         let mut insert = MessageInserts::prepare(tx)?;
         let mut upsert_context = tx.prepare_cached(SQL_UPSERT_CONTEXT)?;
-        for message in batch {
-            if let Some(id) = insert.insert(session, message, stored_at)? {
+        for (message, encoded) in batch.iter().zip(encoded) {
+            if let Some(id) = insert.insert_encoded(session, message, encoded, stored_at)? {
                 inserted.push(id);
             }
             let token = message
