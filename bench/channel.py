@@ -12,13 +12,16 @@ message the client waits --gap seconds (default 0.1: the recv call is then waiti
 server, and every process is idle, as when a message arrives in real life; 0 sends them back
 to back).
 
-The servers log `wxlink::timing` trace events (`answered`: the getupdates answer read and
-parsed; `stored`: its commit done; `claimed`: the consumer's claim done; `written`: the JSON
-line flushed to stdout). With the client's own clock (the same wall clock) they split each
-latency into: inject → answered (the control API's POST, the fake answering the held poll, the
-HTTP answer, the parse), → stored (normalise, the store thread, the commit), → claimed (the
-wake-up and the claim, a write transaction), → written (the access gate, the view, the
-serialisation, stdout), → client (the pipe and this client's parse). A resource update has
+The fake logs `ilink_fake::timing` `replied` when it answers the held poll with the message
+(where the inbound path starts: "WeChat" answered); the servers log `wxlink::timing` trace
+events (`answered`: the getupdates answer read and parsed; `stored`: its commit done;
+`claimed`: the consumer's claim done; `written`: the JSON line flushed to stdout). With the
+client's own clock (the same wall clock) they split each latency into: inject → replied (this
+client's POST to the control API, the fake queueing and answering), → answered (the HTTP
+answer, the parse), → stored (normalise, the store thread, the commit), → claimed (the wake-up
+and the claim, a write transaction), → written (the access gate, the view, the serialisation,
+stdout), → client (the pipe and this client's parse). Each path is shown from the inject and
+from the fake's reply (the inbound path proper, without this client's POST). A resource update has
 no claim (the change feed says the inbox changed); the event stream's last stage is the change
 feed's wake-up, the page read, the serialisation and the HTTP chunk, as `wxlink serve` logs
 no `written`. Prints min / median / p90 / p99 / max in ms.
@@ -46,8 +49,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "interop"
 from fakectl import login_account, start_sandbox, stop_process, wxlink_flags  # noqa: E402
 from mcp_bench import Stdio, free_port, messages_of, stop, wait_port  # noqa: E402
 
-STAGES = ["answered", "stored", "claimed", "written"]
-LABELS = {"answered": "inject → answered (POST, fake, HTTP, parse)",
+STAGES = ["replied", "answered", "stored", "claimed", "written"]
+LABELS = {"replied": "inject → replied (this client's POST, the fake)",
+          "answered": "→ answered (HTTP, parse)",
           "stored": "→ stored (store thread, commit)",
           "claimed": "→ claimed (wake-up, claim)",
           "written": "→ written (gate, view, serialise, stdout)",
@@ -64,7 +68,8 @@ def show(label: str, values: list[float]) -> None:
 
 
 class Timings:
-    """The `wxlink::timing` events a server writes to its stderr file, read as they come."""
+    """The timing events (`wxlink::timing`, `ilink_fake::timing`) a process writes to its
+    stderr file, read as they come."""
 
     def __init__(self, path: Path) -> None:
         self.path, self.offset = path, 0
@@ -77,31 +82,33 @@ class Timings:
         self.offset += len(data)
         seen: dict[str, float] = {}
         for line in data.decode(errors="replace").splitlines():
-            if "wxlink::timing:" not in line:
+            if "::timing:" not in line:
                 continue
             stamp, _, rest = line.partition(" ")
-            stage = next((s for s in STAGES if f"wxlink::timing: {s}" in rest), None)
+            stage = next((s for s in STAGES if f"::timing: {s}" in rest), None)
             if stage and stage not in seen:
                 seen[stage] = datetime.datetime.fromisoformat(stamp).timestamp()
         return seen
 
 
-def measure(timings: Timings, stages: list[str], fake, bot_id: str, count: int, gap: float,
-            ask, arrived) -> tuple[list[float], list[list[float]]]:
-    """Per message: the total (ms) and its `stages` (then the client's). `ask()` runs before
-    the quiet gap (a `recv` call goes out), `arrived(marker, asked)` waits for the message."""
+def measure(timings: list[Timings], stages: list[str], fake, bot_id: str, count: int,
+            gap: float, ask, arrived) -> tuple[list[float], list[list[float]]]:
+    """Per message: the total (ms) and its `stages` (then the client's), from the logs of the
+    fake and the server. `ask()` runs before the quiet gap (a `recv` call goes out),
+    `arrived(marker, asked)` waits for the message."""
     totals, rows = [], []
     for i in range(count + 10):
         marker = f"latency {i} {uuid.uuid4().hex[:8]}"
         asked = ask()
         time.sleep(gap)
-        timings.next()  # what came before this message
+        for log in timings:
+            log.next()  # what came before this message
         wall, t = time.time(), time.perf_counter()
         fake.inject(bot_id=bot_id, text=marker)
         arrived(marker, asked)
         total = (time.perf_counter() - t) * 1000
         end = wall + total / 1000
-        seen = timings.next()
+        seen = {k: v for log in timings for k, v in log.next().items()}
         if i < 10:  # warm-up
             continue
         totals.append(total)
@@ -185,7 +192,10 @@ class EventStream:
 
 
 def report(title: str, stages: list[str], totals: list[float], rows: list[list[float]]) -> None:
-    show(title, totals)
+    show(title + ", from the inject", totals)
+    if rows:
+        # The inbound path proper: from the moment "WeChat" (the fake) answers the held poll.
+        show("  from the fake's reply (the inbound path)", [sum(row[1:]) for row in rows])
     for n, stage in enumerate([*stages, "client"]):
         if rows:
             show("    " + LABELS[stage], [row[n] for row in rows])
@@ -202,7 +212,10 @@ def main() -> None:
     traced = {**env, "WXLINK_LOG": "warn,wxlink::timing=trace"}
     with tempfile.TemporaryDirectory(prefix="wxlink-channel-bench-") as tmp:
         tmp = Path(tmp)
+        # The fake logs when it answers a held poll: where the inbound path starts.
+        os.environ["WXLINK_LOG"] = "warn,ilink_fake::timing=trace"
         sb, fake = start_sandbox(a.wxlink, tmp / "sandbox.stderr")
+        fake_log = Timings(tmp / "sandbox.stderr")
         try:
             fake.config(qr_hold_ms=10, record_requests=False)
             flags = wxlink_flags(a.wxlink, fake, tmp / "wx")
@@ -217,7 +230,7 @@ def main() -> None:
             ch.call("sessions", {})
             time.sleep(0.5)  # the poller is holding its long poll
             results.append(("channel notification", STAGES, *measure(
-                Timings(tmp / "channel.stderr"), STAGES, fake, bot_id, a.count, a.gap,
+                [fake_log, Timings(tmp / "channel.stderr")], STAGES, fake, bot_id, a.count, a.gap,
                 nothing, channel_arrived(ch))))
             ch.close()
 
@@ -228,7 +241,7 @@ def main() -> None:
                 pass
             time.sleep(0.5)
             results.append(("recv answer (call in flight)", STAGES, *measure(
-                Timings(tmp / "recv.stderr"), STAGES, fake, bot_id, a.count, a.gap,
+                [fake_log, Timings(tmp / "recv.stderr")], STAGES, fake, bot_id, a.count, a.gap,
                 lambda: rv.start("tools/call", {"name": "recv", "arguments": {"timeout": 10}}),
                 recv_arrived(rv))))
             rv.close()
@@ -237,9 +250,9 @@ def main() -> None:
             rs.initialize()
             rs.request("resources/subscribe", {"uri": "wxlink://inbox"})
             time.sleep(0.5)
-            stages = ["answered", "stored", "written"]
+            stages = ["replied", "answered", "stored", "written"]
             results.append(("resource updated (wxlink://inbox)", stages, *measure(
-                Timings(tmp / "resource.stderr"), stages, fake, bot_id, a.count, a.gap,
+                [fake_log, Timings(tmp / "resource.stderr")], stages, fake, bot_id, a.count, a.gap,
                 nothing, resource_arrived(rs))))
             rs.close()
 
@@ -252,9 +265,9 @@ def main() -> None:
                 wait_port(port, serve)
                 events = EventStream(port)
                 time.sleep(0.5)
-                stages = ["answered", "stored"]
+                stages = ["replied", "answered", "stored"]
                 results.append(("admin event stream (message event)", stages, *measure(
-                    Timings(tmp / "serve.stderr"), stages, fake, bot_id, a.count, a.gap,
+                    [fake_log, Timings(tmp / "serve.stderr")], stages, fake, bot_id, a.count, a.gap,
                     nothing, events.arrived)))
                 events.close()
             finally:

@@ -260,6 +260,10 @@ async fn getupdates(
         })
         .unwrap_or_default();
     let next = start + msgs.len() as i64;
+    if !msgs.is_empty() {
+        // Where an inbound message's path starts (bench/channel.py reads it).
+        tracing::trace!(target: "ilink_fake::timing", bot = %bot_id, count = msgs.len(), "replied");
+    }
     // Written by hand so that verbatim injections (`raw_text`) go out byte for byte.
     let msgs: Vec<String> = msgs.iter().map(crate::inject::wire_text).collect();
     let body = format!(
