@@ -32,13 +32,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -47,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "interop"))
 
 from fakectl import login_account, start_sandbox, stop_process, wxlink_flags  # noqa: E402
-from mcp_bench import Stdio, free_port, messages_of, stop, wait_port  # noqa: E402
+from mcp_bench import (EventStream, Stdio, free_port, messages_of, stop,  # noqa: E402
+                        wait_port)
 
 STAGES = ["replied", "answered", "stored", "claimed", "written"]
 LABELS = {"replied": "inject → replied (this client's POST, the fake)",
@@ -152,45 +150,6 @@ def resource_arrived(s: Stdio):
                                        lambda p: p["uri"] == "wxlink://inbox")
 
 
-class EventStream:
-    """`GET /api/v1/events` read on a raw socket by a thread: when each marker was seen."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                          f"Authorization: Bearer {TOKEN}\r\n"
-                          f"Accept: text/event-stream\r\n\r\n".encode())
-        self.seen: dict[str, float] = {}
-        self.cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        buf = b""
-        while True:
-            try:
-                chunk = self.sock.recv(65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            now = time.perf_counter()
-            buf += chunk
-            for marker in set(re.findall(rb"latency [0-9]+ [0-9a-f]{8}", buf)):
-                with self.cond:
-                    self.seen.setdefault(marker.decode(), now)
-                    self.cond.notify_all()
-            buf = buf[-200:]
-
-    def arrived(self, marker: str, _) -> None:
-        with self.cond:
-            if not self.cond.wait_for(lambda: marker in self.seen, timeout=10):
-                raise RuntimeError(f"no event for {marker!r}")
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def report(title: str, stages: list[str], totals: list[float], rows: list[list[float]]) -> None:
     show(title + ", from the inject", totals)
     if rows:
@@ -263,12 +222,12 @@ def main() -> None:
                                      stderr=open(tmp / "serve.stderr", "wb"))
             try:
                 wait_port(port, serve)
-                events = EventStream(port)
+                events = EventStream(port, TOKEN, rb"latency [0-9]+ [0-9a-f]{8}")
                 time.sleep(0.5)
                 stages = ["replied", "answered", "stored"]
                 results.append(("admin event stream (message event)", stages, *measure(
                     [fake_log, Timings(tmp / "serve.stderr")], stages, fake, bot_id, a.count, a.gap,
-                    nothing, events.arrived)))
+                    nothing, lambda marker, _: events.wait(marker))))
                 events.close()
             finally:
                 stop(serve)

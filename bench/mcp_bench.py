@@ -39,6 +39,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import resource
 import selectors
 import socket
@@ -46,6 +47,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -533,3 +535,47 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class EventStream:
+    """`GET /api/v1/events` of a `wxlink serve` on 127.0.0.1:`port`, read on a raw socket by a
+    thread (no browser, no client library): when each text matching `pattern` was first seen
+    (`time.perf_counter()`)."""
+
+    def __init__(self, port: int, token: str, pattern: bytes) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                          f"Authorization: Bearer {token}\r\n"
+                          f"Accept: text/event-stream\r\n\r\n".encode())
+        self.pattern = re.compile(pattern)
+        self.seen: dict[str, float] = {}
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        buf = b""
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            now = time.perf_counter()
+            buf += chunk
+            for marker in set(self.pattern.findall(buf)):
+                with self.cond:
+                    self.seen.setdefault(marker.decode(), now)
+                    self.cond.notify_all()
+            buf = buf[-200:]
+
+    def wait(self, marker: str, timeout: float = 10.0) -> float:
+        """When `marker` was seen; raises after `timeout` seconds without it."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: marker in self.seen, timeout=timeout):
+                raise RuntimeError(f"no event for {marker!r}")
+            return self.seen[marker]
+
+    def close(self) -> None:
+        self.sock.close()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests" / "interop"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from fakectl import start_sandbox, stop_process  # noqa: E402
-from mcp_bench import cpu_secs, free_port, rss_mb, stop, wait_port  # noqa: E402
+from mcp_bench import EventStream, cpu_secs, free_port, rss_mb, stop, wait_port  # noqa: E402
 
 TOKEN = "bench-token-bench-token"
 USER = "o9cq80bench@im.wechat"
@@ -43,47 +43,18 @@ def load(load_bin: str, url: str, clients: int, secs: float, tool: str, args: di
 def event_latency(base: str, fake, bot: str, n: int = 50) -> list[float]:
     """Milliseconds from the fake's inject (the POST returning) to the `message` event on an
     open `/api/v1/events` stream (raw socket, no browser)."""
-    import socket
-    import threading
-    host, port = base.removeprefix("http://").split(":")
-    sock = socket.create_connection((host, int(port)))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                 f"Authorization: Bearer {TOKEN}\r\nAccept: text/event-stream\r\n\r\n".encode())
-    seen: dict[str, float] = {}
-    lock = threading.Condition()
-
-    def reader() -> None:
-        buf = b""
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            now = time.perf_counter()
-            buf += chunk
-            for marker in set(m.decode() for m in __import__("re").findall(rb"lat-[0-9]+", buf)):
-                with lock:
-                    seen.setdefault(marker, now)
-                    lock.notify_all()
-            buf = buf[-200:]
-
-    threading.Thread(target=reader, daemon=True).start()
+    events = EventStream(int(base.rsplit(":", 1)[1]), TOKEN, rb"lat-[0-9]+")
     time.sleep(0.3)
     out = []
     for i in range(n + 5):
         marker = f"lat-{i}"
         fake.inject(bot_id=bot, from_user_id=USER, text=marker)
         sent = time.perf_counter()
-        with lock:
-            if not lock.wait_for(lambda: marker in seen, timeout=10):
-                raise SystemExit(f"no event for {marker}")
+        seen = events.wait(marker)
         if i >= 5:
-            out.append((seen[marker] - sent) * 1000)
+            out.append((seen - sent) * 1000)
         time.sleep(0.02)
-    sock.close()
+    events.close()
     return out
 
 
