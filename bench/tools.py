@@ -3,6 +3,11 @@
 `wxlink mcp` logged in to the fake (`wxlink sandbox`), with --messages stored.
 
 Usage: python3 bench/tools.py target/release/wxlink [--count 2000] [--messages 500] [--runs 3]
+       ~/.cache/wxlink/venv/bin/python bench/tools.py target/release/wxlink --weilink
+
+With --weilink (run by the Python of the venv that has WeiLink 0.6.2:
+tests/interop/setup-venv.sh), WeiLink's MCP server is measured too, on the same fake with the
+same messages (`ping`, `sessions`, `history`: it has no `contacts`).
 
 Each figure is the median over --count calls; the run is repeated --runs times (a fresh server
 each) and printed as min / median / max of those medians, with the server's RSS after the run,
@@ -24,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "interop"))
 
 from fakectl import login_account, start_sandbox, stop_process, wxlink_flags  # noqa: E402
-from mcp_bench import Stdio, rss_mb  # noqa: E402
+from mcp_bench import Stdio, free_port, login_weilink, rss_mb  # noqa: E402
 
 
 def timed(s: Stdio, method: str, params: dict, count: int) -> tuple[float, float, int]:
@@ -50,23 +55,45 @@ def timed(s: Stdio, method: str, params: dict, count: int) -> tuple[float, float
     return statistics.median(lat), statistics.median(parse), len(line.encode())
 
 
+def stored(s: Stdio, total_of, want: int, drain: bool) -> None:
+    """Waits (up to 60 s) until `history` counts `want` messages; `drain` calls `recv` meanwhile
+    (WeiLink stores only what its `recv` fetched)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if drain:
+            s.call("recv", {"timeout": 1})
+        if total_of(s.call("history", {"limit": 1})) >= want:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"fewer than {want} messages stored after 60 s")
+
+
+def weilink_total(result: dict) -> int:
+    """`total` of a WeiLink `history` answer (JSON in its text block)."""
+    text = next((c.get("text", "") for c in result.get("content", [])), "{}")
+    return int(json.loads(text).get("total", 0))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("wxlink")
     ap.add_argument("--count", type=int, default=2000)
     ap.add_argument("--messages", type=int, default=500)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--weilink", action="store_true",
+                    help="WeiLink 0.6.2 too, on the same fake (run this script with the Python of "
+                         "the venv that has weilink: tests/interop/setup-venv.sh)")
     a = ap.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WXLINK_")}
     with tempfile.TemporaryDirectory(prefix="wxlink-tools-bench-") as tmp:
         tmp = Path(tmp)
         sb, fake = start_sandbox(a.wxlink, tmp / "sandbox.stderr")
         try:
-            fake.config(qr_hold_ms=10, record_requests=False)
+            fake.config(qr_hold_ms=10, record_requests=False, qr_auto_confirm=True)
             flags = wxlink_flags(a.wxlink, fake, tmp / "wx")
             bot, user = login_account(flags, fake, env)
-            fake.inject_bulk([{"bot_id": bot, "text": f"我们明天开会 budget review {i}"}
-                              for i in range(a.messages)])
+            texts = [f"我们明天开会 budget review {i}" for i in range(a.messages)]
+            fake.inject_bulk([{"bot_id": bot, "text": t} for t in texts])
             calls = {
                 "ping (no tool: the floor)": ("ping", {}),
                 "sessions": ("tools/call", {"name": "sessions", "arguments": {}}),
@@ -74,37 +101,59 @@ def main() -> None:
                                                             "arguments": {"limit": 20}}),
                 "contacts": ("tools/call", {"name": "contacts", "arguments": {"query": user}}),
             }
-            results: dict[str, list[float]] = {k: [] for k in calls}
-            parses: dict[str, list[float]] = {k: [] for k in calls}
-            sizes: dict[str, int] = {}
-            rss = []
+            # name → (argv, env, the calls it has, total of a history answer, drain with recv)
+            servers = {"wxlink": ([*flags, "mcp", "--no-banner"], env, list(calls),
+                                  lambda r: (r.get("structuredContent") or {}).get("total", 0),
+                                  False)}
+            if a.weilink:
+                wl_home = tmp / "weilink"
+                wl_home.mkdir()
+                wl_bot = login_weilink(fake, wl_home)
+                fake.inject_bulk([{"bot_id": wl_bot, "text": t} for t in texts])
+                offline = {**env, "HTTPS_PROXY": f"http://127.0.0.1:{free_port()}",
+                           "NO_PROXY": "127.0.0.1,localhost"}
+                servers["WeiLink 0.6.2"] = (
+                    [str(Path(sys.executable).parent / "weilink"), "mcp", "-d", str(wl_home),
+                     "--admin-port", str(free_port())], offline,
+                    ["ping (no tool: the floor)", "sessions", "history (one page of 20)"],
+                    weilink_total, True)
+            results: dict[tuple[str, str], list[float]] = {}
+            parses: dict[tuple[str, str], list[float]] = {}
+            sizes: dict[tuple[str, str], int] = {}
+            rss: dict[str, list[float]] = {name: [] for name in servers}
             for _ in range(a.runs):
-                s = Stdio([*flags, "mcp", "--no-banner"], env, tmp / "mcp.stderr")
-                try:
-                    s.initialize()
-                    deadline = time.monotonic() + 30
-                    while True:  # every message stored
-                        page = s.call("history", {"limit": 1})
-                        total = (page.get("structuredContent") or {}).get("total", 0)
-                        if total >= a.messages or time.monotonic() > deadline:
-                            break
-                        time.sleep(0.05)
-                    for label, (method, params) in calls.items():
-                        median, parse, sizes[label] = timed(s, method, params, a.count)
-                        results[label].append(median)
-                        parses[label].append(parse)
-                    rss.append(rss_mb(s.proc.pid))
-                finally:
-                    s.close()
+                for name, (argv, server_env, labels, total_of, drain) in servers.items():
+                    s = Stdio(argv, server_env, tmp / f"{name}.stderr")
+                    try:
+                        s.initialize()
+                        stored(s, total_of, a.messages, drain)
+                        for label in labels:
+                            method, params = calls[label]
+                            median, parse, sizes[name, label] = timed(s, method, params, a.count)
+                            results.setdefault((name, label), []).append(median)
+                            parses.setdefault((name, label), []).append(parse)
+                        rss[name].append(rss_mb(s.proc.pid))
+                    finally:
+                        s.close()
             print(f"tool latency over stdio, median of {a.count} calls per run, {a.runs} runs, "
                   f"{a.messages} messages stored (load average {os.getloadavg()[0]:.1f}):")
-            for label, values in results.items():
-                v = sorted(values)
-                print(f"  {label:<28} min {v[0]:6.3f}  median {statistics.median(v):6.3f}  "
-                      f"max {v[-1]:6.3f} ms   (of which this client's JSON parse "
-                      f"{statistics.median(parses[label]):.3f} ms; answer {sizes[label]:,} B)")
-            print(f"  server RSS after the run     min {min(rss):6.1f}  median "
-                  f"{statistics.median(rss):6.1f}  max {max(rss):6.1f} MB")
+            for name in servers:
+                print(f"{name}:")
+                for (server, label), values in results.items():
+                    if server != name:
+                        continue
+                    v = sorted(values)
+                    ratio = ""
+                    if name != "wxlink" and ("wxlink", label) in results:
+                        ratio = (f"  ({statistics.median(v) / statistics.median(results['wxlink', label]):.0f}"
+                                 f"x wxlink's)")
+                    print(f"  {label:<28} min {v[0]:6.3f}  median {statistics.median(v):6.3f}  "
+                          f"max {v[-1]:6.3f} ms   (of which this client's JSON parse "
+                          f"{statistics.median(parses[server, label]):.3f} ms; answer "
+                          f"{sizes[server, label]:,} B){ratio}")
+                r = rss[name]
+                print(f"  server RSS after the run     min {min(r):6.1f}  median "
+                      f"{statistics.median(r):6.1f}  max {max(r):6.1f} MB")
         finally:
             stop_process(sb)
 
