@@ -30,6 +30,7 @@ pub mod history;
 pub mod import;
 pub mod inbox;
 pub mod login;
+pub mod memory;
 pub mod migrate;
 pub mod overview;
 pub mod pollers;

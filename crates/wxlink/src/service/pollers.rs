@@ -8,7 +8,8 @@
 //!   retries; other processes then read what the lock holder stores.
 //! - The backend's listener ([`Upstream::listen`]) stores through a [`Sink`] the service gives
 //!   it: every batch with its cursor in one transaction, readers woken, expiry recorded here.
-//! - Retention is applied once a minute when set.
+//! - Retention is applied once a minute when set; memory freed by a burst is handed back to
+//!   the system once it is over ([`memory`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use tokio::task::JoinHandle;
 use crate::coord::Lease;
 use crate::model::{BackendKind, Direction, Secret};
 use crate::service::changes::Notices;
-use crate::service::{Event, Service};
+use crate::service::{memory, Event, Service};
 use crate::store::{NewMessage, Notice, SessionRecord, StoreResult};
 use crate::upstream::{pause, Shutdown, Sink};
 
@@ -36,16 +37,19 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 pub struct Pollers {
     shutdown: watch::Sender<bool>,
     supervisor: JoinHandle<()>,
+    trimmer: JoinHandle<()>,
 }
 
 impl Pollers {
     /// Starts the supervisor (it starts the listeners).
     pub fn start(service: Arc<Service>) -> Pollers {
         let (tx, rx) = watch::channel(false);
+        let trimmer = tokio::spawn(memory::trim_after_bursts(rx.clone()));
         let supervisor = tokio::spawn(supervise(service, rx));
         Pollers {
             shutdown: tx,
             supervisor,
+            trimmer,
         }
     }
 
@@ -53,6 +57,7 @@ impl Pollers {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.supervisor.await;
+        let _ = self.trimmer.await;
     }
 }
 
@@ -274,6 +279,7 @@ impl Sink for SessionSink {
     }
 
     async fn store(&self, batch: Vec<NewMessage>, cursor: String) -> StoreResult<Vec<i64>> {
+        memory::received(batch.len());
         let inbound = batch.iter().any(|m| m.direction == Direction::In);
         let ids = self
             .service
