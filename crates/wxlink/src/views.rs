@@ -71,7 +71,7 @@ pub struct MessageOut {
     pub bot_id: Option<String>,
     /// "in" or "out" (sent by the bot).
     pub direction: String,
-    /// The other side (a user, contact or room): reply to it.
+    /// The other side (user, contact or room): reply to it.
     pub user: String,
     /// Sender id.
     pub from: String,
@@ -86,13 +86,13 @@ pub struct MessageOut {
     #[schemars(with = "Vec<Map<String, Value>>")]
     #[schema(value_type = Vec<Object>)]
     pub items: Value,
-    /// When it was sent, ISO 8601 (UTC).
+    /// When sent, ISO 8601 UTC.
     pub time: String,
     /// The same in unix ms.
     pub timestamp_ms: i64,
     /// received, sent, failed, pending or unknown.
     pub status: String,
-    /// Why a send failed, or an upstream message could not be read.
+    /// Why a send failed or a message was unreadable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Group chats: the room (the same as `user`: reply there).

@@ -125,6 +125,17 @@ impl WxlinkMcp {
                 }
             }
         }
+        // A message stored after the subscriptions took their first look but before
+        // `mark_seen` moved no receiver this loop will see (a 2026-07-28 `listen` adds its
+        // subscriptions just before): look once now.
+        if wanted.updates {
+            let changed = subs.lock().await.changed(self.service()).await;
+            for uri in changed {
+                if !out.resource_updated(uri).await {
+                    return;
+                }
+            }
+        }
         let (mut messages, mut sessions, mut conversations) =
             (changes.messages, changes.sessions, changes.conversations);
         loop {

@@ -303,9 +303,9 @@ pub struct DownloadOut {
 pub struct HistoryOut {
     /// The page, newest first.
     pub messages: Vec<MessageOut>,
-    /// How many messages match in total, counted up to 10,000.
+    /// Matches, counted up to 10,000.
     pub total: u64,
-    /// Whether `total` is every match (false: more than 10,000 match).
+    /// False if more match.
     pub total_exact: bool,
     /// Page size used.
     pub limit: u32,

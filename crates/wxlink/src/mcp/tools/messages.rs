@@ -150,11 +150,10 @@ impl WxlinkMcp {
     #[tool(
         name = "history",
         title = "Search message history",
-        description = "Search every stored message, received and sent, newest first. Optional \
-                       filters: user_id, bot_id, session, msg_type, direction, since/until (ISO \
-                       8601 or unix ms), text_contains (finds Chinese words inside sentences). \
-                       Pages with limit (at most 200) and offset; `total` counts the matches up to \
-                       10,000 (`total_exact` is false when more match).",
+        description = "Search every stored message, received and sent, newest first. The \
+                       filters combine; since/until take ISO 8601 or unix ms; text_contains \
+                       finds Chinese words inside sentences. Pages with limit (at most 200) and \
+                       offset; `total` counts matches up to 10,000.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
