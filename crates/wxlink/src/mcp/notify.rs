@@ -210,3 +210,80 @@ impl Outbox for Listening<'_> {
         self.0.cancelled().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::mcp::resources::{conversation_uri, Target};
+    use crate::mcp::tools::{ToolMode, ToolSurface};
+    use crate::service::{Service, ServiceOptions};
+    use crate::store::contract::{inbound, login};
+
+    /// Records the updates it is told of; gone once it got one.
+    #[derive(Default)]
+    struct Recorder {
+        updates: StdMutex<Vec<String>>,
+        got: tokio::sync::Notify,
+    }
+
+    impl Outbox for &Recorder {
+        async fn resource_updated(&self, uri: String) -> bool {
+            self.updates
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(uri);
+            self.got.notify_one();
+            true
+        }
+        async fn tool_list_changed(&self) -> bool {
+            true
+        }
+        async fn resource_list_changed(&self) -> bool {
+            true
+        }
+        async fn closed(&self) {
+            self.got.notified().await
+        }
+    }
+
+    /// A 2026-07-28 `listen` adds its subscriptions, then starts its notifier: a message stored
+    /// in between is announced all the same (it was lost: seen once in CI under load).
+    #[tokio::test]
+    async fn a_message_stored_before_the_notifier_starts_is_announced() {
+        let dir = tempfile::tempdir().unwrap();
+        let service: Arc<Service> = Service::open(ServiceOptions {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap();
+        let store = service.store();
+        store
+            .save_login("s", &login("bot@im.bot", "t"))
+            .await
+            .unwrap();
+        let mcp = WxlinkMcp::new(service.clone(), ToolSurface::new(ToolMode::Auto));
+        let uri = conversation_uri("u1");
+        let mut subs = Subscriptions::default();
+        subs.add(&service, &uri, Target::Conversation("u1".into()))
+            .await;
+        store
+            .ingest("s", vec![inbound("s", "k1", "u1", "hello", 1)], "c")
+            .await
+            .unwrap();
+        let out = Recorder::default();
+        let wanted = Wanted {
+            updates: true,
+            tools: false,
+            resources: false,
+        };
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            mcp.notify(&out, &Mutex::new(subs), wanted),
+        )
+        .await
+        .expect("the update was announced");
+        assert_eq!(*out.updates.lock().unwrap(), [uri]);
+    }
+}
