@@ -285,6 +285,31 @@ pub struct HistoryQuery {
     pub count_up_to: Option<u64>,
 }
 
+impl HistoryQuery {
+    /// How many matches a store counts: one past [`count_up_to`](Self::count_up_to), to know
+    /// whether there are more; `None`: all of them.
+    pub fn count_limit(&self) -> Option<i64> {
+        self.count_up_to
+            .map(|n| i64::try_from(n.saturating_add(1)).unwrap_or(i64::MAX))
+    }
+
+    /// `(total, total_exact)` of a page, from the matches counted under
+    /// [`count_limit`](Self::count_limit).
+    pub fn totals(&self, counted: i64) -> (u64, bool) {
+        let counted = u64::try_from(counted).unwrap_or(0);
+        match self.count_up_to {
+            Some(up_to) if counted > up_to => (up_to, false),
+            _ => (counted, true),
+        }
+    }
+
+    /// Whether a page with these totals can hold rows: past the count's cap there may be rows
+    /// however far the offset goes.
+    pub fn page_can_hold_rows(&self, total: u64, total_exact: bool) -> bool {
+        self.limit > 0 && (!total_exact || total > u64::from(self.offset))
+    }
+}
+
 /// One page of history, newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryPage {
@@ -525,6 +550,26 @@ pub trait Store: Send + Sync + fmt::Debug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn totals_count_one_past_the_cap() {
+        let q = |count_up_to, offset| HistoryQuery {
+            limit: 20,
+            offset,
+            count_up_to,
+            ..HistoryQuery::default()
+        };
+        assert_eq!(q(None, 0).count_limit(), None);
+        assert_eq!(q(Some(10), 0).count_limit(), Some(11));
+        assert_eq!(q(Some(u64::MAX), 0).count_limit(), Some(i64::MAX));
+        assert_eq!(q(Some(10), 0).totals(11), (10, false));
+        assert_eq!(q(Some(10), 0).totals(10), (10, true));
+        assert_eq!(q(None, 0).totals(123_456), (123_456, true));
+        // Past the cap a page may hold rows at any offset; below it only before the total.
+        assert!(q(Some(10), 50).page_can_hold_rows(10, false));
+        assert!(!q(Some(10), 50).page_can_hold_rows(7, true));
+        assert!(q(Some(10), 5).page_can_hold_rows(7, true));
+    }
 
     #[test]
     fn no_record_prints_a_token() {

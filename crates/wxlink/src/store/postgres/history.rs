@@ -116,10 +116,7 @@ pub(super) async fn history(c: &mut Client, q: &HistoryQuery) -> StoreResult<His
         .await?;
     let mut params = filters.refs();
     let n = params.len();
-    // Counted one past the cap, to know whether there are more.
-    let cap = q
-        .count_up_to
-        .map(|up_to| up_to.saturating_add(1).min(i64::MAX as u64) as i64);
+    let cap = q.count_limit();
     let count = match cap {
         Some(_) => format!(
             "SELECT count(*) FROM (SELECT 1 FROM messages{where_sql} LIMIT ${}) AS matches",
@@ -136,13 +133,9 @@ pub(super) async fn history(c: &mut Client, q: &HistoryQuery) -> StoreResult<His
         }
         None => tx.query_one(&count, &params).await?.try_get(0)?,
     };
-    let counted = u64::try_from(counted).unwrap_or(0);
-    let (total, total_exact) = match q.count_up_to {
-        Some(up_to) if counted > up_to => (up_to, false),
-        _ => (counted, true),
-    };
+    let (total, total_exact) = q.totals(counted);
     let mut messages = Vec::new();
-    if q.limit > 0 && (!total_exact || total > u64::from(q.offset)) {
+    if q.page_can_hold_rows(total, total_exact) {
         let page = tx
             .prepare_cached(&format!(
                 "SELECT {LISTED_COLUMNS} FROM messages{where_sql} \

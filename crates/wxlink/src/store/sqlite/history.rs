@@ -401,22 +401,15 @@ pub(super) fn run_history(
     let Some(plan) = plan_history(conn, query, force)? else {
         return Ok(HistoryPage::empty());
     };
-    // Counted one past the cap, to know whether there are more.
-    let cap = query
-        .count_up_to
-        .map(|n| n.saturating_add(1).min(i64::MAX as u64) as i64);
+    let cap = query.count_limit();
     let mut params = plan.params.clone();
     params.extend(cap.map(SqlValue::from));
     let counted: i64 = conn
         .prepare_cached(&plan.count_sql(cap.is_some()))?
         .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
-    let counted = u64::try_from(counted).unwrap_or(0);
-    let (total, total_exact) = match query.count_up_to {
-        Some(up_to) if counted > up_to => (up_to, false),
-        _ => (counted, true),
-    };
+    let (total, total_exact) = query.totals(counted);
     let mut messages = Vec::new();
-    if query.limit > 0 && (!total_exact || total > u64::from(query.offset)) {
+    if query.page_can_hold_rows(total, total_exact) {
         let mut params = plan.params;
         params.push(i64::from(query.limit).into());
         params.push(i64::from(query.offset).into());

@@ -18,9 +18,10 @@
 //! connection. Batches of messages waiting one behind another share one transaction (group
 //! commit), each in a savepoint of its own so one that fails is undone alone. An operation
 //! that panics answers its caller with an error and leaves the connection usable: every write
-//! runs in a transaction, so a panic mid-way leaves nothing half-done. Several stores — in one process or several — can share a file: WAL lets
-//! readers run beside the writer, `busy_timeout` makes writers queue, and every write
-//! transaction starts with `BEGIN IMMEDIATE` so two writers never deadlock on a lock upgrade.
+//! runs in a transaction, so a panic mid-way leaves nothing half-done. Several stores — in one
+//! process or several — can share a file: WAL lets readers run beside the writer,
+//! `busy_timeout` makes writers queue, and every write transaction starts with
+//! `BEGIN IMMEDIATE` so two writers never deadlock on a lock upgrade.
 //!
 //! **Messages** are split in two tables with the same id: `messages` holds what history filters
 //! on plus the text (small rows, cheap to scan), `message_bodies` the items, raw JSON and other
