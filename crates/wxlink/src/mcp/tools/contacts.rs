@@ -1,7 +1,9 @@
 //! wxlink's own tools: `typing` and `contacts`.
 
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::{tool, tool_router, Json};
+use rmcp::{tool, tool_router};
+
+use super::Json;
 
 use super::fail;
 use crate::mcp::params::given;

@@ -4,10 +4,10 @@
 use rmcp::handler::server::tool::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
-use rmcp::{tool, tool_router, ErrorData, Json};
+use rmcp::{tool, tool_router, ErrorData};
 use tokio_util::sync::CancellationToken;
 
-use super::{fail, structured, tool_error};
+use super::{fail, structured, tool_error, Json};
 use crate::error::AppError;
 use crate::mcp::params::{given, local_path, wait};
 use crate::mcp::server::WxlinkMcp;

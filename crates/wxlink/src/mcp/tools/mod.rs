@@ -22,8 +22,10 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{CallToolResult, ContentBlock, Tool};
+use rmcp::handler::server::tool::IntoCallToolResult;
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, Tool};
 use rmcp::ErrorData;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::params;
@@ -164,14 +166,44 @@ pub fn fail(e: AppError) -> String {
 }
 
 /// A structured result (the JSON also as text), marked as an error when `is_error`.
+///
+/// The text is written from `value` itself rather than from the JSON tree (as rmcp's
+/// `CallToolResult::structured` does, through `Display`): for a page of history that was a
+/// third of the tool's own time.
 pub fn structured<T: Serialize>(value: &T, is_error: bool) -> Result<CallToolResult, ErrorData> {
-    let json = serde_json::to_value(value)
-        .map_err(|e| ErrorData::internal_error(format!("cannot serialize a result: {e}"), None))?;
-    Ok(if is_error {
-        CallToolResult::structured_error(json)
+    let failed = |e: serde_json::Error| {
+        ErrorData::internal_error(format!("cannot serialize a result: {e}"), None)
+    };
+    let text = serde_json::to_string(value).map_err(failed)?;
+    let json = serde_json::to_value(value).map_err(failed)?;
+    let mut result = if is_error {
+        CallToolResult::error(vec![ContentBlock::text(text)])
     } else {
-        CallToolResult::structured(json)
-    })
+        CallToolResult::success(vec![ContentBlock::text(text)])
+    };
+    result.structured_content = Some(json);
+    Ok(result)
+}
+
+/// A tool's structured answer. It stands in for rmcp's `Json<T>` and has its name, which is
+/// how `#[tool]` finds the output schema (`T`'s) in a return type; it writes the answer with
+/// [`structured`].
+pub struct Json<T>(pub T);
+
+impl<T: JsonSchema> JsonSchema for Json<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
+impl<T: Serialize + JsonSchema + 'static> IntoCallToolResult for Json<T> {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, ErrorData> {
+        structured(&self.0, false).map(Into::into)
+    }
 }
 
 /// A tool error whose text says what to do next.
@@ -182,6 +214,33 @@ pub fn tool_error(e: AppError) -> CallToolResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The text block is the answer's JSON, written from the answer (its field order), and the
+    /// structured content the same JSON; `Json<T>` has `T`'s schema.
+    #[test]
+    fn a_structured_answer_is_the_same_json_twice() {
+        #[derive(Serialize, JsonSchema)]
+        struct Answer {
+            zeta: u32,
+            alpha: Vec<String>,
+        }
+        let answer = Answer {
+            zeta: 1,
+            alpha: vec!["say \"hi\"".into()],
+        };
+        for failed in [false, true] {
+            let result = structured(&answer, failed).unwrap();
+            assert_eq!(result.is_error, Some(failed));
+            let text = result.content[0].as_text().unwrap().text.clone();
+            assert_eq!(text, r#"{"zeta":1,"alpha":["say \"hi\""]}"#);
+            let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(result.structured_content, Some(parsed));
+        }
+        assert_eq!(
+            schemars::schema_for!(Json<Answer>),
+            schemars::schema_for!(Answer)
+        );
+    }
 
     #[test]
     fn surfaces() {

@@ -4,9 +4,9 @@ use rmcp::handler::server::tool::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock};
 use rmcp::service::RequestContext;
-use rmcp::{tool, tool_router, ErrorData, Json, RoleServer};
+use rmcp::{tool, tool_router, ErrorData, RoleServer};
 
-use super::{fail, structured, tool_error};
+use super::{fail, structured, tool_error, Json};
 use crate::error::AppError;
 use crate::mcp::login::{self as mcp_login, Progress};
 use crate::mcp::params::given;

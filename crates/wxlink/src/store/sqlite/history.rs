@@ -12,7 +12,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection};
 
 use super::fold::{fold, is_caseless, CONTAINS_FN};
-use super::rows::{message_from_row, LISTED_COLUMNS, MESSAGE_FROM};
+use super::rows::listed_messages;
 use crate::store::{HistoryPage, HistoryQuery, StoreResult};
 
 /// `Some(s)` unless `s` is empty or only whitespace.
@@ -417,15 +417,7 @@ pub(super) fn run_history(
             .prepare_cached(&plan.ids_sql)?
             .query_map(params_from_iter(params.iter()), |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        let mut load = conn.prepare_cached(&format!(
-            "SELECT {LISTED_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id = ?1"
-        ))?;
-        messages.reserve(ids.len());
-        for id in ids {
-            if let Some(message) = load.query_and_then([id], message_from_row)?.next() {
-                messages.push(message?);
-            }
-        }
+        messages = listed_messages(conn, &ids)?;
     }
     Ok(HistoryPage {
         messages,

@@ -7,9 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::history::run_history;
 use super::rows::{
-    context_from_row, exec, in_read_transaction, load_session, message_from_row, require_session,
-    session_exists, session_from_row, Encoded, MessageInserts, CONTEXT_SELECT, LISTED_COLUMNS,
-    MESSAGE_COLUMNS, MESSAGE_FROM, SESSION_SELECT,
+    context_from_row, exec, in_read_transaction, listed_messages, load_session, message_from_row,
+    require_session, session_exists, session_from_row, Encoded, MessageInserts, CONTEXT_SELECT,
+    LISTED_COLUMNS, MESSAGE_COLUMNS, MESSAGE_FROM, SESSION_SELECT,
 };
 use crate::model::check_session_name;
 use crate::store::{
@@ -414,16 +414,7 @@ pub(super) fn conversations(
         let rows = stmt.query_map(params![session, i64::from(limit)], |r| r.get(0))?;
         rows.collect::<Result<_, _>>()?
     };
-    let mut load = conn.prepare_cached(&format!(
-        "SELECT {LISTED_COLUMNS} FROM {MESSAGE_FROM} WHERE m.id = ?1"
-    ))?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(m) = load.query_and_then([id], message_from_row)?.next() {
-            out.push(m?);
-        }
-    }
-    Ok(out)
+    listed_messages(conn, &ids)
 }
 
 pub(super) fn last_session_with(conn: &mut Connection, peer: &str) -> StoreResult<Option<String>> {

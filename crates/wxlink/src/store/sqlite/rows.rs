@@ -164,17 +164,17 @@ pub(super) fn message_from_row(row: &Row<'_>) -> StoreResult<StoredMessage> {
     let direction: i64 = row.get(2)?;
     let direction = Direction::from_code(direction)
         .ok_or_else(|| StoreError::Corrupt("messages.direction", direction.to_string()))?;
-    let items: Option<String> = row.get(9)?;
-    let items = items.ok_or_else(|| StoreError::Corrupt("message_bodies", "missing row".into()))?;
-    let items = serde_json::from_str(&items)
+    // The JSON columns and the status are read in place, not copied into a String first.
+    let items = str_at(row, 9, "message_bodies.items")?
+        .ok_or_else(|| StoreError::Corrupt("message_bodies", "missing row".into()))?;
+    let items = serde_json::from_str(items)
         .map_err(|e| StoreError::Corrupt("message_bodies.items", e.to_string()))?;
-    let status: String = row.get(15)?;
-    let status = MessageStatus::parse(&status)
-        .ok_or_else(|| StoreError::Corrupt("messages.status", status.clone()))?;
+    let status = str_at(row, 15, "messages.status")?.unwrap_or_default();
+    let status = MessageStatus::parse(status)
+        .ok_or_else(|| StoreError::Corrupt("messages.status", status.to_owned()))?;
     let context_token: Option<String> = row.get(11)?;
-    let raw: Option<String> = row.get(10)?;
-    let raw = raw
-        .map(|r| serde_json::from_str::<Value>(&r))
+    let raw = str_at(row, 10, "message_bodies.raw")?
+        .map(serde_json::from_str::<Value>)
         .transpose()
         .map_err(|e| StoreError::Corrupt("message_bodies.raw", e.to_string()))?;
     Ok(StoredMessage {
@@ -199,6 +199,37 @@ pub(super) fn message_from_row(row: &Row<'_>) -> StoreResult<StoredMessage> {
             speaker: row.get(17)?,
         },
     })
+}
+
+/// Column `idx` as text read in place, NULL as `None`; `what` names the column in the error.
+fn str_at<'r>(row: &'r Row<'_>, idx: usize, what: &'static str) -> StoreResult<Option<&'r str>> {
+    row.get_ref(idx)?
+        .as_str_or_null()
+        .map_err(|e| StoreError::Corrupt(what, e.to_string()))
+}
+
+/// The statement of [`listed_messages`]: `json_each` first (`CROSS JOIN` keeps it the outer
+/// loop), each message found by its key.
+pub(super) const LISTED_BY_IDS: &str = concat!(
+    "SELECT ",
+    message_columns!("NULL"),
+    " FROM json_each(?1) AS j CROSS JOIN messages m ON m.id = j.value \
+     LEFT JOIN message_bodies b ON b.id = m.id ORDER BY j.key"
+);
+
+/// The messages with these ids, in this order, with the columns lists read
+/// ([`LISTED_COLUMNS`]); an id without a row is left out. One statement for the whole list
+/// (the ids as a JSON array that `json_each` walks, each row found by its key): a statement
+/// per id cost a lookup, a step and a reset each.
+pub(super) fn listed_messages(conn: &Connection, ids: &[i64]) -> StoreResult<Vec<StoredMessage>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(ids)
+        .map_err(|e| StoreError::Corrupt("message ids", e.to_string()))?;
+    let mut stmt = conn.prepare_cached(LISTED_BY_IDS)?;
+    let rows = stmt.query_and_then([ids], message_from_row)?;
+    rows.collect()
 }
 
 /// A message's JSON columns as text. Ingest encodes them on the caller's task, before the

@@ -356,12 +356,7 @@ async fn cached_history_statements_are_not_planned_again_per_call() {
             assert!(!page.messages.is_empty());
         }
         let plan = plan_history(&conn, &shape(0), None).unwrap().unwrap();
-        let load = format!(
-            "SELECT {} FROM {} WHERE m.id = ?1",
-            crate::store::sqlite::rows::LISTED_COLUMNS,
-            crate::store::sqlite::rows::MESSAGE_FROM
-        );
-        for sql in [&plan.count_sql(true), &plan.ids_sql, &load] {
+        for sql in [&plan.count_sql(true), &plan.ids_sql] {
             let statement = conn.prepare_cached(sql).unwrap();
             assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
         }
@@ -386,4 +381,46 @@ async fn a_failed_read_leaves_no_transaction_open() {
     assert!(conn.is_autocommit(), "rolled back after a panic");
     let total = in_read_transaction(&conn, |c| Ok(run_history(c, &query(), None)?.total));
     assert_eq!(total.unwrap(), 0);
+}
+
+/// A list's rows come back in the order of the ids asked for, an id without a row left out,
+/// each found by its key (no scan of `messages`).
+#[tokio::test]
+async fn listed_messages_keep_the_order_asked_for() {
+    use crate::store::sqlite::rows::listed_messages;
+    let store = memory_with(&["s"]).await;
+    let batch: Vec<_> = (0..6)
+        .map(|i| inbound("s", &i.to_string(), "u", &format!("text {i}"), i))
+        .collect();
+    store.ingest("s", batch, "c").await.unwrap();
+    let conn = store.lock();
+    let texts = |ids: &[i64]| -> Vec<String> {
+        listed_messages(&conn, ids)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.message.text.unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(
+        texts(&[5, 2, 99, 3, 1]),
+        ["text 4", "text 1", "text 2", "text 0"]
+    );
+    assert_eq!(texts(&[1, 2]), ["text 0", "text 1"]);
+    assert!(texts(&[]).is_empty());
+    let steps: Vec<String> = conn
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            crate::store::sqlite::rows::LISTED_BY_IDS
+        ))
+        .unwrap()
+        .query_map(["[1]"], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let steps = steps.join(" | ");
+    assert!(
+        steps.contains("SEARCH m USING INTEGER PRIMARY KEY"),
+        "{steps}"
+    );
+    assert!(!steps.contains("SCAN m"), "{steps}");
 }
