@@ -15,12 +15,20 @@ Prints, with min / median / max over the rounds where there are rounds:
 
 `--nofile` starts the server with that soft open-file limit (1024 is a common default) to
 show the process raises it itself: N accounts need N sockets and N lock files.
+
+With --weilink (run by the Python of the venv that has WeiLink 0.6.2:
+tests/interop/setup-venv.sh), WeiLink's MCP server is measured the same way on the same fake
+afterwards: the same N accounts logged in to one `weilink mcp` (its multi-session mode, whose
+background poller long-polls every session at once), the same RSS, idle CPU and ingest rounds
+(counted in its `messages.db`, waiting at most --weilink-wait seconds per round and saying how
+many messages it stored).
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import os
 import sqlite3
@@ -117,6 +125,88 @@ def has_text(db: Path, text: str) -> bool:
         con.close()
 
 
+def weilink_stored(db: Path) -> int:
+    """Inbound messages in WeiLink's store (0 before it exists)."""
+    if not db.exists():
+        return 0
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute("SELECT count(*) FROM messages WHERE direction = 1").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        con.close()
+
+
+def measure_weilink(fake, tmp: Path, a) -> list[str]:
+    """WeiLink 0.6.2 with the same N accounts in one `weilink mcp`; the lines to print."""
+    from mcp_bench import free_port, point_weilink_at
+    point_weilink_at(fake.api_base)
+    from weilink import WeiLink
+
+    home = tmp / "weilink"
+    home.mkdir()
+    t = time.perf_counter()
+    wl = WeiLink(base_path=home)
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        bots = [wl.login(name=f"acct-{i}").bot_id for i in range(a.accounts)]
+    wl.close()
+    login_s = time.perf_counter() - t
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WXLINK_")}
+    env.update(HTTPS_PROXY=f"http://127.0.0.1:{free_port()}", NO_PROXY="127.0.0.1,localhost")
+    argv = [str(Path(sys.executable).parent / "weilink"), "mcp", "-d", str(home),
+            "--admin-port", str(free_port())]
+    srv = Stdio(argv, env, tmp / "weilink.stderr")
+    lines = []
+    try:
+        srv.initialize()
+        # Its poller does not hold every poll at once (see the lines printed): watch 30 s.
+        t, most = time.perf_counter(), 0
+        while time.perf_counter() - t < 30 and most < a.accounts:
+            most = max(most, fake.health().get("polls_in_flight", 0))
+            time.sleep(0.05)
+        polling = (f"{time.perf_counter() - t:8.2f} s" if most >= a.accounts
+                   else f"never: at most {most} held at once over 30 s")
+        time.sleep(2)
+        db = home / "messages.db"
+        rss, cpu, rates, kept, held = [], [], [], [], []
+        for r in range(a.rounds):
+            c0, w0 = cpu_secs(srv.proc.pid), time.perf_counter()
+            time.sleep(a.idle_secs)
+            cpu.append((cpu_secs(srv.proc.pid) - c0) / (time.perf_counter() - w0) * 100)
+            rss.append(rss_mb(srv.proc.pid))
+            held.append(fake.health().get("polls_in_flight", 0))
+            before = weilink_stored(db)
+            specs = [{"bot_id": bots[i % len(bots)], "text": f"wl r{r} m{i}"}
+                     for i in range(a.messages)]
+            t = time.perf_counter()
+            fake.inject_bulk(specs)
+            stored, last_change, last = before, time.perf_counter(), before
+            while stored < before + a.messages and time.perf_counter() - t < a.weilink_wait:
+                time.sleep(0.05)
+                stored = weilink_stored(db)
+                if stored != last:
+                    last, last_change = stored, time.perf_counter()
+            got = stored - before
+            kept.append(got)
+            rates.append(got / max(last_change - t, 1e-3))
+        lines.append(f"WeiLink 0.6.2, the same {a.accounts} accounts in one `weilink mcp` (stdio), "
+                     f"same fake:")
+        lines.append(f"  log in {a.accounts} accounts (one after another) {login_s:8.1f} s")
+        lines.append(f"  start until all {a.accounts} polls are held      {polling}")
+        lines.append(f"  polls held before each round: " + ", ".join(map(str, held)))
+        lines.append(spread("RSS", rss, "MB"))
+        lines.append(f"  RSS after the ingest rounds                  {rss_mb(srv.proc.pid):8.1f} MB")
+        lines.append(spread(f"idle CPU over {a.idle_secs:g} s", cpu, "% of one core", "8.2f"))
+        lines.append(spread(f"ingest, {a.messages} messages over {a.accounts} accounts", rates,
+                            "msg/s", "8.0f"))
+        lines.append(f"  messages stored per round (of {a.messages}, waiting up to "
+                     f"{a.weilink_wait:g} s): " + ", ".join(str(k) for k in kept))
+    finally:
+        srv.close()
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("wxlink")
@@ -126,6 +216,11 @@ def main() -> None:
     ap.add_argument("--idle-secs", type=float, default=10.0)
     ap.add_argument("--sends", type=int, default=200)
     ap.add_argument("--nofile", type=int, default=1024)
+    ap.add_argument("--weilink", action="store_true",
+                    help="WeiLink 0.6.2 too, on the same fake (run this script with the Python of "
+                         "the venv that has weilink: tests/interop/setup-venv.sh)")
+    ap.add_argument("--weilink-wait", type=float, default=120.0,
+                    help="seconds to wait for WeiLink to store a round's messages")
     a = ap.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WXLINK_")}
     with tempfile.TemporaryDirectory(prefix="wxlink-scale-bench-") as tmp:
@@ -213,6 +308,11 @@ def main() -> None:
             print(f"  store after the sends: {total} inbound messages, {size / 1e6:.1f} MB "
                   f"({size / max(total, 1):.0f} B per message incl. sessions and indexes): "
                   + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(sizes.items())))
+            one.close()
+            servers.clear()
+            if a.weilink:
+                for line in measure_weilink(fake, tmp, a):
+                    print(line)
         finally:
             for s in servers:
                 s.close()
