@@ -290,6 +290,10 @@ def login_account(flags: list[str], fake: FakeControl, env: dict,
     switches this on); the bot id and the WeChat user who bound it."""
     fake.config(qr_auto_confirm=True)
     out = subprocess.run([*flags, "--json", "login", *([name] if name else [])], env=env,
-                         check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(f"wxlink login {name or ''} exited {out.returncode}: "
+                           f"stdout {out.stdout.decode(errors='replace')[-500:]!r}, "
+                           f"stderr {out.stderr.decode(errors='replace')[-1500:]!r}")
     bot = json.loads(out.stdout)["bot_id"]
     return bot, next(b["user_id"] for b in fake.bots() if b["bot_id"] == bot)
