@@ -18,10 +18,10 @@ show the process raises it itself: N accounts need N sockets and N lock files.
 
 With --weilink (run by the Python of the venv that has WeiLink 0.6.2:
 tests/interop/setup-venv.sh), WeiLink's MCP server is measured the same way on the same fake
-afterwards: the same N accounts logged in to one `weilink mcp` (its multi-session mode, whose
-background poller long-polls every session at once), the same RSS, idle CPU and ingest rounds
-(counted in its `messages.db`, waiting at most --weilink-wait seconds per round and saying how
-many messages it stored).
+afterwards: the same N accounts logged in to one `weilink mcp` (its multi-session mode: a
+background poller long-polls the sessions from a thread pool), the polls it holds, the same RSS,
+idle CPU and ingest rounds (counted in its `messages.db`, waiting at most --weilink-wait seconds
+per round and saying how many messages it stored).
 """
 
 from __future__ import annotations
@@ -53,11 +53,41 @@ def spread(label: str, values: list[float], unit: str, fmt: str = "8.1f") -> str
 
 
 def stored_inbound(db: Path) -> int:
+    """Inbound messages in a server's store: wxlink's `wxlink.db` or WeiLink's `messages.db`
+    (both a `messages` table with `direction` 1 for inbound); 0 before the store exists."""
+    if not db.exists():
+        return 0
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
         return con.execute("SELECT count(*) FROM messages WHERE direction = 1").fetchone()[0]
+    except sqlite3.OperationalError:  # WeiLink creates its table with its first message
+        return 0
     finally:
         con.close()
+
+
+def ingest_round(fake, pid: int, db: Path, bots: list[str], a, tag: str, wait: float) -> dict:
+    """One round against the server `pid`: its CPU over --idle-secs (% of one core), its RSS
+    and the polls the fake holds; then --messages spread over `bots`, injected in one bulk
+    request and counted in its store `db` until all are there or `wait` seconds passed. The
+    rate is what was stored over the time until the last of it was."""
+    c0, w0 = cpu_secs(pid), time.perf_counter()
+    time.sleep(a.idle_secs)
+    cpu = (cpu_secs(pid) - c0) / (time.perf_counter() - w0) * 100
+    rss, held = rss_mb(pid), fake.health().get("polls_in_flight", 0)
+    before = stored_inbound(db)
+    specs = [{"bot_id": bots[i % len(bots)], "text": f"{tag} m{i}"} for i in range(a.messages)]
+    t = time.perf_counter()
+    fake.inject_bulk(specs)
+    post = time.perf_counter() - t
+    stored, last = before, t
+    while stored < before + a.messages and time.perf_counter() - t < wait:
+        time.sleep(0.01)
+        if (now := stored_inbound(db)) != stored:
+            stored, last = now, time.perf_counter()
+    got = stored - before
+    return {"cpu": cpu, "rss": rss, "held": held, "post": post, "stored": got,
+            "rate": got / max(last - t, 1e-3)}
 
 
 def login_all(flags: list[str], fake, env: dict, n: int) -> list[str]:
@@ -125,19 +155,6 @@ def has_text(db: Path, text: str) -> bool:
         con.close()
 
 
-def weilink_stored(db: Path) -> int:
-    """Inbound messages in WeiLink's store (0 before it exists)."""
-    if not db.exists():
-        return 0
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    try:
-        return con.execute("SELECT count(*) FROM messages WHERE direction = 1").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        con.close()
-
-
 def measure_weilink(fake, tmp: Path, a) -> list[str]:
     """WeiLink 0.6.2 with the same N accounts in one `weilink mcp`; the lines to print."""
     from mcp_bench import free_port, point_weilink_at
@@ -160,7 +177,7 @@ def measure_weilink(fake, tmp: Path, a) -> list[str]:
     lines = []
     try:
         srv.initialize()
-        # Its poller does not hold every poll at once (see the lines printed): watch 30 s.
+        # It may never hold every poll (with 30 accounts it held one at a time): 30 s at most.
         t, most = time.perf_counter(), 0
         while time.perf_counter() - t < 30 and most < a.accounts:
             most = max(most, fake.health().get("polls_in_flight", 0))
@@ -168,40 +185,22 @@ def measure_weilink(fake, tmp: Path, a) -> list[str]:
         polling = (f"{time.perf_counter() - t:8.2f} s" if most >= a.accounts
                    else f"never: at most {most} held at once over 30 s")
         time.sleep(2)
-        db = home / "messages.db"
-        rss, cpu, rates, kept, held = [], [], [], [], []
-        for r in range(a.rounds):
-            c0, w0 = cpu_secs(srv.proc.pid), time.perf_counter()
-            time.sleep(a.idle_secs)
-            cpu.append((cpu_secs(srv.proc.pid) - c0) / (time.perf_counter() - w0) * 100)
-            rss.append(rss_mb(srv.proc.pid))
-            held.append(fake.health().get("polls_in_flight", 0))
-            before = weilink_stored(db)
-            specs = [{"bot_id": bots[i % len(bots)], "text": f"wl r{r} m{i}"}
-                     for i in range(a.messages)]
-            t = time.perf_counter()
-            fake.inject_bulk(specs)
-            stored, last_change, last = before, time.perf_counter(), before
-            while stored < before + a.messages and time.perf_counter() - t < a.weilink_wait:
-                time.sleep(0.05)
-                stored = weilink_stored(db)
-                if stored != last:
-                    last, last_change = stored, time.perf_counter()
-            got = stored - before
-            kept.append(got)
-            rates.append(got / max(last_change - t, 1e-3))
+        rounds = [ingest_round(fake, srv.proc.pid, home / "messages.db", bots, a, f"wl r{r}",
+                               a.weilink_wait) for r in range(a.rounds)]
         lines.append(f"WeiLink 0.6.2, the same {a.accounts} accounts in one `weilink mcp` (stdio), "
                      f"same fake:")
         lines.append(f"  log in {a.accounts} accounts (one after another) {login_s:8.1f} s")
         lines.append(f"  start until all {a.accounts} polls are held      {polling}")
-        lines.append(f"  polls held before each round: " + ", ".join(map(str, held)))
-        lines.append(spread("RSS", rss, "MB"))
+        lines.append("  polls held before each round: "
+                     + ", ".join(str(r["held"]) for r in rounds))
+        lines.append(spread("RSS", [r["rss"] for r in rounds], "MB"))
         lines.append(f"  RSS after the ingest rounds                  {rss_mb(srv.proc.pid):8.1f} MB")
-        lines.append(spread(f"idle CPU over {a.idle_secs:g} s", cpu, "% of one core", "8.2f"))
-        lines.append(spread(f"ingest, {a.messages} messages over {a.accounts} accounts", rates,
-                            "msg/s", "8.0f"))
+        lines.append(spread(f"idle CPU over {a.idle_secs:g} s", [r["cpu"] for r in rounds],
+                            "% of one core", "8.2f"))
+        lines.append(spread(f"ingest, {a.messages} messages over {a.accounts} accounts",
+                            [r["rate"] for r in rounds], "msg/s", "8.0f"))
         lines.append(f"  messages stored per round (of {a.messages}, waiting up to "
-                     f"{a.weilink_wait:g} s): " + ", ".join(str(k) for k in kept))
+                     f"{a.weilink_wait:g} s): " + ", ".join(str(r["stored"]) for r in rounds))
     finally:
         srv.close()
     return lines
@@ -248,26 +247,16 @@ def main() -> None:
                 raise RuntimeError(f"{len(names)} sessions, not {a.accounts}")
             time.sleep(2)  # settle: every listener started, nothing left to store
 
-            rss, cpu, rates, posts = [], [], [], []
             db = home / "wxlink.db"
-            stored = stored_inbound(db)
+            rounds = []
             for r in range(a.rounds):
-                c0, w0 = cpu_secs(srv.proc.pid), time.perf_counter()
-                time.sleep(a.idle_secs)
-                cpu.append((cpu_secs(srv.proc.pid) - c0) / (time.perf_counter() - w0) * 100)
-                rss.append(rss_mb(srv.proc.pid))
-                specs = [{"bot_id": bots[i % len(bots)], "text": f"r{r} m{i}"}
-                         for i in range(a.messages)]
-                t = time.perf_counter()
-                fake.inject_bulk(specs)
-                posts.append(time.perf_counter() - t)
-                target = stored + a.messages
-                while (stored := stored_inbound(db)) < target:
-                    if time.perf_counter() - t > 300:
-                        raise TimeoutError(f"{stored} of {target} messages stored after 300 s")
-                    time.sleep(0.01)
-                rates.append(a.messages / (time.perf_counter() - t))
+                rounds.append(ingest_round(fake, srv.proc.pid, db, bots, a, f"r{r}", 300))
+                if rounds[-1]["stored"] < a.messages:
+                    raise TimeoutError(f"{rounds[-1]['stored']} of {a.messages} messages "
+                                       "stored after 300 s")
                 wait_polls(fake, a.accounts, 60)  # every account polling again
+            rss, cpu = [r["rss"] for r in rounds], [r["cpu"] for r in rounds]
+            rates, posts = [r["rate"] for r in rounds], [r["post"] for r in rounds]
 
             peak_rss = rss_mb(srv.proc.pid)
             time.sleep(3)  # a checkpoint, so the WAL can start over with the next write

@@ -3,9 +3,7 @@
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{tool, tool_router};
 
-use super::Json;
-
-use super::fail;
+use super::{fail, Json};
 use crate::mcp::params::given;
 use crate::mcp::server::WxlinkMcp;
 use crate::mcp::types::*;

@@ -356,7 +356,11 @@ async fn cached_history_statements_are_not_planned_again_per_call() {
             assert!(!page.messages.is_empty());
         }
         let plan = plan_history(&conn, &shape(0), None).unwrap().unwrap();
-        for sql in [&plan.count_sql(true), &plan.ids_sql] {
+        for sql in [
+            plan.count_sql(true).as_str(),
+            &plan.ids_sql,
+            crate::store::sqlite::rows::LISTED_BY_IDS,
+        ] {
             let statement = conn.prepare_cached(sql).unwrap();
             assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
         }
