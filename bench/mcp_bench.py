@@ -23,8 +23,9 @@ What it measures (every figure for both servers, then the ratios):
    /__fake/inbound; the time from just before that POST to the `recv` answer that holds it.
 4. `tools/call` throughput on Streamable HTTP, the read-only `sessions` tool, 1 and 16 concurrent
    clients, each with its own session (the Rust load generator, crates/wxlink/examples/mcp_load.rs).
-5. RSS (VmRSS from /proc) of the stdio server after start-up, one `tools/list` and 1 s idle; and
-   of the HTTP server after the load runs.
+5. RSS (VmRSS from /proc) of the stdio server after start-up, one `tools/list` and 1 s idle,
+   split into anonymous memory and file pages, and its PSS with a second copy idle beside it;
+   and RSS of the HTTP server after the load runs.
 It also reports every stdout line of the stdio servers that is not JSON-RPC.
 
 The clients speak raw JSON-RPC (one message per line on the pipes, no SDK) so that their own
@@ -254,13 +255,38 @@ def start_once(server: Server, env: dict | None = None):
     return ms, s.junk, len(listed["tools"]), size
 
 
-def idle_rss(server: Server) -> float:
+def memory_mb(pid: int) -> dict[str, float]:
+    """The RSS of `pid` split (/proc/PID/smaps_rollup): `anon`, the process's own memory (heap,
+    stacks), and `files`, pages of the executable and libraries it has touched (clean, shared
+    with every process that maps the same file, dropped first under memory pressure); and its
+    `pss`, the RSS with each shared page divided among the processes that have it."""
+    kb = {}
+    for line in open(f"/proc/{pid}/smaps_rollup"):
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "kB":
+            kb[parts[0].rstrip(":")] = int(parts[1])
+    return {"rss": kb["Rss"] / 1024, "anon": kb["Anonymous"] / 1024,
+            "files": (kb["Rss"] - kb["Anonymous"]) / 1024, "pss": kb["Pss"] / 1024}
+
+
+def idle_rss(server: Server) -> tuple[float, dict[str, float]]:
+    """RSS of a stdio server after start-up, one `tools/list` and 1 s idle, with its split; and
+    its PSS once a second copy of the same server (another agent) is idle beside it."""
     s = server.stdio()
     try:
         s.initialize()
         s.request("tools/list")
         time.sleep(1.0)
-        return rss_mb(s.proc.pid)
+        rss, split = rss_mb(s.proc.pid), memory_mb(s.proc.pid)
+        other = server.stdio()
+        try:
+            other.initialize()
+            other.request("tools/list")
+            time.sleep(1.0)
+            split["pss2"] = memory_mb(s.proc.pid)["pss"]
+        finally:
+            other.close()
+        return rss, split
     finally:
         s.close()
 
@@ -429,7 +455,8 @@ def main() -> None:
                     times.append(ms)
                     junks.append(junk)
                     rows1[name] = (times, junks, tools, size)
-            rss = {srv.name: idle_rss(srv) for srv in servers}
+            idle = {srv.name: idle_rss(srv) for srv in servers}
+            rss = {name: mb for name, (mb, _) in idle.items()}
 
             # 2 + 3: send and recv over stdio, one long-lived server each.
             results = {}
@@ -482,11 +509,15 @@ def main() -> None:
     print("   server's CPU time per call, which depends less on other load on the machine)")
 
     print("\n5. RSS (VmRSS)")
-    print(f"   {'server':<52}{'idle MB':>9}{'HTTP MB':>9}")
+    print(f"   {'server':<52}{'idle MB':>9}{'anon':>7}{'files':>7}{'PSS x2':>8}{'HTTP MB':>9}")
     for srv in servers:
-        print(f"   {srv.name:<52}{rss[srv.name]:>9.1f}{http[srv.name][1]:>9.1f}")
-    print("   (idle: stdio server after start-up, one tools/list and 1 s; "
-          "HTTP: after the load runs)")
+        split = idle[srv.name][1]
+        print(f"   {srv.name:<52}{rss[srv.name]:>9.1f}{split['anon']:>7.1f}{split['files']:>7.1f}"
+              f"{split['pss2']:>8.1f}{http[srv.name][1]:>9.1f}")
+    print("   (idle: stdio server after start-up, one tools/list and 1 s, split into its own memory")
+    print("   (anon) and the pages of its executable and libraries (files: clean, shared, dropped")
+    print("   first under pressure); PSS x2: its proportional share with a second copy idle beside")
+    print("   it, as with two agents; HTTP: after the load runs)")
 
     print(f"\nstdout lines that are not JSON-RPC (stdio, {a.runs} processes each):")
     for name in [*(srv.name for srv in wxs), wl_off]:

@@ -172,6 +172,45 @@ async fn openapi_document_is_3_1_and_lists_every_route() {
         .await
         .unwrap();
     assert_eq!(js.status(), 200);
+    assert_eq!(js.headers()["content-type"], "text/javascript");
+    assert!(
+        js.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'"),
+        "the page runs under the panel's policy"
+    );
+    let etag = js.headers()["etag"].clone();
+    assert!(js.bytes().await.unwrap().len() > 100_000);
+    let again = api
+        .client
+        .get(api.url("/api/v1/docs/swagger-ui-bundle.js"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304, "a browser that has the file keeps it");
+    // The page's own script, and Swagger UI's licence, are served; the archive's source maps
+    // and other bundles are not in the binary.
+    for (path, status) in [
+        ("/api/v1/docs/docs.js", 200),
+        ("/api/v1/docs/LICENSE", 200),
+        ("/api/v1/docs/swagger-ui.css", 200),
+        ("/api/v1/docs/swagger-ui-bundle.js.map", 404),
+        ("/api/v1/docs/swagger-ui-es-bundle.js", 404),
+        ("/api/v1/docs/%2e%2e%2fopenapi.json", 404),
+    ] {
+        let r = api.client.get(api.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+    }
+    let bare = api
+        .client
+        .get(api.url("/api/v1/docs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 200, "/api/v1/docs leads to the page");
+    assert!(bare.url().path().ends_with("/api/v1/docs/"));
     api.stop().await;
 }
 

@@ -22,8 +22,8 @@ use rust_embed::Embed;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::signin;
 use crate::http::Guard;
+use crate::http::{files, signin};
 use crate::rest::problem::{Body, Problem};
 use crate::timefmt::now_ms;
 
@@ -31,11 +31,6 @@ use crate::timefmt::now_ms;
 #[derive(Embed)]
 #[folder = "src/admin/assets/"]
 struct Assets;
-
-/// What every page is allowed to load: only this origin; no inline script or style.
-const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; \
-                   script-src 'self'; connect-src 'self'; frame-ancestors 'none'; \
-                   base-uri 'self'; form-action 'self'";
 
 /// The panel's routes.
 pub fn router(guard: Arc<Guard>) -> Router {
@@ -72,38 +67,7 @@ async fn asset(uri: Uri, headers: HeaderMap) -> Response {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     );
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut response = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        file.data.into_owned().into_response()
-    };
-    let h = response.headers_mut();
-    let mime = mime_guess::from_path(path).first_or_octet_stream();
-    if let Ok(v) = HeaderValue::from_str(mime.as_ref()) {
-        h.insert(header::CONTENT_TYPE, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
+    files::respond(path, file.data, &etag, &headers)
 }
 
 /// Whether this browser is signed in, and the CSRF token its changes carry.

@@ -17,6 +17,7 @@
 //! Accepted sockets get `TCP_NODELAY`: SSE responses are written in small chunks, and Nagle plus
 //! delayed ACKs would otherwise add ~40 ms per request.
 
+pub mod files;
 pub mod guard;
 pub mod health;
 pub mod mcp;

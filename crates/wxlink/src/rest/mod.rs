@@ -1,13 +1,14 @@
 //! THE REST FRONTEND: `/api/v1`, resources over the service — sessions, QR logins, messages
 //! (history, media, send), contacts and rooms, a consumer's inbox, the event stream — with an
 //! OpenAPI 3.1 document generated from these handlers (`utoipa`) at `/api/v1/openapi.json` and
-//! its interactive page (Swagger UI, embedded in the binary) at `/api/v1/docs`.
+//! its interactive page (Swagger UI, embedded in the binary) at `/api/v1/docs` ([`docs`]).
 //!
 //! Handlers are thin: read the request, call one [`Service`] method, shape the answer. Errors
 //! are problem details with the service's error kinds ([`problem`]). Authentication, Host and
 //! Origin checks are the HTTP guard's ([`crate::http::guard`]), the same as for `/mcp`.
 
 pub mod contacts;
+pub mod docs;
 pub mod events;
 pub mod inbox;
 pub mod logins;
@@ -24,7 +25,6 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::OpenApi as Document;
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_swagger_ui::SwaggerUi;
 
 use crate::service::Service;
 
@@ -121,7 +121,5 @@ pub fn router(service: Arc<Service>, end: CancellationToken) -> Router {
         .method_not_allowed_fallback(wrong_method)
         .layer(Extension(events::StreamsEnd(end)))
         .with_state(service);
-    Router::new()
-        .nest(BASE, routes)
-        .merge(SwaggerUi::new(format!("{BASE}/docs")).url(format!("{BASE}/openapi.json"), doc))
+    Router::new().nest(BASE, routes).merge(docs::router(&doc))
 }
