@@ -16,7 +16,9 @@
 //! operations are serialized by the one connection anyway, and under load the queue is drained
 //! without a thread wake-up per call, where blocking-pool threads would contend for the
 //! connection. Batches of messages waiting one behind another share one transaction (group
-//! commit), each in a savepoint of its own so one that fails is undone alone. An operation
+//! commit); should one fail, the group is rolled back and each batch stored again in a
+//! transaction of its own, so one that fails fails alone (no savepoints: see
+//! `ops::ingest_group`). An operation
 //! that panics answers its caller with an error and leaves the connection usable: every write
 //! runs in a transaction, so a panic mid-way leaves nothing half-done. Several stores — in one
 //! process or several — can share a file: WAL lets readers run beside the writer,
@@ -185,7 +187,7 @@ fn cut_back_wal(conn: &Connection) {
     }
 }
 
-/// Stores a group of batches (one alone: its own transaction, no savepoint) and answers each.
+/// Stores a group of batches (one alone: its own transaction) and answers each.
 fn ingest_group(conn: &mut Connection, group: Vec<IngestJob>) {
     let answers = match &group[..] {
         [one] => vec![ops::ingest(

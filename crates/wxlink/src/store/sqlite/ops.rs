@@ -242,48 +242,78 @@ pub(super) fn ingest(
     cursor: &str,
 ) -> StoreResult<Vec<i64>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let ids = ingest_in(&tx, session, batch, encoded, cursor, now_ms())?;
+    let ids = {
+        let mut inserts = MessageInserts::prepare(&tx)?;
+        let ids = ingest_in(&tx, &mut inserts, session, batch, encoded, cursor, now_ms())?;
+        inserts.finish()?;
+        ids
+    };
     tx.commit()?;
     Ok(ids)
 }
 
-/// One batch of a session with its cursor, in several batches' transaction (group commit):
-/// each in a savepoint of its own, so one that fails (its session was removed) is undone
-/// alone and answered with its error while the others commit. Should the commit fail, every
-/// batch gets that error. Answers in the order given.
+/// Several batches, each with its session and cursor, in one transaction (group commit),
+/// answered in the order given. A batch that fails (its session was removed) fails alone:
+/// the transaction is then rolled back and every batch stored again in one of its own
+/// ([`ingest`]), so the others still commit.
+///
+/// Not a savepoint per batch, which would say the same more simply: SQLite copies every page
+/// a savepoint first touches into its sub-journal, and FTS5 writes its pending index to disk
+/// as a new segment at every savepoint — hundreds of tiny segments per commit with many
+/// accounts answering at once, merged again at once. Failures are rare; they pay instead.
 pub(super) fn ingest_group(
     conn: &mut Connection,
     batches: &[(&str, &[NewMessage], &[Encoded], &str)],
 ) -> Vec<StoreResult<Vec<i64>>> {
-    let stored_at = now_ms();
-    let failed = |e: &StoreError| {
-        batches
-            .iter()
-            .map(|_| Err(StoreError::database(std::io::Error::other(e.to_string()))))
-            .collect()
-    };
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => return failed(&e.into()),
-    };
-    let mut answers = Vec::with_capacity(batches.len());
-    for &(session, batch, encoded, cursor) in batches {
-        let answer = tx.savepoint().map_err(StoreError::from).and_then(|sp| {
-            let ids = ingest_in(&sp, session, batch, encoded, cursor, stored_at)?;
-            sp.commit()?;
-            Ok(ids)
-        });
-        answers.push(answer);
-    }
-    match tx.commit() {
-        Ok(()) => answers,
-        Err(e) => failed(&e.into()),
+    match ingest_together(conn, batches) {
+        Ok(answers) => answers.into_iter().map(Ok).collect(),
+        Err(e) => {
+            tracing::debug!(error = %e, "a batch of a group commit failed; storing each alone");
+            batches
+                .iter()
+                .map(|&(session, batch, encoded, cursor)| {
+                    ingest(conn, session, batch, encoded, cursor)
+                })
+                .collect()
+        }
     }
 }
 
-/// A batch and its cursor inside the caller's transaction.
+/// Every batch in one transaction, or nothing.
+fn ingest_together(
+    conn: &mut Connection,
+    batches: &[(&str, &[NewMessage], &[Encoded], &str)],
+) -> StoreResult<Vec<Vec<i64>>> {
+    let stored_at = now_ms();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let answers = {
+        let mut inserts = MessageInserts::prepare(&tx)?;
+        let answers = batches
+            .iter()
+            .map(|&(session, batch, encoded, cursor)| {
+                ingest_in(
+                    &tx,
+                    &mut inserts,
+                    session,
+                    batch,
+                    encoded,
+                    cursor,
+                    stored_at,
+                )
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        inserts.finish()?;
+        answers
+    };
+    tx.commit()?;
+    Ok(answers)
+}
+
+/// A batch and its cursor inside the caller's transaction; its messages go through `inserts`,
+/// which the caller finishes before committing.
 fn ingest_in(
     tx: &Connection,
+    inserts: &mut MessageInserts<'_>,
     session: &str,
     batch: &[NewMessage],
     encoded: &[Encoded],
@@ -292,28 +322,19 @@ fn ingest_in(
 ) -> StoreResult<Vec<i64>> {
     require_session(tx, session)?;
     let mut inserted = Vec::with_capacity(batch.len());
-    {
-        let mut insert = MessageInserts::prepare(tx)?;
-        let mut upsert_context = tx.prepare_cached(SQL_UPSERT_CONTEXT)?;
-        for (message, encoded) in batch.iter().zip(encoded) {
-            if let Some(id) = insert.insert_encoded(session, message, encoded, stored_at)? {
-                inserted.push(id);
-            }
-            let token = message
-                .context_token
-                .as_ref()
-                .map(|t| t.expose_str())
-                .filter(|t| !t.is_empty());
-            if let (Direction::In, Some(token)) = (message.direction, token) {
-                upsert_context.execute(params![
-                    session,
-                    message.peer,
-                    token,
-                    message.created_at_ms
-                ])?;
-            }
+    let mut upsert_context = tx.prepare_cached(SQL_UPSERT_CONTEXT)?;
+    for (message, encoded) in batch.iter().zip(encoded) {
+        if let Some(id) = inserts.insert_encoded(session, message, encoded, stored_at)? {
+            inserted.push(id);
         }
-        insert.finish()?;
+        let token = message
+            .context_token
+            .as_ref()
+            .map(|t| t.expose_str())
+            .filter(|t| !t.is_empty());
+        if let (Direction::In, Some(token)) = (message.direction, token) {
+            upsert_context.execute(params![session, message.peer, token, message.created_at_ms])?;
+        }
     }
     if let Some(newest) = batch.iter().map(|m| m.created_at_ms).max() {
         exec(tx, SQL_BUMP_LAST_MESSAGE, params![session, newest])?;

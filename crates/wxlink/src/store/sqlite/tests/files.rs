@@ -570,6 +570,84 @@ async fn waiting_batches_share_a_commit_and_fail_alone() {
     let page = store.history(&query()).await.unwrap();
     assert_eq!(page.total, 38);
     assert!(store.session("gone").await.unwrap().is_none());
+    // Every grouped message is in the full-text index, once.
+    let found = store
+        .history(&HistoryQuery {
+            text: Some("two".into()),
+            ..query()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.total, 19);
+    let integrity: String = store
+        .run(|conn| {
+            Ok(conn.query_row(
+                "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1) \
+                 RETURNING 'ok'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}
+
+/// A group whose batches all succeed is stored with no savepoint: FTS5 writes its pending
+/// index as a new segment at every savepoint, so a group of many batches would leave one
+/// segment per batch (and merge them again at once).
+#[tokio::test]
+async fn a_group_commit_writes_one_index_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("wxlink.db")).unwrap();
+    store.save_login("a", &login("bot-a", "t")).await.unwrap();
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let blocker = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .run(move |_| {
+                    let _ = held.recv();
+                    Ok(())
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let batch = vec![inbound(
+                    "a",
+                    &format!("{i}"),
+                    "u@im.wechat",
+                    "hello there",
+                    1,
+                )];
+                store.ingest("a", batch, &format!("cursor-{i}")).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(store.largest_ingest_group(), 10);
+    // The FTS5 structure record lists the segments; one flush wrote one.
+    let segments: i64 = store
+        .run(|conn| {
+            Ok(conn.query_row(
+                "SELECT count(DISTINCT id >> 37) FROM messages_fts_data WHERE id >= (1 << 37)",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(segments, 1);
 }
 
 /// Writes that never pause still let the WAL start over: the checkpointer cuts it back once it
