@@ -177,12 +177,14 @@ def test_qr_login_with_a_new_code_and_a_verification_number(panel: Panel, server
 def test_inbound_message_appears_live_and_replies_go_out(panel: Panel, server: Server, fake: FakeControl):
     session = logged_in_chat(panel, server, fake)
     watch_bubbles(panel)
-    # An inbound message shows up within a second, without a reload.
-    sent_at = time.time() * 1000
+    # An inbound message shows up live: added to the open chat by the event stream, which stayed
+    # connected (no reconnection and catch-up), without a reload. How fast is a benchmark's
+    # question (test_bench_event_latency), not this test's.
     fake.inject(from_user_id=USER, text="live ping")
     panel.wait(lambda: "live ping" in bubble_texts(panel), 5, "live message")
     seen = panel.js("return window.__seen.find(s => s.text.includes('live ping'))")
-    assert seen["wall"] - sent_at < 1000, f"took {seen['wall'] - sent_at:.0f} ms"
+    assert seen, "the bubble was drawn by a redraw of the chat, not added live"
+    assert panel.js("return window.__liveChanges") == [], "the event stream went off meanwhile"
     assert panel.js("return performance.getEntriesByType('navigation').length") == 1  # no reload
 
     # A text reply: Enter sends.
@@ -223,9 +225,15 @@ def test_inbound_message_appears_live_and_replies_go_out(panel: Panel, server: S
 
 
 def watch_bubbles(panel: Panel) -> None:
-    """Records when each bubble enters the page (wall-clock ms, comparable with the test's)."""
+    """Records when each bubble enters the page (wall-clock ms, comparable with the test's), and
+    every change of the event stream's state from here on."""
     panel.js("""
         window.__seen = [];
+        window.__liveChanges = [];
+        new MutationObserver(() => {
+          const state = document.querySelector('#live-status').dataset.state;
+          if (state !== 'on') window.__liveChanges.push(state);
+        }).observe(document.querySelector('#live-status'), { attributes: true, attributeFilter: ['data-state'] });
         new MutationObserver((records) => {
           const wall = performance.timeOrigin + performance.now();
           for (const r of records) for (const n of r.addedNodes) {
