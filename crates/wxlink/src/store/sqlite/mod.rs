@@ -418,7 +418,8 @@ impl Store for SqliteStore {
         cursor: &str,
     ) -> StoreResult<Vec<i64>> {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let encoded = batch.iter().map(rows::Encoded::of).collect();
+        let mut batch = batch;
+        let encoded = batch.iter_mut().map(rows::Encoded::take).collect();
         let job = Job::Ingest(IngestJob {
             session: session.to_owned(),
             batch,

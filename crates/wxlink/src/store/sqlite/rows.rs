@@ -244,10 +244,26 @@ impl Encoded {
     /// The columns of `message`.
     pub(super) fn of(message: &NewMessage) -> Self {
         Encoded {
-            items: message.items.to_string(),
-            raw: message.raw.as_ref().map(Value::to_string),
+            items: json_text(&message.items),
+            raw: message.raw.as_ref().map(json_text),
         }
     }
+
+    /// The columns of `message`, whose JSON trees are then dropped here (the store writes the
+    /// text): freed on the store's thread instead — memory the caller's thread allocated, under
+    /// glibc's arena lock — they took about a tenth of its time with 1,000 accounts.
+    pub(super) fn take(message: &mut NewMessage) -> Self {
+        let encoded = Encoded::of(message);
+        message.items = Value::Null;
+        message.raw = None;
+        encoded
+    }
+}
+
+/// `value` as JSON text, written straight into a buffer (`Value`'s `Display`, which
+/// `to_string` goes through, writes token by token through a formatter).
+fn json_text(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
 }
 
 /// Inserts messages within one write transaction, then indexes them ([`finish`]).

@@ -501,19 +501,9 @@ async fn the_wal_is_cut_back_after_a_burst() {
     );
 }
 
-/// Batches that wait together are stored in one transaction (group commit), each answered on
-/// its own: a batch whose session is gone fails alone, the others and their cursors commit.
-#[tokio::test]
-async fn waiting_batches_share_a_commit_and_fail_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("wxlink.db")).unwrap();
-    for s in ["a", "b"] {
-        store
-            .save_login(s, &login(&format!("bot-{s}"), "t"))
-            .await
-            .unwrap();
-    }
-    // Hold the store's thread so the batches queue up behind it.
+/// Holds the store's thread (an operation waiting) until the returned future runs, which lets
+/// it go and waits for it: what is sent to the store meanwhile queues up behind it.
+async fn hold(store: &SqliteStore) -> impl std::future::Future<Output = ()> {
     let (release, held) = std::sync::mpsc::channel::<()>();
     let blocker = {
         let store = store.clone();
@@ -527,6 +517,26 @@ async fn waiting_batches_share_a_commit_and_fail_alone() {
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
+    async move {
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+    }
+}
+
+/// Batches that wait together are stored in one transaction (group commit), each answered on
+/// its own: a batch whose session is gone fails alone, the others and their cursors commit.
+#[tokio::test]
+async fn waiting_batches_share_a_commit_and_fail_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("wxlink.db")).unwrap();
+    for s in ["a", "b"] {
+        store
+            .save_login(s, &login(&format!("bot-{s}"), "t"))
+            .await
+            .unwrap();
+    }
+    // Hold the store's thread so the batches queue up behind it.
+    let release = hold(&store).await;
     let mut tasks = Vec::new();
     for i in 0..20 {
         let session = match i {
@@ -545,8 +555,7 @@ async fn waiting_batches_share_a_commit_and_fail_alone() {
         // Queued in this order.
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    release.send(()).unwrap();
-    blocker.await.unwrap().unwrap();
+    release.await;
     let mut stored = 0;
     for (i, task) in tasks.into_iter().enumerate() {
         match task.await.unwrap() {
@@ -601,19 +610,7 @@ async fn a_group_commit_writes_one_index_segment() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("wxlink.db")).unwrap();
     store.save_login("a", &login("bot-a", "t")).await.unwrap();
-    let (release, held) = std::sync::mpsc::channel::<()>();
-    let blocker = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            store
-                .run(move |_| {
-                    let _ = held.recv();
-                    Ok(())
-                })
-                .await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let release = hold(&store).await;
     let tasks: Vec<_> = (0..10)
         .map(|i| {
             let store = store.clone();
@@ -630,8 +627,7 @@ async fn a_group_commit_writes_one_index_segment() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    release.send(()).unwrap();
-    blocker.await.unwrap().unwrap();
+    release.await;
     for task in tasks {
         task.await.unwrap().unwrap();
     }
