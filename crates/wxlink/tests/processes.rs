@@ -362,7 +362,14 @@ async fn many_accounts_are_polled_under_a_low_open_file_limit() {
             run(c)
         });
         for o in futures_util::future::join_all(logins).await {
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            // With --json the error is on stdout.
+            assert!(
+                o.status.success(),
+                "{}\nstdout: {}\nstderr: {}",
+                o.status,
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
         }
     }
     let poll_under = |ulimit: &str| {
