@@ -233,7 +233,7 @@ impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
         schema::prepare_file(path)?;
         let mut conn = Connection::open(path)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        let mode = switch_to_wal(&conn)?;
         configure(&mut conn)?;
         let wal = mode.eq_ignore_ascii_case("wal");
         let checkpointer = if wal {
@@ -340,6 +340,29 @@ enum StoreThread {
 }
 
 /// The settings every connection gets, then the migrations.
+/// Puts the file in WAL mode (a no-op once it is); answers the mode it is in.
+///
+/// On a new file, processes started together all do this at once, and SQLite does it by reading
+/// the header and then upgrading to write it: one that finds another upgrading gets
+/// `SQLITE_BUSY` at once, without waiting in its busy handler (waiting there could deadlock).
+/// It tries again every few milliseconds within the busy timeout; by then the other has
+/// switched the file (seen as "database is locked" from one of eight `wxlink login`s started
+/// together on a new data directory).
+fn switch_to_wal(conn: &Connection) -> StoreResult<String> {
+    let deadline = std::time::Instant::now() + Duration::from_millis(BUSY_TIMEOUT_MS);
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            answer => return Ok(answer?),
+        }
+    }
+}
+
 fn configure(conn: &mut Connection) -> StoreResult<()> {
     conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;

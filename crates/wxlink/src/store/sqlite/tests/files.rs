@@ -717,3 +717,31 @@ async fn the_wal_stays_bounded_while_writes_never_pause() {
         "the WAL is {last} bytes after {written} messages (sizes: {sizes:?})"
     );
 }
+
+/// Processes started together on a new file all switch it to WAL at once; SQLite answers all
+/// but one `SQLITE_BUSY` at once (no busy handler: it reads the header, then must upgrade to
+/// write it). Opening tries again until the other is done, instead of failing with "database
+/// is locked" (one of eight logins started together did).
+#[test]
+fn opening_a_new_file_another_process_is_writing_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wxlink.db");
+    // Another connection in its first write to the new file (still a rollback journal).
+    let other = Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        other.execute_batch("COMMIT").unwrap();
+    });
+    let store = SqliteStore::open(&path);
+    releaser.join().unwrap();
+    let store = store.unwrap();
+    let mode: String = store
+        .inner
+        .conn
+        .lock()
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
