@@ -339,7 +339,6 @@ enum StoreThread {
     Panicked,
 }
 
-/// The settings every connection gets, then the migrations.
 /// Puts the file in WAL mode (a no-op once it is); answers the mode it is in.
 ///
 /// On a new file, processes started together all do this at once, and SQLite does it by reading
@@ -363,6 +362,7 @@ fn switch_to_wal(conn: &Connection) -> StoreResult<String> {
     }
 }
 
+/// The settings every connection gets, then the migrations.
 fn configure(conn: &mut Connection) -> StoreResult<()> {
     conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;

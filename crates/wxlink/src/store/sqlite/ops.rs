@@ -241,15 +241,8 @@ pub(super) fn ingest(
     encoded: &[Encoded],
     cursor: &str,
 ) -> StoreResult<Vec<i64>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let ids = {
-        let mut inserts = MessageInserts::prepare(&tx)?;
-        let ids = ingest_in(&tx, &mut inserts, session, batch, encoded, cursor, now_ms())?;
-        inserts.finish()?;
-        ids
-    };
-    tx.commit()?;
-    Ok(ids)
+    let mut answers = ingest_together(conn, &[(session, batch, encoded, cursor)])?;
+    Ok(answers.pop().unwrap_or_default())
 }
 
 /// Several batches, each with its session and cursor, in one transaction (group commit),
