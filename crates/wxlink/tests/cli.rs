@@ -1,6 +1,6 @@
 //! The `wxlink` binary as a user runs it: `--version`, `--help`, and `wxlink sandbox` serving
 //! the fake iLink API on a real port until it is told to stop, and session names refused before
-//! anything goes upstream.
+//! anything goes upstream; and how the binary was linked.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -22,6 +22,37 @@ fn version_and_help() {
     assert!(help.contains("sandbox"), "{help}");
     let out = Command::new(BIN).arg("no-such-command").output().unwrap();
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
+
+/// On glibc 2.36 or later the binary carries packed relative relocations (`DT_RELR`, see
+/// `build.rs`), not 25,000 `RELA` entries the loader reads at every start; and it still runs
+/// (`version_and_help`). Elsewhere `build.rs` leaves the option out, and so does this check.
+#[test]
+fn the_binary_packs_its_relative_relocations_where_glibc_can_load_them() {
+    let glibc = Command::new("getconf").arg("GNU_LIBC_VERSION").output();
+    let glibc = glibc.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let new_enough = glibc
+        .as_deref()
+        .ok()
+        .and_then(|v| v.strip_prefix("glibc 2."))
+        .and_then(|minor| minor.split('.').next()?.parse::<u32>().ok())
+        .is_some_and(|minor| minor >= 36);
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) || !new_enough {
+        eprintln!("not checked: {glibc:?} predates DT_RELR");
+        return;
+    }
+    let out = Command::new("readelf")
+        .args(["--dynamic", "--wide", BIN])
+        .output();
+    let dynamic =
+        String::from_utf8_lossy(&out.expect("readelf (binutils) runs").stdout).into_owned();
+    assert!(dynamic.contains("(RELR)"), "no DT_RELR entry:\n{dynamic}");
+    let rela_bytes = dynamic
+        .lines()
+        .find(|l| l.contains("(RELASZ)"))
+        .and_then(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(rela_bytes < 64 * 1024, "RELA entries left: {rela_bytes} B");
 }
 
 fn http_get(addr: &str, path: &str) -> String {
