@@ -23,8 +23,9 @@ What it measures (every figure for both servers, then the ratios):
    /__fake/inbound; the time from just before that POST to the `recv` answer that holds it.
 4. `tools/call` throughput on Streamable HTTP, the read-only `sessions` tool, 1 and 16 concurrent
    clients, each with its own session (the Rust load generator, crates/wxlink/examples/mcp_load.rs).
-5. RSS (VmRSS from /proc) of the stdio server after start-up, one `tools/list` and 1 s idle,
-   split into anonymous memory and file pages, and its PSS with a second copy idle beside it;
+5. RSS (VmRSS from /proc) of the stdio server after start-up, one `tools/list` and 1 s idle
+   (the median of --idle-runs fresh servers, min-max shown), split into anonymous memory and
+   file pages, and its PSS with a second copy idle beside it;
    and RSS of the HTTP server after the load runs.
 It also reports every stdout line of the stdio servers that is not JSON-RPC.
 
@@ -291,6 +292,21 @@ def idle_rss(server: Server) -> tuple[float, dict[str, float]]:
         s.close()
 
 
+def idle_rss_runs(servers: list[Server], runs: int) -> dict[str, tuple[float, dict[str, float]]]:
+    """[`idle_rss`] of each server `runs` times, interleaved: per server the median run (its RSS
+    and split), with `min` and `max` of the RSS added to the split (the noise)."""
+    samples: dict[str, list[tuple[float, dict[str, float]]]] = {srv.name: [] for srv in servers}
+    for _ in range(runs):
+        for srv in servers:
+            samples[srv.name].append(idle_rss(srv))
+    out = {}
+    for name, runs_of in samples.items():
+        runs_of.sort(key=lambda r: r[0])
+        rss, split = runs_of[len(runs_of) // 2]
+        out[name] = (rss, {**split, "min": runs_of[0][0], "max": runs_of[-1][0]})
+    return out
+
+
 def drain_until(s: Stdio, marker: str, timeout: float = 30.0) -> dict:
     """Calls `recv` until the message with this text came back (and nothing is left queued)."""
     deadline = time.perf_counter() + timeout
@@ -382,6 +398,8 @@ def main() -> None:
                     help="an earlier wxlink binary, measured alongside (before/after ratios)")
     ap.add_argument("--baseline-name", default="wxlink (before)", help="its name in the tables")
     ap.add_argument("--runs", type=int, default=10, help="stdio start-ups per server")
+    ap.add_argument("--idle-runs", type=int, default=3,
+                    help="idle memory samples per server (fresh processes; the median is shown)")
     ap.add_argument("--sends-wx", type=int, default=200, help="timed wxlink sends")
     ap.add_argument("--sends-wl", type=int, default=20, help="timed WeiLink sends (~1 s each)")
     ap.add_argument("--recvs", type=int, default=30, help="recv latency samples per server")
@@ -455,7 +473,7 @@ def main() -> None:
                     times.append(ms)
                     junks.append(junk)
                     rows1[name] = (times, junks, tools, size)
-            idle = {srv.name: idle_rss(srv) for srv in servers}
+            idle = idle_rss_runs(servers, a.idle_runs)
             rss = {name: mb for name, (mb, _) in idle.items()}
 
             # 2 + 3: send and recv over stdio, one long-lived server each.
@@ -509,15 +527,17 @@ def main() -> None:
     print("   server's CPU time per call, which depends less on other load on the machine)")
 
     print("\n5. RSS (VmRSS)")
-    print(f"   {'server':<52}{'idle MB':>9}{'anon':>7}{'files':>7}{'PSS x2':>8}{'HTTP MB':>9}")
+    print(f"   {'server':<40}{'idle MB':>9}{'min-max':>12}{'anon':>7}{'files':>7}{'PSS x2':>8}"
+          f"{'HTTP MB':>9}")
     for srv in servers:
         split = idle[srv.name][1]
-        print(f"   {srv.name:<52}{rss[srv.name]:>9.1f}{split['anon']:>7.1f}{split['files']:>7.1f}"
-              f"{split['pss2']:>8.1f}{http[srv.name][1]:>9.1f}")
-    print("   (idle: stdio server after start-up, one tools/list and 1 s, split into its own memory")
-    print("   (anon) and the pages of its executable and libraries (files: clean, shared, dropped")
-    print("   first under pressure); PSS x2: its proportional share with a second copy idle beside")
-    print("   it, as with two agents; HTTP: after the load runs)")
+        spread = f"{split['min']:.1f}-{split['max']:.1f}"
+        print(f"   {srv.name:<40}{rss[srv.name]:>9.1f}{spread:>12}{split['anon']:>7.1f}"
+              f"{split['files']:>7.1f}{split['pss2']:>8.1f}{http[srv.name][1]:>9.1f}")
+    print(f"   (idle: median of {a.idle_runs} stdio servers after start-up, one tools/list and 1 s,")
+    print("   split into its own memory (anon) and the pages of its executable and libraries (files:")
+    print("   clean, shared, dropped first under pressure); PSS x2: its proportional share with a")
+    print("   second copy idle beside it, as with two agents; HTTP: after the load runs)")
 
     print(f"\nstdout lines that are not JSON-RPC (stdio, {a.runs} processes each):")
     for name in [*(srv.name for srv in wxs), wl_off]:
