@@ -1,7 +1,7 @@
 """How much of the executable an idle `wxlink mcp` has resident, against how much code it ran:
 the measure behind "idle RSS is mostly executable pages" and what ordering the code could win.
 
-Usage: python3 bench/idle_code.py target/release/wxlink [--idle 5]
+Usage: python3 bench/idle_code.py target/release/wxlink [--idle 5] [--write-order]
 (needs valgrind: apt-get install valgrind; build with symbols, as the release profile does)
 
 One `wxlink mcp` logged in to the fake (`wxlink sandbox`) does what the idle figure of
@@ -13,8 +13,13 @@ poll held. It runs twice:
    functions take in the binary (`nm -S`).
 The difference is the kernel's fault-around: a first touch of a code page maps the 64 KB around
 it (when cached), so code run once at start-up, spread over the whole text, keeps most of the
-text resident. Code laid out so that what runs at start sits together would need about the
-bytes of the second figure.
+text resident. The linker lays out the functions named in crates/wxlink/link-order.txt side by
+side (crates/wxlink/build/link.rs); the script says how many of them this binary has (names
+change with the toolchain, the dependencies and the version).
+
+With --write-order it writes that list again, from this binary (a release build): the functions
+that ran in the server above (plus `sessions`, `history` and `contacts` calls) and in
+`wxlink status --json`, in the order callgrind first met them. Rebuild afterwards.
 """
 
 from __future__ import annotations
@@ -36,13 +41,34 @@ from fakectl import login_account, start_sandbox, stop_process, wxlink_flags  # 
 from mcp_bench import Stdio, rss_mb  # noqa: E402
 
 
-def idle(argv: list[str], env: dict, stderr: Path, secs: float) -> Stdio:
-    """A stdio server after start-up, `initialize`, one `tools/list` and `secs` idle."""
+ORDER_FILE = Path(__file__).resolve().parents[1] / "crates" / "wxlink" / "link-order.txt"
+
+
+def idle(argv: list[str], env: dict, stderr: Path, secs: float, calls: bool = False) -> Stdio:
+    """A stdio server after start-up, `initialize`, one `tools/list` (and with `calls` the
+    read-only tools once each) and `secs` idle."""
     s = Stdio(argv, env, stderr)
     s.initialize()
     s.request("tools/list")
+    if calls:
+        for tool, args in (("sessions", {}), ("history", {"limit": 20}), ("contacts", {})):
+            s.call(tool, args)
     time.sleep(secs)
     return s
+
+
+def callgrind(argv: list[str], out: Path) -> list[str]:
+    """`argv` under callgrind, writing to `out` (symbol names as the binary has them)."""
+    return ["valgrind", "--tool=callgrind", "--dump-instr=no", "--demangle=no",
+            f"--callgrind-out-file={out}", *argv]
+
+
+def written(out: Path) -> Path:
+    """`out` once callgrind has written it (at the process's exit)."""
+    deadline = time.monotonic() + 60
+    while not (out.exists() and out.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return out
 
 
 def mappings_kb(pid: int, binary: str) -> dict[str, int]:
@@ -58,13 +84,14 @@ def mappings_kb(pid: int, binary: str) -> dict[str, int]:
     return out
 
 
-def executed_functions(callgrind_out: Path, binary: str) -> set[str]:
-    """Names of the functions of `binary` that ran (callgrind's `fn=` entries under its `ob=`;
-    names and objects are compressed to `(id)` after their first mention)."""
+def executed_functions(callgrind_out: Path, binary: str) -> list[str]:
+    """Names of the functions of `binary` that ran, in the order callgrind met them (its `fn=`
+    entries under the binary's `ob=`; names and objects are compressed to `(id)` after their
+    first mention)."""
     names: dict[str, str] = {}
     objects: dict[str, str] = {}
     current = None
-    ran = set()
+    ran: dict[str, None] = {}
     for line in callgrind_out.read_text(errors="replace").splitlines():
         m = re.match(r"^(c?ob)=\((\d+)\)(?: (.*))?$", line)
         if m:
@@ -78,13 +105,13 @@ def executed_functions(callgrind_out: Path, binary: str) -> set[str]:
             if m.group(3):
                 names[m.group(2)] = m.group(3)
             if m.group(1) == "fn" and current == binary:
-                ran.add(names[m.group(2)])
-    return ran
+                ran.setdefault(names[m.group(2)], None)
+    return list(ran)
 
 
 def function_sizes(binary: str) -> dict[str, int]:
-    """Bytes of each code symbol (demangled, as callgrind names them)."""
-    out = subprocess.run(["nm", "-S", "-C", "--defined-only", binary], check=True,
+    """Bytes of each code symbol (mangled, as `callgrind` names them)."""
+    out = subprocess.run(["nm", "-S", "--defined-only", binary], check=True,
                          capture_output=True, text=True).stdout
     sizes: dict[str, int] = {}
     for line in out.splitlines():
@@ -92,6 +119,14 @@ def function_sizes(binary: str) -> dict[str, int]:
         if len(parts) == 4 and parts[2] in "tTwW":
             sizes[parts[3]] = max(sizes.get(parts[3], 0), int(parts[1], 16))
     return sizes
+
+
+def toolchain(binary: str) -> str:
+    """The compiler that built `binary`, from its `.comment` ("rustc version 1.95.0 (…)")."""
+    out = subprocess.run(["readelf", "-p", ".comment", binary], check=True, capture_output=True,
+                         text=True).stdout
+    m = re.search(r"rustc version ([^\n]+)", out)
+    return f"rustc {m.group(1).strip()}" if m else "an unknown compiler"
 
 
 def text_bytes(binary: str) -> int:
@@ -109,6 +144,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("wxlink")
     ap.add_argument("--idle", type=float, default=5.0, help="seconds idle after tools/list")
+    ap.add_argument("--write-order", action="store_true",
+                    help=f"write {ORDER_FILE.relative_to(ORDER_FILE.parents[2])} from this binary")
     a = ap.parse_args()
     binary = str(Path(a.wxlink).resolve())
     env = {k: v for k, v in os.environ.items() if not k.startswith("WXLINK_")}
@@ -126,19 +163,31 @@ def main() -> None:
             s.close()
 
             out = tmp / "callgrind.out"
-            s = idle(["valgrind", "--tool=callgrind", "--dump-instr=no",
-                      f"--callgrind-out-file={out}", *argv], env, tmp / "callgrind.stderr",
-                     a.idle)
+            s = idle(callgrind(argv, out), env, tmp / "callgrind.stderr", a.idle)
             s.close()
-            deadline = time.monotonic() + 60
-            while not (out.exists() and out.stat().st_size) and time.monotonic() < deadline:
-                time.sleep(0.2)
+            ran = executed_functions(written(out), binary)
+            if a.write_order:
+                out = tmp / "callgrind.calls.out"
+                s = idle(callgrind(argv, out), env, tmp / "calls.stderr", 1.0, calls=True)
+                s.close()
+                order = ran + executed_functions(written(out), binary)
+                out = tmp / "callgrind.status.out"
+                subprocess.run(callgrind([*flags, "--json", "status"], out), env=env, check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                order += executed_functions(written(out), binary)
+                order = list(dict.fromkeys(order))
+                header = (f"# The functions that run at start-up, idle and `status --json`, in order: "
+                          f"written by bench/idle_code.py --write-order from a build of "
+                          f"{toolchain(binary)}\n")
+                ORDER_FILE.write_text(header + "".join(f"{name}\n" for name in order))
         finally:
             stop_process(sb)
-        ran = executed_functions(out, binary)
         sizes = function_sizes(binary)
         ran_bytes = sum(sizes.get(name, 0) for name in ran)
         unsized = sum(1 for name in ran if name not in sizes)
+        listed = [line for line in ORDER_FILE.read_text().splitlines()
+                  if line and not line.startswith("#")] if ORDER_FILE.exists() else []
+        found = sum(1 for name in listed if name in sizes)
 
     kb = 1024
     print(f"idle `wxlink mcp` (start-up, tools/list, {a.idle:g} s with its poll held): "
@@ -150,6 +199,8 @@ def main() -> None:
           + (f" ({unsized} without a size in the symbol table)" if unsized else ""))
     print(f"  resident code / code that ran: "
           f"{resident.get('r-xp', 0) * kb / max(ran_bytes, 1):.1f}x")
+    print(f"  {ORDER_FILE.name}: {found:,} of its {len(listed):,} functions are in this binary"
+          + (" (written now from it: rebuild to lay them out)" if a.write_order else ""))
 
 
 if __name__ == "__main__":

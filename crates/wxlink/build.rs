@@ -3,8 +3,11 @@
 //! where `rest::docs` embeds them. The archive also holds source maps and other bundles — about
 //! 9 MB the page never loads, left out of the binary.
 //!
-//! On Linux with glibc it also asks the linker for packed relative relocations
-//! ([`RELR`](link_args)).
+//! It also passes the linker the options of [`link`]: packed relative relocations and the
+//! order of the code that runs at start-up.
+
+#[path = "build/link.rs"]
+mod link;
 
 use std::io::{Cursor, Read};
 use std::path::Path;
@@ -21,7 +24,7 @@ const KEPT: [&str; 5] = [
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=build.rs");
-    link_args();
+    link::args();
     let out = Path::new(&env::var("OUT_DIR")?).join("swagger-ui");
     fs::create_dir_all(&out)?;
     let mut archive =
@@ -45,37 +48,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fs::write(out.join(name), bytes)?;
     }
     Ok(())
-}
-
-/// Packed relative relocations (`DT_RELR`) for the binary: the position-independent executable
-/// has about 25,000 relative relocations, which as classic `RELA` entries are 600 KB the loader
-/// reads at every start (resident memory of each process, `wxlink status` included); packed,
-/// they take a few KB. The loaded program is the same.
-///
-/// Only where the loader knows the format: a native build on Linux with glibc 2.36 or later
-/// (`getconf GNU_LIBC_VERSION`; the linker then makes the binary require that glibc, so an older
-/// one refuses it with a clear error rather than misloading it). GNU ld 2.38+ and lld have the
-/// option; an older GNU ld ignores it with a warning.
-fn link_args() {
-    let var = |key: &str| env::var(key).unwrap_or_default();
-    let native = var("HOST") == var("TARGET");
-    if !(native && var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ENV") == "gnu") {
-        return;
-    }
-    let glibc = std::process::Command::new("getconf")
-        .arg("GNU_LIBC_VERSION")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .and_then(|text| glibc_version(&text));
-    if glibc.is_some_and(|version| version >= (2, 36)) {
-        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
-    }
-}
-
-/// `(major, minor)` from `getconf GNU_LIBC_VERSION`'s "glibc 2.36".
-fn glibc_version(text: &str) -> Option<(u32, u32)> {
-    let (major, minor) = text.trim().strip_prefix("glibc ")?.split_once('.')?;
-    let minor = minor.split(|c: char| !c.is_ascii_digit()).next()?;
-    Some((major.parse().ok()?, minor.parse().ok()?))
 }

@@ -2,6 +2,7 @@
 //! the fake iLink API on a real port until it is told to stop, and session names refused before
 //! anything goes upstream; and how the binary was linked.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -53,6 +54,47 @@ fn the_binary_packs_its_relative_relocations_where_glibc_can_load_them() {
         .and_then(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok())
         .unwrap_or(0);
     assert!(rela_bytes < 64 * 1024, "RELA entries left: {rela_bytes} B");
+}
+
+/// Where the linker is lld (Rust's default since 1.90), the functions `link-order.txt` names
+/// sit side by side in its order (`build/link.rs`): the ones this binary has appear at rising
+/// addresses. Laid out as the compiler emits them, about half of the pairs would fall.
+#[test]
+fn the_functions_that_run_at_start_up_are_laid_out_together() {
+    let run = |program: &str, args: &[&str]| {
+        let out = Command::new(program).args(args).output();
+        let out = out.unwrap_or_else(|e| panic!("{program} (binutils) runs: {e}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    if !run("readelf", &["-p", ".comment", BIN]).contains("LLD") {
+        eprintln!("not checked: not linked by lld, which alone takes a symbol order");
+        return;
+    }
+    let symbols = run("nm", &["--defined-only", BIN]);
+    let mut addresses: HashMap<&str, u64> = HashMap::new();
+    for line in symbols.lines() {
+        let mut parts = line.split(' ');
+        if let (Some(address), Some("t" | "T"), Some(name)) =
+            (parts.next(), parts.next(), parts.next())
+        {
+            addresses.insert(name, u64::from_str_radix(address, 16).unwrap_or(0));
+        }
+    }
+    let listed: Vec<u64> = include_str!("../link-order.txt")
+        .lines()
+        .filter_map(|name| addresses.get(name).copied())
+        .collect();
+    assert!(
+        listed.len() >= 100,
+        "only {} listed functions in this binary",
+        listed.len()
+    );
+    let rising = listed.windows(2).filter(|pair| pair[0] < pair[1]).count();
+    assert!(
+        rising * 100 >= (listed.len() - 1) * 95,
+        "{rising} of {} pairs in the listed order",
+        listed.len() - 1
+    );
 }
 
 fn http_get(addr: &str, path: &str) -> String {
