@@ -18,8 +18,9 @@ side (crates/wxlink/build/link.rs); the script says how many of them this binary
 change with the toolchain, the dependencies and the version).
 
 With --write-order it writes that list again, from this binary (a release build): the functions
-that ran in the server above (plus `sessions`, `history` and `contacts` calls) and in
-`wxlink status --json`, in the order callgrind first met them. Rebuild afterwards.
+that ran in the server above (plus `sessions`, `history` and `contacts` calls), in
+`wxlink mcp -t http` serving one session, and in `wxlink status --json`, in the order callgrind
+first met them. Rebuild afterwards.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "interop"))
 
 from fakectl import login_account, start_sandbox, stop_process, wxlink_flags  # noqa: E402
-from mcp_bench import Stdio, rss_mb  # noqa: E402
+from mcp_bench import Stdio, free_port, http_session, rss_mb, stop, wait_port  # noqa: E402
 
 
 ORDER_FILE = Path(__file__).resolve().parents[1] / "crates" / "wxlink" / "link-order.txt"
@@ -171,6 +172,18 @@ def main() -> None:
                 s = idle(callgrind(argv, out), env, tmp / "calls.stderr", 1.0, calls=True)
                 s.close()
                 order = ran + executed_functions(written(out), binary)
+                out = tmp / "callgrind.http.out"
+                port = free_port()
+                http = subprocess.Popen(callgrind([*flags, "mcp", "-t", "http", "-p", str(port),
+                                                   "--no-banner"], out), env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                try:
+                    wait_port(port, http, timeout=120)
+                    http_session(f"http://127.0.0.1:{port}/mcp")
+                    time.sleep(1.0)
+                finally:
+                    stop(http, grace=30)
+                order += executed_functions(written(out), binary)
                 out = tmp / "callgrind.status.out"
                 subprocess.run(callgrind([*flags, "--json", "status"], out), env=env, check=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -26,7 +26,7 @@ What it measures (every figure for both servers, then the ratios):
 5. RSS (VmRSS from /proc) of the stdio server after start-up, one `tools/list` and 1 s idle
    (the median of --idle-runs fresh servers, min-max shown), split into anonymous memory and
    file pages, and its PSS with a second copy idle beside it;
-   and RSS of the HTTP server after the load runs.
+   and RSS of the HTTP server idle (one session listed the tools, 1 s) and after the load runs.
 It also reports every stdout line of the stdio servers that is not JSON-RPC.
 
 The clients speak raw JSON-RPC (one message per line on the pipes, no SDK) so that their own
@@ -51,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -355,7 +356,31 @@ def bench_recv(s: Stdio, fake: FakeControl, server: Server, count: int):
     return lat, post
 
 
-def bench_http(server: Server, load_bin: str, secs: float) -> tuple[list[dict], float]:
+def http_session(url: str) -> None:
+    """One MCP session on Streamable HTTP: initialize, initialized, tools/list (answers read
+    whole, JSON or an event stream alike)."""
+    session = None
+    for n, method in enumerate(("initialize", "notifications/initialized", "tools/list")):
+        body: dict = {"jsonrpc": "2.0", "method": method}
+        if method == "initialize":
+            body["params"] = {"protocolVersion": "2025-06-18", "capabilities": {},
+                              "clientInfo": {"name": "mcp_bench", "version": "1"}}
+        if not method.startswith("notifications/"):
+            body["id"] = n
+        headers = {"Content-Type": "application/json",
+                   "Accept": "application/json, text/event-stream",
+                   "MCP-Protocol-Version": "2025-06-18"}
+        if session:
+            headers["Mcp-Session-Id"] = session
+        req = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            session = resp.headers.get("Mcp-Session-Id") or session
+            resp.read()
+
+
+def bench_http(server: Server, load_bin: str, secs: float) -> tuple[list[dict], float, float]:
+    """Throughput rows (1 and 16 clients); RSS once one client has listed the tools and 1 s
+    passed (idle), and after the load."""
     port = free_port()
     with open(server.logs / f"{server.name}-http.stderr", "ab") as err:
         proc = subprocess.Popen(server.http_argv(port), stdin=subprocess.DEVNULL,
@@ -363,6 +388,9 @@ def bench_http(server: Server, load_bin: str, secs: float) -> tuple[list[dict], 
     try:
         wait_port(port, proc)
         url = f"http://127.0.0.1:{port}/mcp"
+        http_session(url)
+        time.sleep(1.0)
+        idle = rss_mb(proc.pid)
         rows = []
         for clients in (1, 16):
             server_cpu, load_cpu = cpu_secs(proc.pid), children_cpu_secs()
@@ -374,7 +402,7 @@ def bench_http(server: Server, load_bin: str, secs: float) -> tuple[list[dict], 
             row["server_cpu"] = (cpu_secs(proc.pid) - server_cpu) / wall * 100
             row["load_cpu"] = (children_cpu_secs() - load_cpu) / wall * 100
             rows.append(row)
-        return rows, rss_mb(proc.pid)
+        return rows, idle, rss_mb(proc.pid)
     finally:
         stop(proc)
 
@@ -517,7 +545,7 @@ def main() -> None:
     print(f"\n4. tools/call `sessions` on Streamable HTTP ({a.secs:g} s per run)")
     print(f"   {'server':<18}{'clients':>8}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'errors':>8}{'server CPU':>12}{'per call':>10}{'load CPU':>10}")
-    for name, (rows, _) in http.items():
+    for name, (rows, _, _) in http.items():
         for r in rows:
             per_call = r["server_cpu"] / 100 / r["calls_per_sec"] * 1e6
             print(f"   {name:<18}{r['clients']:>8}{r['calls_per_sec']:>10.0f}"
@@ -527,17 +555,19 @@ def main() -> None:
     print("   server's CPU time per call, which depends less on other load on the machine)")
 
     print("\n5. RSS (VmRSS)")
-    print(f"   {'server':<40}{'idle MB':>9}{'min-max':>12}{'anon':>7}{'files':>7}{'PSS x2':>8}"
-          f"{'HTTP MB':>9}")
+    print(f"   {'server':<34}{'idle MB':>8}{'min-max':>12}{'anon':>6}{'files':>6}{'PSS x2':>7}"
+          f"{'HTTP idle':>10}{'loaded':>7}")
     for srv in servers:
         split = idle[srv.name][1]
         spread = f"{split['min']:.1f}-{split['max']:.1f}"
-        print(f"   {srv.name:<40}{rss[srv.name]:>9.1f}{spread:>12}{split['anon']:>7.1f}"
-              f"{split['files']:>7.1f}{split['pss2']:>8.1f}{http[srv.name][1]:>9.1f}")
+        print(f"   {srv.name:<34}{rss[srv.name]:>8.1f}{spread:>12}{split['anon']:>6.1f}"
+              f"{split['files']:>6.1f}{split['pss2']:>7.1f}{http[srv.name][1]:>10.1f}"
+              f"{http[srv.name][2]:>7.1f}")
     print(f"   (idle: median of {a.idle_runs} stdio servers after start-up, one tools/list and 1 s,")
     print("   split into its own memory (anon) and the pages of its executable and libraries (files:")
     print("   clean, shared, dropped first under pressure); PSS x2: its proportional share with a")
-    print("   second copy idle beside it, as with two agents; HTTP: after the load runs)")
+    print("   second copy idle beside it, as with two agents; HTTP idle: the Streamable HTTP server")
+    print("   after one session listed the tools and 1 s; loaded: after the load runs)")
 
     print(f"\nstdout lines that are not JSON-RPC (stdio, {a.runs} processes each):")
     for name in [*(srv.name for srv in wxs), wl_off]:
@@ -559,8 +589,8 @@ def main() -> None:
         for i, clients in enumerate((1, 16)):
             r = http[new][0][i]["calls_per_sec"] / http[old][0][i]["calls_per_sec"]
             print(f"   HTTP calls/s, {clients} client{'s' * (clients > 1)}: {r:.2f}x")
-        print(f"   idle RSS: {rss[old] / rss[new]:.2f}x; "
-              f"HTTP RSS: {http[old][1] / http[new][1]:.2f}x")
+        print(f"   idle RSS: {rss[old] / rss[new]:.2f}x; HTTP idle RSS: "
+              f"{http[old][1] / http[new][1]:.2f}x; loaded: {http[old][2] / http[new][2]:.2f}x")
 
     ratios("ratios (WeiLink / wxlink)", "weilink", "wxlink", wl_off)
     pypi = med(rows1["weilink (PyPI version check answered)"][0]) / med(rows1["wxlink"][0])
