@@ -58,7 +58,9 @@ fn the_binary_packs_its_relative_relocations_where_glibc_can_load_them() {
 
 /// Where the linker is lld (Rust's default since 1.90), the functions `link-order.txt` names
 /// sit side by side in its order (`build/link.rs`): the ones this binary has appear at rising
-/// addresses. Laid out as the compiler emits them, about half of the pairs would fall.
+/// addresses. Laid out as the compiler emits them, about half of the pairs would fall. Built
+/// by another compiler than the list's, the names do not match: the check fails and says how
+/// to write the list again.
 #[test]
 fn the_functions_that_run_at_start_up_are_laid_out_together() {
     let run = |program: &str, args: &[&str]| {
@@ -86,7 +88,9 @@ fn the_functions_that_run_at_start_up_are_laid_out_together() {
         .collect();
     assert!(
         listed.len() >= 100,
-        "only {} listed functions in this binary",
+        "only {} functions of link-order.txt are in this binary: the list names symbols as \
+         the compiler on its first line mangled them; write it again for this compiler with \
+         `python3 bench/idle_code.py target/release/wxlink --write-order` (a release build)",
         listed.len()
     );
     let rising = listed.windows(2).filter(|pair| pair[0] < pair[1]).count();
