@@ -22,6 +22,10 @@ use std::{env, fs};
 /// Prints the `cargo:` lines that pass the options the linker takes.
 pub fn args() {
     println!("cargo:rerun-if-changed=link-order.txt");
+    // What the probe link depends on: a change of flags or linker probes again.
+    for key in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_LINKER"] {
+        println!("cargo:rerun-if-env-changed={key}");
+    }
     let var = |key: &str| env::var(key).unwrap_or_default();
     if var("CARGO_CFG_TARGET_OS") != "linux" {
         return;
