@@ -26,7 +26,6 @@ pub fn args() {
     for key in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_LINKER"] {
         println!("cargo:rerun-if-env-changed={key}");
     }
-    let var = |key: &str| env::var(key).unwrap_or_default();
     if var("CARGO_CFG_TARGET_OS") != "linux" {
         return;
     }
@@ -40,6 +39,11 @@ pub fn args() {
         println!("cargo:rustc-link-arg-bins={order_arg}");
         println!("cargo:rustc-link-arg-bins={quiet}");
     }
+}
+
+/// A variable cargo sets for build scripts, empty when unset.
+fn var(key: &str) -> String {
+    env::var(key).unwrap_or_default()
 }
 
 /// Whether the C library loads `DT_RELR`: glibc 2.36 or later (`getconf GNU_LIBC_VERSION`).
@@ -66,7 +70,6 @@ fn glibc_version(text: &str) -> Option<(u32, u32)> {
 /// with the same compiler, target, flags and linker as the real build. (GNU ld, the default
 /// before Rust 1.90, has no `--symbol-ordering-file`; lld, the default since, has.)
 fn linker_takes(link_args: &[&str]) -> bool {
-    let var = |key: &str| env::var(key).unwrap_or_default();
     let Ok(out_dir) = env::var("OUT_DIR") else {
         return false;
     };
