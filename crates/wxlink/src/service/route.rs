@@ -15,7 +15,7 @@
 use crate::error::{AppError, AppResult};
 use crate::service::sessions::preferred;
 use crate::service::Service;
-use crate::store::{ContextRecord, SessionRecord};
+use crate::store::{BackendKind, ContextRecord, RouteCandidates, SessionRecord};
 
 /// Where a message goes.
 #[derive(Debug, Clone)]
@@ -40,8 +40,20 @@ impl Service {
         if let Some(name) = session {
             return self.route_through(to, name).await;
         }
-        let (sessions, contexts) = self.store().sessions_and_contexts_for(to).await?;
-        if sessions.is_empty() {
+        // Only the sessions routing can pick: those holding a token for `to`, and every
+        // session whose backend writes to anyone (steps 2 and 4 choose among those).
+        let open: Vec<BackendKind> = self
+            .upstreams
+            .all()
+            .filter(|u| !u.capabilities().needs_context)
+            .map(|u| u.kind())
+            .collect();
+        let RouteCandidates {
+            contexts,
+            sessions,
+            any_session,
+        } = self.store().route_candidates(to, &open).await?;
+        if !any_session {
             return Err(AppError::NoSessions);
         }
         let find = |name: &str| sessions.iter().find(|s| s.name == name);
@@ -99,12 +111,14 @@ impl Service {
         if !self.upstream(session.backend).capabilities().needs_context {
             return self.usable(session, to, None);
         }
+        // The recipient's tokens (one per session they wrote to), not the session's (one per
+        // user who ever wrote to it).
         let context = self
             .store()
-            .contexts(Some(&session.name))
+            .contexts_for_user(to)
             .await?
             .into_iter()
-            .find(|c| c.user_id == to)
+            .find(|c| c.session == session.name)
             .ok_or_else(|| AppError::NoContext {
                 user: to.to_string(),
                 session: Some(session.name.clone()),

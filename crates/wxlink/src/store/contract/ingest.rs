@@ -160,12 +160,37 @@ pub(crate) async fn context_tokens_follow_the_upsert_rules(db: &dyn Fixture) {
     );
     assert_eq!(store.contexts(Some("main")).await.unwrap().len(), 1);
     assert_eq!(store.contexts(None).await.unwrap().len(), 2);
-    // Read together for routing: the same answers.
-    let (sessions, contexts) = store.sessions_and_contexts_for("u1").await.unwrap();
-    assert_eq!(sessions, store.sessions().await.unwrap());
-    assert_eq!(contexts, all);
-    let (_, none) = store.sessions_and_contexts_for("nobody").await.unwrap();
-    assert!(none.is_empty());
+    // Read together for routing: the user's tokens, and only the sessions that hold one of
+    // them or whose backend is open, in the order of `sessions`.
+    store.save_login("idle", &login("b3", "t")).await.unwrap();
+    let mut room = login("b4", "t");
+    room.backend = BackendKind::Wechaty;
+    store.save_login("room", &room).await.unwrap();
+    let open = [BackendKind::Wechaty];
+    let names = |s: &[SessionRecord]| s.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+    let picked = store.route_candidates("u1", &open).await.unwrap();
+    assert_eq!(picked.contexts, all);
+    assert_eq!(names(&picked.sessions), ["main", "room", "second"]);
+    let every = store.sessions().await.unwrap();
+    let expected: Vec<_> = every
+        .iter()
+        .filter(|s| ["main", "room", "second"].contains(&s.name.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(
+        picked.sessions, expected,
+        "the records `sessions` gives, unchanged"
+    );
+    assert!(picked.any_session);
+    let closed = store.route_candidates("u1", &[]).await.unwrap();
+    assert_eq!(names(&closed.sessions), ["main", "second"]);
+    let nobody = store.route_candidates("nobody", &open).await.unwrap();
+    assert!(nobody.contexts.is_empty());
+    assert_eq!(names(&nobody.sessions), ["room"]);
+    assert!(nobody.any_session);
+    let empty = db.open_other().await;
+    let none = empty.route_candidates("u1", &open).await.unwrap();
+    assert_eq!(none, RouteCandidates::default());
 }
 
 pub(crate) async fn reserve_and_refund_respect_the_quota_and_the_token(db: &dyn Fixture) {

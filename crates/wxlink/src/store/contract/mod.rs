@@ -40,7 +40,8 @@ use serde_json::json;
 
 use super::{
     BackendKind, Direction, HistoryPage, HistoryQuery, LoginRecord, MessageStatus, NewMessage,
-    Retention, Secret, SessionStatus, Store, StoreError, StoredMessage, DEFAULT_CONSUMER,
+    Retention, RouteCandidates, Secret, SessionPresence, SessionRecord, SessionStatus, Store,
+    StoreError, StoredMessage, DEFAULT_CONSUMER,
 };
 
 /// The reply quota the tests reserve sends under (the caller's: iLink's is 10).
@@ -71,6 +72,7 @@ macro_rules! contract_suite {
             save_login_creates_replaces_and_resets_on_bot_change,
             sessions_are_listed_default_first_with_user_counts,
             the_first_session_is_the_default_until_another_is_chosen,
+            session_presence_follows_the_sessions,
             ingest_dedupes_and_always_moves_the_cursor,
             ingest_for_unknown_session_writes_nothing,
             context_tokens_follow_the_upsert_rules,

@@ -303,3 +303,25 @@ pub(crate) async fn logout_keeps_history_and_drops_credentials(db: &dyn Fixture)
     assert_eq!(back.status, SessionStatus::Connected);
     assert_eq!(back.token.as_ref().map(Secret::expose_str), Some("new"));
 }
+
+pub(crate) async fn session_presence_follows_the_sessions(db: &dyn Fixture) {
+    let store = db.open().await;
+    let presence = || async { store.session_presence().await.unwrap() };
+    assert_eq!(presence().await, SessionPresence::default());
+    log_in_all(store.as_ref(), &["a", "b"]).await;
+    let connected = SessionPresence {
+        any: true,
+        connected: true,
+    };
+    assert_eq!(presence().await, connected);
+    store.logout("a").await.unwrap();
+    assert_eq!(presence().await, connected, "b still is");
+    store.set_status("b", SessionStatus::Expired).await.unwrap();
+    let idle = SessionPresence {
+        any: true,
+        connected: false,
+    };
+    assert_eq!(presence().await, idle);
+    store.save_login("a", &login("bot0", "new")).await.unwrap();
+    assert_eq!(presence().await, connected);
+}

@@ -49,9 +49,10 @@ use self::crypt::Sealer;
 use self::error::PgError;
 use self::notify::Listener;
 use super::{
-    ContextRecord, HistoryPage, HistoryQuery, ImportOutcome, ImportedSession, LoginRecord,
-    NewMessage, Notice, Reservation, RestoreOutcome, Retention, Secret, SessionRecord,
-    SessionStatus, Store, StoreError, StoreResult, StoreState, StoredMessage,
+    BackendKind, ContextRecord, HistoryPage, HistoryQuery, ImportOutcome, ImportedSession,
+    LoginRecord, NewMessage, Notice, Reservation, RestoreOutcome, Retention, RouteCandidates,
+    Secret, SessionPresence, SessionRecord, SessionStatus, Store, StoreError, StoreResult,
+    StoreState, StoredMessage,
 };
 
 pub use self::crypt::{CredentialKey, InvalidKey};
@@ -229,6 +230,10 @@ impl Store for PgStore {
         sessions::default_session(&self.client().await?).await
     }
 
+    async fn session_presence(&self) -> StoreResult<SessionPresence> {
+        sessions::session_presence(&self.client().await?).await
+    }
+
     async fn cursor(&self, session: &str) -> StoreResult<String> {
         sessions::cursor(&self.client().await?, session).await
     }
@@ -246,17 +251,23 @@ impl Store for PgStore {
         sessions::contexts_for_user(&self.client().await?, user_id).await
     }
 
-    async fn sessions_and_contexts_for(
+    async fn route_candidates(
         &self,
         user_id: &str,
-    ) -> StoreResult<(Vec<SessionRecord>, Vec<ContextRecord>)> {
+        open: &[BackendKind],
+    ) -> StoreResult<RouteCandidates> {
         let client = self.client().await?;
-        // Both statements go out at once on the one connection (pipelined).
-        let (sessions, contexts) = tokio::join!(
-            sessions::sessions(&client, self.sealer()),
-            sessions::contexts_for_user(&client, user_id)
+        // The three statements go out at once on the one connection (pipelined).
+        let (contexts, sessions, any_session) = tokio::join!(
+            sessions::contexts_for_user(&client, user_id),
+            sessions::route_sessions(&client, self.sealer(), user_id, open),
+            sessions::any_session(&client)
         );
-        Ok((sessions?, contexts?))
+        Ok(RouteCandidates {
+            contexts: contexts?,
+            sessions: sessions?,
+            any_session: any_session?,
+        })
     }
 
     async fn contexts(&self, session: Option<&str>) -> StoreResult<Vec<ContextRecord>> {

@@ -16,7 +16,8 @@ use super::rows::{
 };
 use crate::model::check_session_name;
 use crate::store::{
-    ContextRecord, LoginRecord, SessionRecord, SessionStatus, StoreError, StoreResult,
+    BackendKind, ContextRecord, LoginRecord, SessionPresence, SessionRecord, SessionStatus,
+    StoreError, StoreResult,
 };
 use crate::timefmt::now_ms;
 
@@ -45,6 +46,33 @@ pub(super) async fn sessions(
     let stmt = c.prepare_cached(&sql).await?;
     let rows = c.query(&stmt, &[]).await?;
     rows.iter().map(|r| session_from_row(r, sealer)).collect()
+}
+
+/// The sessions holding a context token of `user_id` and those of the `open` backends
+/// ([`crate::store::Store::route_candidates`]), default first then by name; only their tokens
+/// are unsealed.
+pub(super) async fn route_sessions(
+    c: &impl GenericClient,
+    sealer: &Sealer,
+    user_id: &str,
+    open: &[BackendKind],
+) -> StoreResult<Vec<SessionRecord>> {
+    let sql = format!(
+        "{SESSION_SELECT} WHERE s.name IN (SELECT session FROM contexts WHERE user_id = $1) \
+         OR s.backend = ANY($2) ORDER BY s.is_default DESC, s.name"
+    );
+    let open: Vec<&str> = open.iter().map(|b| b.as_str()).collect();
+    let stmt = c.prepare_cached(&sql).await?;
+    let rows = c.query(&stmt, &[&user_id, &open]).await?;
+    rows.iter().map(|r| session_from_row(r, sealer)).collect()
+}
+
+/// Whether any session exists.
+pub(super) async fn any_session(c: &impl GenericClient) -> StoreResult<bool> {
+    let stmt = c
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM sessions)")
+        .await?;
+    Ok(c.query_one(&stmt, &[]).await?.try_get(0)?)
 }
 
 pub(super) async fn session(
@@ -295,6 +323,20 @@ pub(super) async fn default_session(c: &Client) -> StoreResult<Option<String>> {
         )
         .await?;
     Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+pub(super) async fn session_presence(c: &Client) -> StoreResult<SessionPresence> {
+    let row = c
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM sessions), \
+                    EXISTS (SELECT 1 FROM sessions WHERE status = 'connected')",
+            &[],
+        )
+        .await?;
+    Ok(SessionPresence {
+        any: row.try_get(0)?,
+        connected: row.try_get(1)?,
+    })
 }
 
 pub(super) async fn cursor(c: &Client, session: &str) -> StoreResult<String> {

@@ -61,9 +61,10 @@ use rusqlite::Connection;
 use self::checkpoint::Checkpointer;
 use self::schema::{BUSY_TIMEOUT_MS, CACHE_KIB, MIGRATIONS, STATEMENT_CACHE, WAL_LIMIT_BYTES};
 use super::{
-    ContextRecord, HistoryPage, HistoryQuery, ImportOutcome, ImportedSession, LoginRecord,
-    NewMessage, Reservation, RestoreOutcome, Retention, Secret, SessionRecord, SessionStatus,
-    Store, StoreError, StoreResult, StoreState, StoredMessage,
+    BackendKind, ContextRecord, HistoryPage, HistoryQuery, ImportOutcome, ImportedSession,
+    LoginRecord, NewMessage, Reservation, RestoreOutcome, Retention, RouteCandidates, Secret,
+    SessionPresence, SessionRecord, SessionStatus, Store, StoreError, StoreResult, StoreState,
+    StoredMessage,
 };
 
 impl From<rusqlite::Error> for StoreError {
@@ -429,6 +430,10 @@ impl Store for SqliteStore {
         self.run(ops::default_session).await
     }
 
+    async fn session_presence(&self) -> StoreResult<SessionPresence> {
+        self.run(ops::session_presence).await
+    }
+
     async fn cursor(&self, session: &str) -> StoreResult<String> {
         let session = session.to_owned();
         self.run(move |c| ops::cursor(c, &session)).await
@@ -458,12 +463,13 @@ impl Store for SqliteStore {
         self.run(move |c| ops::contexts_for_user(c, &user_id)).await
     }
 
-    async fn sessions_and_contexts_for(
+    async fn route_candidates(
         &self,
         user_id: &str,
-    ) -> StoreResult<(Vec<SessionRecord>, Vec<ContextRecord>)> {
-        let user_id = user_id.to_owned();
-        self.run(move |c| Ok((ops::sessions(c)?, ops::contexts_for_user(c, &user_id)?)))
+        open: &[BackendKind],
+    ) -> StoreResult<RouteCandidates> {
+        let (user_id, open) = (user_id.to_owned(), open.to_vec());
+        self.run(move |c| ops::route_candidates(c, &user_id, &open))
             .await
     }
 

@@ -13,8 +13,9 @@ use super::rows::{
 };
 use crate::model::check_session_name;
 use crate::store::{
-    ContextRecord, Direction, HistoryPage, HistoryQuery, LoginRecord, NewMessage, Retention,
-    SessionRecord, SessionStatus, StoreError, StoreResult, StoredMessage, DEFAULT_CONSUMER,
+    BackendKind, ContextRecord, Direction, HistoryPage, HistoryQuery, LoginRecord, NewMessage,
+    Retention, RouteCandidates, SessionPresence, SessionRecord, SessionStatus, StoreError,
+    StoreResult, StoredMessage, DEFAULT_CONSUMER,
 };
 
 /// A different token replaces the stored one only if it is not older (and resets the send
@@ -220,6 +221,21 @@ pub(super) fn default_session(conn: &mut Connection) -> StoreResult<Option<Strin
         .optional()?)
 }
 
+/// Two index probes, each stopping at the first row found.
+pub(super) fn session_presence(conn: &mut Connection) -> StoreResult<SessionPresence> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sessions), \
+                EXISTS (SELECT 1 FROM sessions WHERE status = 'connected')",
+        [],
+        |r| {
+            Ok(SessionPresence {
+                any: r.get(0)?,
+                connected: r.get(1)?,
+            })
+        },
+    )?)
+}
+
 pub(super) fn cursor(conn: &mut Connection, session: &str) -> StoreResult<String> {
     Ok(conn
         .query_row(
@@ -337,13 +353,50 @@ fn ingest_in(
 }
 
 pub(super) fn contexts_for_user(
-    conn: &mut Connection,
+    conn: &Connection,
     user_id: &str,
 ) -> StoreResult<Vec<ContextRecord>> {
     let sql = format!("{CONTEXT_SELECT} WHERE user_id = ?1 ORDER BY received_at DESC, session");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_and_then([user_id], context_from_row)?;
     rows.collect()
+}
+
+/// The sessions come from two index lookups (`sessions_backend` and the user's contexts by
+/// `contexts_user`, then each session by its key: SQLite's OR of two indexes), never a scan of
+/// `sessions`; the three reads share one snapshot.
+pub(super) fn route_candidates(
+    conn: &mut Connection,
+    user_id: &str,
+    open: &[BackendKind],
+) -> StoreResult<RouteCandidates> {
+    let open: Vec<&str> = open.iter().map(|b| b.as_str()).collect();
+    let open = serde_json::to_string(&open)
+        .map_err(|e| StoreError::Corrupt("backend names", e.to_string()))?;
+    in_read_transaction(conn, |c| {
+        let contexts = contexts_for_user(c, user_id)?;
+        let mut stmt = c.prepare_cached(&route_sessions_sql())?;
+        let sessions = stmt
+            .query_and_then(params![user_id, open], session_from_row)?
+            .collect::<StoreResult<Vec<_>>>()?;
+        let any_session =
+            c.query_row("SELECT EXISTS (SELECT 1 FROM sessions)", [], |r| r.get(0))?;
+        Ok(RouteCandidates {
+            contexts,
+            sessions,
+            any_session,
+        })
+    })
+}
+
+/// The sessions [`route_candidates`] reads: `?1` the user, `?2` the open backends (a JSON
+/// array of their names).
+pub(super) fn route_sessions_sql() -> String {
+    format!(
+        "{SESSION_SELECT} WHERE s.name IN (SELECT session FROM contexts WHERE user_id = ?1) \
+         OR s.backend IN (SELECT value FROM json_each(?2)) \
+         ORDER BY s.is_default DESC, s.name"
+    )
 }
 
 pub(super) fn contexts(

@@ -1,4 +1,4 @@
-//! Search: FTS5 case folding and the history planner.
+//! Search: FTS5 case folding and the planner's choices (history, routing).
 
 use super::*;
 use rusqlite::StatementStatus;
@@ -427,4 +427,37 @@ async fn listed_messages_keep_the_order_asked_for() {
         "{steps}"
     );
     assert!(!steps.contains("SCAN m"), "{steps}");
+}
+
+/// Routing a message reads the sessions it can pick through indexes (the recipient's contexts,
+/// then each session by its key; the open backends by `sessions_backend`), never a scan of
+/// every session: with many accounts that scan made each `send` slower.
+#[tokio::test]
+async fn routing_reads_only_the_sessions_it_can_pick() {
+    use crate::store::sqlite::ops::{route_candidates, route_sessions_sql};
+    let names: Vec<String> = (0..40).map(|i| format!("s{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let store = memory_with(&names).await;
+    let mut ctx = inbound("s7", "1", "u1", "hi", 1_000);
+    ctx.context_token = Some(crate::store::contract::tok("T"));
+    store.ingest("s7", vec![ctx], "c").await.unwrap();
+    let mut conn = store.lock();
+    let picked = route_candidates(&mut conn, "u1", &[BackendKind::Wechaty]).unwrap();
+    let picked: Vec<&str> = picked.sessions.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(picked, ["s7"]);
+    let steps: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", route_sessions_sql()))
+        .unwrap()
+        .query_map(rusqlite::params!["u1", "[\"wechaty\"]"], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let steps = steps.join(" | ");
+    assert!(
+        steps.contains("INDEX sessions_backend (backend=?)"),
+        "{steps}"
+    );
+    assert!(steps.contains("INDEX contexts_user (user_id=?)"), "{steps}");
+    assert!(!steps.contains("SCAN s"), "{steps}");
+    assert!(!steps.contains("SCAN sessions"), "{steps}");
 }
