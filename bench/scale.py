@@ -10,8 +10,13 @@ Prints, with min / median / max over the rounds where there are rounds:
   measured --rounds times;
 - ingest: --messages inbound messages spread over the accounts, injected in one bulk request
   while every poll is held, until the store has them all (msg/s, --rounds times);
-- `send` over stdio to a user of one account: p50 with N accounts polled, next to the same with
-  one account in the same run (its own data directory and server, same fake).
+- `send` over stdio to a user of one account: p50 with N accounts polled (routed by the
+  recipient as agents call it, then with the session named), next to the routed send with one
+  account in the same run (its own data directory and server, same fake), and again once that
+  account has as many messages stored as the N accounts had (the store's size, not the
+  accounts);
+- `recv` with `timeout` 0 when nothing is new (an agent polling): p50 with N accounts and
+  with one.
 
 `--nofile` starts the server with that soft open-file limit (1024 is a common default) to
 show the process raises it itself: N accounts need N sockets and N lock files.
@@ -158,6 +163,21 @@ def send_p50(s: Stdio, fake, db: Path, bot_id: str, user: str, session: str | No
     return lat[10:]
 
 
+def recv_p50(s: Stdio, count: int) -> list[float]:
+    """`recv` latencies (ms) with `timeout` 0 once everything stored was read: the cost of a
+    call that finds nothing new (an agent polling), 10 calls not counted."""
+    while payload(s.call("recv", {"timeout": 0})).get("messages"):
+        pass
+    lat: list[float] = []
+    for _ in range(count + 10):
+        t = time.perf_counter()
+        result = s.call("recv", {"timeout": 0})
+        lat.append((time.perf_counter() - t) * 1000)
+        if result.get("isError"):
+            raise RuntimeError(f"recv failed: {result}")
+    return lat[10:]
+
+
 def has_text(db: Path, text: str) -> bool:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
@@ -272,7 +292,12 @@ def main() -> None:
             peak_rss = rss_mb(srv.proc.pid)
             time.sleep(3)  # a checkpoint, so the WAL can start over with the next write
             first = bots[0]
-            many = send_p50(srv, fake, db, first, by_bot[first]["user_id"], names[first], a.sends)
+            # As agents call it (no session: wxlink routes by the recipient), then the session
+            # named.
+            many = send_p50(srv, fake, db, first, by_bot[first]["user_id"], None, a.sends)
+            named = send_p50(srv, fake, db, first, by_bot[first]["user_id"], names[first],
+                             a.sends)
+            many_recv = recv_p50(srv, a.sends)
             sizes = {p.name: p.stat().st_size for p in home.glob("wxlink.db*") if p.is_file()}
             srv.close()
             servers.clear()
@@ -284,6 +309,22 @@ def main() -> None:
             one = start_server(one_flags, env, tmp / "one.stderr", None)
             servers.append(one)
             single = send_p50(one, fake, one_home / "wxlink.db", one_bot, one_user, None, a.sends)
+            single_recv = recv_p50(one, a.sends)
+            # The same again once this account has as many messages stored as the N accounts
+            # had: what is left of the difference is the size of the store, not the accounts.
+            stored = stored_inbound(db)
+            mark = newest_id(one_home / "wxlink.db")
+            for k in range(0, stored, 20_000):
+                fake.inject_bulk([{"bot_id": one_bot, "text": f"fill m{k + i}"}
+                                  for i in range(min(20_000, stored - k))])
+            deadline = time.monotonic() + 300
+            while stored_inbound(one_home / "wxlink.db", mark) < stored:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the single account's fill was not stored in 300 s")
+                time.sleep(0.1)
+            time.sleep(3)  # a checkpoint, as before the N accounts' sends
+            single_full = send_p50(one, fake, one_home / "wxlink.db", one_bot, one_user, None,
+                                   a.sends)
 
             print(f"{a.accounts} accounts in one `wxlink mcp` (stdio), fake holding each poll "
                   f"30 s; soft open-file limit {a.nofile or 'inherited'}; load average "
@@ -297,12 +338,23 @@ def main() -> None:
                          "msg/s", "8.0f"))
             print(spread("  of which the bulk inject POST", [p * 1000 for p in posts], "ms",
                          "8.0f"))
+            p90 = lambda lat: sorted(lat)[int(len(lat) * 0.9)]  # noqa: E731
             p50s = statistics.median(many), statistics.median(single)
             print(f"  send p50 over stdio, {a.accounts} accounts polled   {p50s[0]:8.3f} ms   "
-                  f"(p90 {sorted(many)[int(len(many) * 0.9)]:.3f})")
+                  f"(p90 {p90(many):.3f})   routed to the user (no session given)")
+            print(f"  send p50 over stdio, {a.accounts} accounts polled   "
+                  f"{statistics.median(named):8.3f} ms   (p90 {p90(named):.3f})   session named")
             print(f"  send p50 over stdio, 1 account               {p50s[1]:8.3f} ms   "
-                  f"(p90 {sorted(single)[int(len(single) * 0.9)]:.3f})   ratio "
-                  f"{p50s[0] / p50s[1]:.2f}×")
+                  f"(p90 {p90(single):.3f})   routed; ratio {p50s[0] / p50s[1]:.2f}×")
+            print(f"  send p50 over stdio, 1 account, {stored} stored  "
+                  f"{statistics.median(single_full):8.3f} ms   (p90 {p90(single_full):.3f})   "
+                  f"routed; {a.accounts} accounts / this "
+                  f"{p50s[0] / statistics.median(single_full):.2f}×")
+            recvs = statistics.median(many_recv), statistics.median(single_recv)
+            print(f"  recv p50 (nothing new), {a.accounts} accounts    {recvs[0]:8.3f} ms   "
+                  f"(p90 {p90(many_recv):.3f})")
+            print(f"  recv p50 (nothing new), 1 account            {recvs[1]:8.3f} ms   "
+                  f"(p90 {p90(single_recv):.3f})   ratio {recvs[0] / recvs[1]:.2f}×")
             total = stored_inbound(db)
             size = sum(sizes.values())
             print(f"  store after the sends: {total} inbound messages, {size / 1e6:.1f} MB "
