@@ -7,9 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::history::run_history;
 use super::rows::{
-    context_from_row, exec, in_read_transaction, listed_messages, load_session, message_from_row,
-    require_session, session_exists, session_from_row, Encoded, MessageInserts, CONTEXT_SELECT,
-    LISTED_COLUMNS, MESSAGE_COLUMNS, MESSAGE_FROM, SESSION_SELECT,
+    context_from_row, exec, in_read_transaction, in_write_transaction, listed_messages,
+    load_session, message_from_row, require_session, session_exists, session_from_row, Encoded,
+    MessageInserts, CONTEXT_SELECT, LISTED_COLUMNS, MESSAGE_COLUMNS, MESSAGE_FROM, SESSION_SELECT,
 };
 use crate::model::check_session_name;
 use crate::store::{
@@ -223,17 +223,16 @@ pub(super) fn default_session(conn: &mut Connection) -> StoreResult<Option<Strin
 
 /// Two index probes, each stopping at the first row found.
 pub(super) fn session_presence(conn: &mut Connection) -> StoreResult<SessionPresence> {
-    Ok(conn.query_row(
+    let mut stmt = conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM sessions), \
                 EXISTS (SELECT 1 FROM sessions WHERE status = 'connected')",
-        [],
-        |r| {
-            Ok(SessionPresence {
-                any: r.get(0)?,
-                connected: r.get(1)?,
-            })
-        },
-    )?)
+    )?;
+    Ok(stmt.query_row([], |r| {
+        Ok(SessionPresence {
+            any: r.get(0)?,
+            connected: r.get(1)?,
+        })
+    })?)
 }
 
 pub(super) fn cursor(conn: &mut Connection, session: &str) -> StoreResult<String> {
@@ -294,28 +293,17 @@ fn ingest_together(
     batches: &[(&str, &[NewMessage], &[Encoded], &str)],
 ) -> StoreResult<Vec<Vec<i64>>> {
     let stored_at = now_ms();
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let answers = {
-        let mut inserts = MessageInserts::prepare(&tx)?;
+    in_write_transaction(conn, |tx| {
+        let mut inserts = MessageInserts::prepare(tx)?;
         let answers = batches
             .iter()
             .map(|&(session, batch, encoded, cursor)| {
-                ingest_in(
-                    &tx,
-                    &mut inserts,
-                    session,
-                    batch,
-                    encoded,
-                    cursor,
-                    stored_at,
-                )
+                ingest_in(tx, &mut inserts, session, batch, encoded, cursor, stored_at)
             })
             .collect::<StoreResult<Vec<_>>>()?;
         inserts.finish()?;
-        answers
-    };
-    tx.commit()?;
-    Ok(answers)
+        Ok(answers)
+    })
 }
 
 /// A batch and its cursor inside the caller's transaction; its messages go through `inserts`,
@@ -446,11 +434,9 @@ pub(super) fn history(conn: &mut Connection, query: &HistoryQuery) -> StoreResul
 }
 
 pub(super) fn latest_id(conn: &mut Connection) -> StoreResult<i64> {
-    Ok(
-        conn.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
-            r.get(0)
-        })?,
-    )
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM messages")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// Inbound rows above `after_id`, at most `cap` of them read (the `(direction, id)` index).
@@ -459,11 +445,15 @@ pub(super) fn count_inbound_after(
     after_id: i64,
     cap: u32,
 ) -> StoreResult<u64> {
-    let n: i64 = conn.query_row(
-        "SELECT count(*) FROM (SELECT 1 FROM messages WHERE direction = ?1 AND id > ?2 LIMIT ?3)",
-        rusqlite::params![Direction::In.code(), after_id, cap],
-        |r| r.get(0),
-    )?;
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM messages WHERE direction = ?1 AND id > ?2 \
+             LIMIT ?3)",
+        )?
+        .query_row(
+            rusqlite::params![Direction::In.code(), after_id, cap],
+            |r| r.get(0),
+        )?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -501,34 +491,34 @@ pub(super) fn claim_inbox(
     limit: u32,
 ) -> StoreResult<Vec<StoredMessage>> {
     let consumer = consumer_name(consumer);
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    exec(
-        &tx,
-        SQL_CREATE_CONSUMER,
-        params![consumer, consumer != DEFAULT_CONSUMER],
-    )?;
-    let last: i64 = tx
-        .prepare_cached("SELECT last_id FROM consumers WHERE name = ?1")?
-        .query_row([consumer], |r| r.get(0))?;
-    let messages = if limit == 0 {
-        Vec::new()
-    } else {
-        let sql = format!(
-            "SELECT {LISTED_COLUMNS} FROM {MESSAGE_FROM} \
-             WHERE m.direction = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3"
-        );
-        let mut stmt = tx.prepare_cached(&sql)?;
-        let rows = stmt.query_and_then(
-            params![Direction::In.code(), last, i64::from(limit)],
-            message_from_row,
+    in_write_transaction(conn, |tx| {
+        exec(
+            tx,
+            SQL_CREATE_CONSUMER,
+            params![consumer, consumer != DEFAULT_CONSUMER],
         )?;
-        rows.collect::<StoreResult<Vec<_>>>()?
-    };
-    if let Some(newest) = messages.last() {
-        exec(&tx, SQL_ADVANCE_CONSUMER, params![consumer, newest.id])?;
-    }
-    tx.commit()?;
-    Ok(messages)
+        let last: i64 = tx
+            .prepare_cached("SELECT last_id FROM consumers WHERE name = ?1")?
+            .query_row([consumer], |r| r.get(0))?;
+        let messages = if limit == 0 {
+            Vec::new()
+        } else {
+            let sql = format!(
+                "SELECT {LISTED_COLUMNS} FROM {MESSAGE_FROM} \
+                 WHERE m.direction = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3"
+            );
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let rows = stmt.query_and_then(
+                params![Direction::In.code(), last, i64::from(limit)],
+                message_from_row,
+            )?;
+            rows.collect::<StoreResult<Vec<_>>>()?
+        };
+        if let Some(newest) = messages.last() {
+            exec(tx, SQL_ADVANCE_CONSUMER, params![consumer, newest.id])?;
+        }
+        Ok(messages)
+    })
 }
 
 /// Sets a consumer's cursor (creating the consumer).

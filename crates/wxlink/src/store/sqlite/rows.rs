@@ -84,12 +84,32 @@ pub(super) fn exec(
     Ok(conn.prepare_cached(sql)?.execute(params)?)
 }
 
-/// Runs `read` in one read transaction (its queries see one moment), `BEGIN` and `COMMIT`
-/// through the statement cache: `Connection::transaction` parses both on every call, a tenth
-/// of a history page. Rolled back if `read` fails or panics.
+/// Runs `read` in one read transaction (its queries see one moment). Rolled back if `read`
+/// fails or panics.
 pub(super) fn in_read_transaction<T>(
     conn: &Connection,
     read: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    in_transaction(conn, "BEGIN", read)
+}
+
+/// Runs `write` in one `BEGIN IMMEDIATE` transaction (the write lock taken at once, so two
+/// writers never deadlock on an upgrade), committed if it succeeds and rolled back if it fails
+/// or panics.
+pub(super) fn in_write_transaction<T>(
+    conn: &Connection,
+    write: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    in_transaction(conn, "BEGIN IMMEDIATE", write)
+}
+
+/// `begin`, `work`, `COMMIT`, with `begin` and `COMMIT` through the statement cache:
+/// `Connection::transaction` parses both on every call (a tenth of a history page). Rolled back
+/// unless the commit succeeded.
+fn in_transaction<T>(
+    conn: &Connection,
+    begin: &str,
+    work: impl FnOnce(&Connection) -> StoreResult<T>,
 ) -> StoreResult<T> {
     /// Rolls back unless committed.
     struct Open<'c>(Option<&'c Connection>);
@@ -100,11 +120,11 @@ pub(super) fn in_read_transaction<T>(
             }
         }
     }
-    exec(conn, "BEGIN", [])?;
+    exec(conn, begin, [])?;
     let mut open = Open(Some(conn));
-    let out = read(conn)?;
-    open.0 = None;
+    let out = work(conn)?;
     exec(conn, "COMMIT", [])?;
+    open.0 = None;
     Ok(out)
 }
 
