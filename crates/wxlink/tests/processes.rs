@@ -155,6 +155,15 @@ async fn cli_errors_have_clear_messages_and_exit_codes() {
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(json_out(&o)["error"]["kind"], "not_logged_in");
+    let mut c = cmd(&fake, dir.path());
+    c.args(["--json", "send", "o9cq80stranger@im.wechat", "--text", "hi"]);
+    let o = run(c).await;
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "a send before any login: log in first"
+    );
+    assert_eq!(json_out(&o)["error"]["kind"], "not_logged_in");
 
     login(
         &fake,

@@ -48,12 +48,10 @@ impl Service {
             .filter(|u| !u.capabilities().needs_context)
             .map(|u| u.kind())
             .collect();
-        let RouteCandidates {
-            contexts,
-            sessions,
-            any_session,
-        } = self.store().route_candidates(to, &open).await?;
-        if !any_session {
+        let RouteCandidates { contexts, sessions } =
+            self.store().route_candidates(to, &open).await?;
+        // No candidate: none exists at all (log in first), or none reaches `to` (step 5).
+        if sessions.is_empty() && !self.store().session_presence().await?.any {
             return Err(AppError::NoSessions);
         }
         let find = |name: &str| sessions.iter().find(|s| s.name == name);

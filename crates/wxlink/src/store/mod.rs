@@ -271,8 +271,6 @@ pub struct RouteCandidates {
     /// The sessions holding one of those tokens and every session of an open backend, in
     /// [`Store::sessions`] order (default first, then by name).
     pub sessions: Vec<SessionRecord>,
-    /// Whether any session exists at all.
-    pub any_session: bool,
 }
 
 /// Filters of a history query. Empty filters match everything.

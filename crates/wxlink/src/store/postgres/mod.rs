@@ -257,16 +257,14 @@ impl Store for PgStore {
         open: &[BackendKind],
     ) -> StoreResult<RouteCandidates> {
         let client = self.client().await?;
-        // The three statements go out at once on the one connection (pipelined).
-        let (contexts, sessions, any_session) = tokio::join!(
+        // Both statements go out at once on the one connection (pipelined).
+        let (contexts, sessions) = tokio::join!(
             sessions::contexts_for_user(&client, user_id),
-            sessions::route_sessions(&client, self.sealer(), user_id, open),
-            sessions::any_session(&client)
+            sessions::route_sessions(&client, self.sealer(), user_id, open)
         );
         Ok(RouteCandidates {
             contexts: contexts?,
             sessions: sessions?,
-            any_session: any_session?,
         })
     }
 

@@ -67,14 +67,6 @@ pub(super) async fn route_sessions(
     rows.iter().map(|r| session_from_row(r, sealer)).collect()
 }
 
-/// Whether any session exists.
-pub(super) async fn any_session(c: &impl GenericClient) -> StoreResult<bool> {
-    let stmt = c
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM sessions)")
-        .await?;
-    Ok(c.query_one(&stmt, &[]).await?.try_get(0)?)
-}
-
 pub(super) async fn session(
     c: &impl GenericClient,
     sealer: &Sealer,

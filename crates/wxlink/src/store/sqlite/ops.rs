@@ -367,13 +367,7 @@ pub(super) fn route_candidates(
         let sessions = stmt
             .query_and_then(params![user_id, open], session_from_row)?
             .collect::<StoreResult<Vec<_>>>()?;
-        let any_session =
-            c.query_row("SELECT EXISTS (SELECT 1 FROM sessions)", [], |r| r.get(0))?;
-        Ok(RouteCandidates {
-            contexts,
-            sessions,
-            any_session,
-        })
+        Ok(RouteCandidates { contexts, sessions })
     })
 }
 

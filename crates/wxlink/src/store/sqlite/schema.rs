@@ -151,8 +151,8 @@ const SCHEMA_V3: &str = "ALTER TABLE sessions ADD COLUMN problem TEXT;
 CREATE INDEX messages_pending ON messages (created_at) WHERE status = 'pending';";
 
 /// Schema version 4: the sessions of one backend found without reading every session (routing
-/// a message looks up the sessions that write to anyone; with a thousand accounts a scan of
-/// them was a fifth of a `send`).
+/// a message looks up the sessions that write to anyone; with 1,000 sessions a scan for them
+/// took about 0.18 ms, the index 0.04, measured through Python's sqlite3).
 const SCHEMA_V4: &str = "CREATE INDEX sessions_backend ON sessions (backend);";
 
 /// Creates the parent directory (0700) and the file (0600) if missing, and tightens the mode

@@ -305,14 +305,7 @@ async fn query_plans_use_the_intended_access_paths() {
         for (sql, extra) in &cases {
             let mut params = plan.params.clone();
             params.extend(extra.iter().cloned());
-            let steps: Vec<String> = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .unwrap()
-                .query_map(params_from_iter(params.iter()), |r| r.get(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let steps = steps.join(" | ");
+            let steps = plan_steps(&conn, sql, params_from_iter(params.iter()));
             assert!(steps.contains(expected), "{sql}\n{steps}");
             assert!(!steps.contains("TEMP B-TREE"), "{sql}\n{steps}");
         }
@@ -411,17 +404,7 @@ async fn listed_messages_keep_the_order_asked_for() {
     );
     assert_eq!(texts(&[1, 2]), ["text 0", "text 1"]);
     assert!(texts(&[]).is_empty());
-    let steps: Vec<String> = conn
-        .prepare(&format!(
-            "EXPLAIN QUERY PLAN {}",
-            crate::store::sqlite::rows::LISTED_BY_IDS
-        ))
-        .unwrap()
-        .query_map(["[1]"], |r| r.get(3))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let steps = steps.join(" | ");
+    let steps = plan_steps(&conn, crate::store::sqlite::rows::LISTED_BY_IDS, ["[1]"]);
     assert!(
         steps.contains("SEARCH m USING INTEGER PRIMARY KEY"),
         "{steps}"
@@ -438,26 +421,33 @@ async fn routing_reads_only_the_sessions_it_can_pick() {
     let names: Vec<String> = (0..40).map(|i| format!("s{i}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let store = memory_with(&names).await;
-    let mut ctx = inbound("s7", "1", "u1", "hi", 1_000);
-    ctx.context_token = Some(crate::store::contract::tok("T"));
+    let ctx = with_token(inbound("s7", "1", "u1", "hi", 1_000), "T");
     store.ingest("s7", vec![ctx], "c").await.unwrap();
     let mut conn = store.lock();
     let picked = route_candidates(&mut conn, "u1", &[BackendKind::Wechaty]).unwrap();
     let picked: Vec<&str> = picked.sessions.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(picked, ["s7"]);
-    let steps: Vec<String> = conn
-        .prepare(&format!("EXPLAIN QUERY PLAN {}", route_sessions_sql()))
-        .unwrap()
-        .query_map(rusqlite::params!["u1", "[\"wechaty\"]"], |r| r.get(3))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let steps = steps.join(" | ");
+    let steps = plan_steps(
+        &conn,
+        &route_sessions_sql(),
+        rusqlite::params!["u1", "[\"wechaty\"]"],
+    );
     assert!(
         steps.contains("INDEX sessions_backend (backend=?)"),
         "{steps}"
     );
     assert!(steps.contains("INDEX contexts_user (user_id=?)"), "{steps}");
     assert!(!steps.contains("SCAN s"), "{steps}");
-    assert!(!steps.contains("SCAN sessions"), "{steps}");
+}
+
+/// The steps of SQLite's plan for `sql` with `params`, joined by " | ".
+fn plan_steps(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> String {
+    let steps: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap()
+        .query_map(params, |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    steps.join(" | ")
 }
