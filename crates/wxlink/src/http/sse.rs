@@ -148,7 +148,7 @@ async fn open<F: HandlerFactory>(State(sessions): State<Arc<SseSessions<F>>>) ->
         cancel: cancel.clone(),
     };
     let messages = ReceiverStream::new(s2c_rx).filter_map(|msg| async move {
-        match serde_json::to_string(&msg) {
+        match crate::mcp::rendered::encode(msg) {
             Ok(json) => Some(Event::default().event("message").data(json)),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot serialize an MCP message");

@@ -15,7 +15,7 @@
 //! - [`params`]: WeiLink's argument spellings; errors worded for agents.
 //! - [`login`]: the `login` tool over the service's pending logins.
 //! - [`resources`]: `wxlink://inbox`, `wxlink://conversation/{user_id}`.
-//! - [`qr`]: the login QR code as PNG.
+//! - [`rendered`]: structured answers serialized once, written as objects by the transport.
 //! - [`stdio`]: `wxlink mcp` over stdin/stdout. The HTTP transports (`/mcp`, `/sse`) are served
 //!   by [`crate::http`] with a [`HandlerFactory`].
 
@@ -24,6 +24,7 @@ pub mod jsonrpc;
 pub mod login;
 mod notify;
 pub mod params;
+pub mod rendered;
 pub mod resources;
 pub mod schema;
 pub mod server;
@@ -99,6 +100,11 @@ impl HandlerFactory for WxlinkFactory {
 
     fn handler(&self, endpoint: Endpoint) -> WxlinkMcp {
         let handler = WxlinkMcp::new(self.service.clone(), self.surface(endpoint));
+        // stdio and legacy SSE write their messages with `rendered::encode`.
+        let handler = match endpoint {
+            Endpoint::Stdio | Endpoint::Sse => handler.with_rendered_answers(),
+            Endpoint::Streamable => handler,
+        };
         match &self.channel {
             Some(options) => handler.with_channel(channel::Channel::new(options.clone())),
             None => handler,

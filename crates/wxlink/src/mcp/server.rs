@@ -41,6 +41,7 @@ use tokio::task::JoinHandle;
 
 use super::channel::{Channel, CHANNEL_INSTRUCTIONS, PERMISSION_REQUEST_METHOD};
 use super::notify::{Listed, Listening, Wanted};
+use super::rendered;
 use super::resources::{self, Subscriptions, Target};
 use super::tools::{self, fail, ToolSurface};
 use crate::service::changes::conversations_print;
@@ -94,6 +95,9 @@ pub struct WxlinkMcp {
     router: &'static ToolRouter<Self>,
     /// The Claude Code channel, when this server is one (`--channel`).
     channel: Option<Arc<Channel>>,
+    /// Whether the transport writes tool answers with [`rendered::encode`]; if not, their
+    /// stand-ins are expanded here.
+    rendered_answers: bool,
 }
 
 impl std::fmt::Debug for WxlinkMcp {
@@ -144,7 +148,15 @@ impl WxlinkMcp {
             listed: Arc::default(),
             router: tools::router(),
             channel: None,
+            rendered_answers: false,
         }
+    }
+
+    /// This server on a transport that writes its messages with [`rendered::encode`] (stdio,
+    /// legacy SSE), which writes each structured answer from its JSON text.
+    pub fn with_rendered_answers(mut self) -> WxlinkMcp {
+        self.rendered_answers = true;
+        self
     }
 
     /// This server as a Claude Code channel.
@@ -280,7 +292,11 @@ impl ServerHandler for WxlinkMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let call = ToolCallContext::new(self, request, context);
-        self.router.call(call).await
+        let mut response = self.router.call(call).await?;
+        if !self.rendered_answers {
+            rendered::expand(&mut response)?;
+        }
+        Ok(response)
     }
 
     async fn list_tools(

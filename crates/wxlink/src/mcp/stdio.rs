@@ -6,7 +6,8 @@
 //! The transport is rmcp's non-blocking stdio pipes with our own framing around them: one
 //! message per line, and a line that is no message (not JSON, or JSON of another shape, or
 //! longer than [`MAX_LINE`]) is answered with the JSON-RPC error ([`super::jsonrpc::reject`])
-//! instead of being dropped unanswered. One writer task owns stdout.
+//! instead of being dropped unanswered. Messages are written by [`super::rendered::encode`]
+//! (each structured answer from its JSON text). One writer task owns stdout.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -151,7 +152,7 @@ fn pipes() -> (
     let outgoing = tokio_util::sync::PollSender::new(out)
         .sink_map_err(|_| StdoutClosed)
         .with(|message: ServerJsonRpcMessage| {
-            std::future::ready(match serde_json::to_string(&message) {
+            std::future::ready(match super::rendered::encode(message) {
                 Ok(line) => Ok(line),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot encode an MCP message");
