@@ -217,6 +217,7 @@ impl FtsMatch {
                  ORDER BY messages_fts.rowid DESC LIMIT ? OFFSET ?"
             ),
             params: self.params(),
+            everything: false,
         }
     }
 
@@ -234,6 +235,7 @@ impl FtsMatch {
                  ORDER BY messages_fts.rowid DESC LIMIT ? OFFSET ?"
             ),
             params,
+            everything: false,
         }
     }
 }
@@ -244,6 +246,8 @@ pub(super) struct HistoryPlan {
     pub(super) matches_sql: String,
     pub(super) ids_sql: String,
     pub(super) params: Vec<SqlValue>,
+    /// Every message matches (no filter): counted by [`count_everything`].
+    pub(super) everything: bool,
 }
 
 impl HistoryPlan {
@@ -263,6 +267,7 @@ impl HistoryPlan {
     fn filtered(filters: Conditions) -> Self {
         let where_sql = filters.where_sql();
         HistoryPlan {
+            everything: filters.is_empty(),
             matches_sql: format!("FROM messages m{where_sql}"),
             ids_sql: format!(
                 "SELECT m.id FROM messages m{where_sql} ORDER BY m.id DESC LIMIT ? OFFSET ?"
@@ -402,11 +407,10 @@ pub(super) fn run_history(
         return Ok(HistoryPage::empty());
     };
     let cap = query.count_limit();
-    let mut params = plan.params.clone();
-    params.extend(cap.map(SqlValue::from));
-    let counted: i64 = conn
-        .prepare_cached(&plan.count_sql(cap.is_some()))?
-        .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+    let counted = match plan.everything {
+        true => count_everything(conn, &plan, cap)?,
+        false => count_matches(conn, &plan, cap)?,
+    };
     let (total, total_exact) = query.totals(counted);
     let mut messages = Vec::new();
     if query.page_can_hold_rows(total, total_exact) {
@@ -424,6 +428,37 @@ pub(super) fn run_history(
         total,
         total_exact,
     })
+}
+
+/// How many rows `plan` matches, counting at most `cap` (`None`: all of them), row by row.
+fn count_matches(conn: &Connection, plan: &HistoryPlan, cap: Option<i64>) -> StoreResult<i64> {
+    let mut params = plan.params.clone();
+    params.extend(cap.map(SqlValue::from));
+    Ok(conn
+        .prepare_cached(&plan.count_sql(cap.is_some()))?
+        .query_row(params_from_iter(params.iter()), |r| r.get(0))?)
+}
+
+/// How many messages there are, counting at most `cap`, for a `plan` that matches them all.
+///
+/// SQLite counts a whole table from its b-tree pages rather than row by row (500 messages: 11 µs
+/// with the query of the id span, against 40 µs counted row by row, through Python's sqlite3),
+/// but always reads every page. So it is used only when the
+/// ids prove the table small: ids only grow, so there are at most `max - min + 1` rows; past
+/// the cap the rows are counted one by one, up to the cap, as for any other plan.
+fn count_everything(conn: &Connection, plan: &HistoryPlan, cap: Option<i64>) -> StoreResult<i64> {
+    let span: Option<i64> = conn
+        .prepare_cached(
+            "SELECT (SELECT max(id) FROM messages) - (SELECT min(id) FROM messages) + 1",
+        )?
+        .query_row([], |r| r.get(0))?;
+    match (span, cap) {
+        (None, _) => Ok(0),
+        (Some(span), Some(cap)) if span > cap => count_matches(conn, plan, Some(cap)),
+        _ => Ok(conn
+            .prepare_cached("SELECT count(*) FROM messages")?
+            .query_row([], |r| r.get(0))?),
+    }
 }
 
 /// `count(*)` of the rows `sql` (with `params`) returns, counting at most `cap`.

@@ -380,6 +380,44 @@ async fn a_failed_read_leaves_no_transaction_open() {
     assert_eq!(total.unwrap(), 0);
 }
 
+/// A page without filters counts every message from the table's pages when the ids show there
+/// are few, and row by row up to the cap otherwise: the totals are the same either way.
+#[tokio::test]
+async fn an_unfiltered_count_is_capped_like_any_other() {
+    let store = memory_with(&["s"]).await;
+    let batch: Vec<_> = (0..6)
+        .map(|i| inbound("s", &i.to_string(), "u", &format!("text {i}"), i))
+        .collect();
+    store.ingest("s", batch, "c").await.unwrap();
+    let conn = store.lock();
+    let totals = |count_up_to: Option<u64>| {
+        let q = HistoryQuery {
+            limit: 2,
+            count_up_to,
+            ..HistoryQuery::default()
+        };
+        assert!(plan_history(&conn, &q, None).unwrap().unwrap().everything);
+        let page = run_history(&conn, &q, None).unwrap();
+        assert_eq!(page.messages.len(), 2);
+        (page.total, page.total_exact)
+    };
+    assert_eq!(totals(None), (6, true));
+    assert_eq!(totals(Some(2)), (2, false));
+    assert_eq!(totals(Some(5)), (5, false));
+    assert_eq!(totals(Some(6)), (6, true));
+    assert_eq!(totals(Some(100)), (6, true));
+    let filtered = HistoryQuery {
+        user: Some("u".into()),
+        ..query()
+    };
+    assert!(
+        !plan_history(&conn, &filtered, None)
+            .unwrap()
+            .unwrap()
+            .everything
+    );
+}
+
 /// A list's rows come back in the order of the ids asked for, an id without a row left out,
 /// each found by its key (no scan of `messages`).
 #[tokio::test]
@@ -410,6 +448,15 @@ async fn listed_messages_keep_the_order_asked_for() {
         "{steps}"
     );
     assert!(!steps.contains("SCAN m"), "{steps}");
+    // The order comes from the join, not a sort; rows that came in another order are put
+    // back in the list's.
+    assert!(!steps.contains("TEMP B-TREE"), "{steps}");
+    let ids = [5, 2, 3, 1];
+    let mut shuffled = listed_messages(&conn, &ids).unwrap();
+    shuffled.reverse();
+    crate::store::sqlite::rows::in_list_order(&mut shuffled, &ids);
+    let order: Vec<i64> = shuffled.iter().map(|m| m.id).collect();
+    assert_eq!(order, ids);
 }
 
 /// Routing a message reads the sessions it can pick through indexes (the recipient's contexts,
