@@ -9,9 +9,11 @@ With --weilink (run by the Python of the venv that has WeiLink 0.6.2:
 tests/interop/setup-venv.sh), WeiLink's MCP server is measured too, on the same fake with the
 same messages (`ping`, `sessions`, `history`: it has no `contacts`).
 
-Each figure is the median over --count calls; the run is repeated --runs times (a fresh server
-each) and printed as min / median / max of those medians, with the server's RSS after the run,
-and how much of each figure is this Python client parsing the answer (`json.loads`).
+Each figure is the median over --count calls of the time from writing the request to having
+read the whole answer line (the server, the pipes and this client's reading; not its parsing);
+the run is repeated --runs times (a fresh server each) and printed as min / median / max of
+those medians, with the median of the same calls including this Python client parsing the
+answer (`json.loads`), and the server's RSS after the run.
 """
 
 from __future__ import annotations
@@ -33,26 +35,39 @@ from mcp_bench import Stdio, free_port, login_weilink, rss_mb  # noqa: E402
 
 
 def timed(s: Stdio, method: str, params: dict, count: int) -> tuple[float, float, int]:
-    """Median ms of `count` calls (after 50 not counted); the median ms this client takes to
-    parse one answer (`json.loads` of the same answer again, part of the first figure); the
-    answer's size in bytes."""
-    lat = []
-    result: dict = {}
+    """Median ms of `count` calls (after 50 not counted) from writing the request to having
+    read its whole answer line (the server and the pipes); the median ms of the same calls
+    with this client parsing the answer (`json.loads`) too; the answer's size in bytes."""
+    wire, parsed = [], []
     for i in range(count + 50):
         t = time.perf_counter()
-        result = s.request(method, params)
-        dt = (time.perf_counter() - t) * 1000
+        rid = s.start(method, params)
+        line, read = answer_line(s, rid)
+        msg = json.loads(line)
+        done = time.perf_counter()
+        if "error" in msg:
+            raise RuntimeError(f"{method} failed: {msg['error']}")
+        result = msg["result"]
         if method == "tools/call" and result.get("isError"):
             raise RuntimeError(f"{params['name']} failed: {result}")
         if i >= 50:
-            lat.append(dt)
-    line = json.dumps({"jsonrpc": "2.0", "id": 1, "result": result}, ensure_ascii=False)
-    parse = []
-    for _ in range(200):
-        t = time.perf_counter()
-        json.loads(line)
-        parse.append((time.perf_counter() - t) * 1000)
-    return statistics.median(lat), statistics.median(parse), len(line.encode())
+            wire.append((read - t) * 1000)
+            parsed.append((done - t) * 1000)
+    return statistics.median(wire), statistics.median(parsed), len(line)
+
+
+def answer_line(s: Stdio, rid: int, timeout: float = 30.0) -> tuple[bytes, float]:
+    """The line answering request `rid`, unparsed, and when it had been read whole (other
+    lines, such as notifications, are skipped)."""
+    deadline = time.perf_counter() + timeout
+    mark = b'"id":%d,' % rid
+    while True:
+        line = s._line(deadline)
+        read = time.perf_counter()
+        if line is None:
+            raise EOFError(f"server closed stdout (exit code {s.proc.poll()})")
+        if mark in line[:48]:
+            return line, read
 
 
 def stored(s: Stdio, total_of, want: int, drain: bool) -> None:
@@ -135,7 +150,8 @@ def main() -> None:
                         rss[name].append(rss_mb(s.proc.pid))
                     finally:
                         s.close()
-            print(f"tool latency over stdio, median of {a.count} calls per run, {a.runs} runs, "
+            print(f"tool latency over stdio (request written -> answer read, unparsed), median "
+                  f"of {a.count} calls per run, {a.runs} runs, "
                   f"{a.messages} messages stored (load average {os.getloadavg()[0]:.1f}):")
             for name in servers:
                 print(f"{name}:")
@@ -148,7 +164,7 @@ def main() -> None:
                         ratio = (f"  ({statistics.median(v) / statistics.median(results['wxlink', label]):.0f}"
                                  f"x wxlink's)")
                     print(f"  {label:<28} min {v[0]:6.3f}  median {statistics.median(v):6.3f}  "
-                          f"max {v[-1]:6.3f} ms   (of which this client's JSON parse "
+                          f"max {v[-1]:6.3f} ms   (with this client's JSON parse: median "
                           f"{statistics.median(parses[server, label]):.3f} ms; answer "
                           f"{sizes[server, label]:,} B){ratio}")
                 r = rss[name]

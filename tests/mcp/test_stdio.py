@@ -287,7 +287,9 @@ def test_login_through_the_qr_flow(wx: Wxlink, fake: FakeControl):
 
 
 def test_login_expired_qr_gives_a_new_one(wx: Wxlink, fake: FakeControl):
-    fake.qr_script("expired")
+    # The first code expires after one long-poll, not at once: an immediate expiry could renew
+    # it before the first call looked, which then showed the second code (seen on a slow run).
+    fake.qr_script("wait", "expired")
     # The login goes on between calls: the new code waits (as a person would take a moment to
     # scan it) so the next call sees it before the confirmation.
     fake.qr_script("wait", "wait", "wait", {"status": "confirmed", "user_id": USER})
