@@ -380,15 +380,21 @@ async fn a_failed_read_leaves_no_transaction_open() {
     assert_eq!(total.unwrap(), 0);
 }
 
-/// A page without filters counts every message from the table's pages when the ids show there
-/// are few, and row by row up to the cap otherwise: the totals are the same either way.
-#[tokio::test]
-async fn an_unfiltered_count_is_capped_like_any_other() {
+/// A store with six messages from user `u` (ids 1 to 6, texts "text 0" to "text 5").
+async fn six_messages() -> SqliteStore {
     let store = memory_with(&["s"]).await;
     let batch: Vec<_> = (0..6)
         .map(|i| inbound("s", &i.to_string(), "u", &format!("text {i}"), i))
         .collect();
     store.ingest("s", batch, "c").await.unwrap();
+    store
+}
+
+/// A page without filters counts every message from the table's pages when the ids show there
+/// are few, and row by row up to the cap otherwise: the totals are the same either way.
+#[tokio::test]
+async fn an_unfiltered_count_is_capped_like_any_other() {
+    let store = six_messages().await;
     let conn = store.lock();
     let totals = |count_up_to: Option<u64>| {
         let q = HistoryQuery {
@@ -423,11 +429,7 @@ async fn an_unfiltered_count_is_capped_like_any_other() {
 #[tokio::test]
 async fn listed_messages_keep_the_order_asked_for() {
     use crate::store::sqlite::rows::listed_messages;
-    let store = memory_with(&["s"]).await;
-    let batch: Vec<_> = (0..6)
-        .map(|i| inbound("s", &i.to_string(), "u", &format!("text {i}"), i))
-        .collect();
-    store.ingest("s", batch, "c").await.unwrap();
+    let store = six_messages().await;
     let conn = store.lock();
     let texts = |ids: &[i64]| -> Vec<String> {
         listed_messages(&conn, ids)
