@@ -53,6 +53,18 @@ fn json_out(o: &Output) -> Value {
     })
 }
 
+/// Runs `wxlink --json ARGS`, which must fail with exit code `code` and error kind `kind`;
+/// returns the error object.
+async fn json_error(fake: &FakeIlink, dir: &Path, args: &[&str], code: i32, kind: &str) -> Value {
+    let mut c = cmd(fake, dir);
+    c.arg("--json").args(args);
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(code), "{args:?}");
+    let error = json_out(&o)["error"].clone();
+    assert_eq!(error["kind"], kind, "{args:?}");
+    error
+}
+
 async fn login(fake: &FakeIlink, dir: &Path, name: &str, steps: Vec<QrStep>) -> Value {
     fake.script_qr(steps);
     let mut c = cmd(fake, dir);
@@ -150,57 +162,29 @@ async fn cli_login_through_redirect_expiry_and_verify_code() {
 async fn cli_errors_have_clear_messages_and_exit_codes() {
     let fake = fake().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut c = cmd(&fake, dir.path());
-    c.args(["--json", "recv", "--timeout", "0"]);
-    let o = run(c).await;
-    assert_eq!(o.status.code(), Some(3));
-    assert_eq!(json_out(&o)["error"]["kind"], "not_logged_in");
-    let mut c = cmd(&fake, dir.path());
-    c.args(["--json", "send", "o9cq80stranger@im.wechat", "--text", "hi"]);
-    let o = run(c).await;
-    assert_eq!(
-        o.status.code(),
-        Some(3),
-        "a send before any login: log in first"
-    );
-    assert_eq!(json_out(&o)["error"]["kind"], "not_logged_in");
+    let dir = dir.path();
+    json_error(&fake, dir, &["recv", "--timeout", "0"], 3, "not_logged_in").await;
+    // A send before any login: log in first (not "no context for this user").
+    let send = ["send", "o9cq80stranger@im.wechat", "--text", "hi"];
+    json_error(&fake, dir, &send, 3, "not_logged_in").await;
 
-    login(
-        &fake,
-        dir.path(),
-        "default",
-        vec![QrStep::named("confirmed")],
-    )
-    .await;
-    let mut c = cmd(&fake, dir.path());
-    c.args(["send", "o9cq80stranger@im.wechat", "--text", "hi"]);
+    login(&fake, dir, "default", vec![QrStep::named("confirmed")]).await;
+    let mut c = cmd(&fake, dir);
+    c.args(send);
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(5));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("has not written to"), "{err}");
     assert!(o.stdout.is_empty(), "errors go to stderr in human mode");
 
-    let mut c = cmd(&fake, dir.path());
-    c.args(["--json", "download", "12345"]);
-    let o = run(c).await;
-    assert_eq!(o.status.code(), Some(6));
-    assert_eq!(json_out(&o)["error"]["kind"], "message_not_found");
+    json_error(&fake, dir, &["download", "12345"], 6, "message_not_found").await;
 
-    let mut c = cmd(&fake, dir.path());
-    c.args(["--json", "history", "--since", "last tuesday"]);
-    let o = run(c).await;
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "an invalid argument is a usage error"
-    );
-    assert_eq!(json_out(&o)["error"]["kind"], "invalid");
-    assert!(json_out(&o)["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("ISO 8601"));
+    // An invalid argument is a usage error.
+    let since = ["history", "--since", "last tuesday"];
+    let error = json_error(&fake, dir, &since, 2, "invalid").await;
+    assert!(error["message"].as_str().unwrap().contains("ISO 8601"));
 
-    let mut c = cmd(&fake, dir.path());
+    let mut c = cmd(&fake, dir);
     c.args(["sessions", "rename", "nope", "other"]);
     assert_eq!(run(c).await.status.code(), Some(3));
 }

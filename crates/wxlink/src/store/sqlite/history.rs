@@ -407,9 +407,10 @@ pub(super) fn run_history(
         return Ok(HistoryPage::empty());
     };
     let cap = query.count_limit();
-    let counted = match plan.everything {
-        true => count_everything(conn, &plan, cap)?,
-        false => count_matches(conn, &plan, cap)?,
+    let counted = if plan.everything {
+        count_everything(conn, &plan, cap)?
+    } else {
+        count_matches(conn, &plan, cap)?
     };
     let (total, total_exact) = query.totals(counted);
     let mut messages = Vec::new();

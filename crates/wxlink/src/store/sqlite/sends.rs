@@ -44,13 +44,23 @@ pub(super) fn reserve_send(
     token: &str,
     quota: u32,
 ) -> StoreResult<Option<u32>> {
-    let count: Option<i64> = in_write_transaction(conn, |tx| {
-        Ok(tx
-            .prepare_cached(SQL_RESERVE_SEND)?
-            .query_row(params![session, user_id, token, quota], |r| r.get(0))
-            .optional()?)
-    })?;
+    let count = in_write_transaction(conn, |tx| reserve(tx, session, user_id, token, quota))?;
     Ok(count.and_then(|c| u32::try_from(c).ok()))
+}
+
+/// Takes one send from the quota of `token`, inside the caller's transaction: the new count,
+/// or `None` when the quota is spent (or the token unknown).
+fn reserve(
+    tx: &Connection,
+    session: &str,
+    user_id: &str,
+    token: &str,
+    quota: u32,
+) -> StoreResult<Option<i64>> {
+    Ok(tx
+        .prepare_cached(SQL_RESERVE_SEND)?
+        .query_row(params![session, user_id, token, quota], |r| r.get(0))
+        .optional()?)
 }
 
 pub(super) fn refund_send(
@@ -112,13 +122,13 @@ pub(super) fn begin_send(
     in_write_transaction(conn, |tx| {
         require_session(tx, &message.session)?;
         if let Some(r) = reservation {
-            let reserved: Option<i64> = tx
-                .prepare_cached(SQL_RESERVE_SEND)?
-                .query_row(
-                    params![message.session, message.peer, r.token.expose_str(), r.quota],
-                    |row| row.get(0),
-                )
-                .optional()?;
+            let reserved = reserve(
+                tx,
+                &message.session,
+                &message.peer,
+                r.token.expose_str(),
+                r.quota,
+            )?;
             if reserved.is_none() {
                 return Ok(None);
             }
