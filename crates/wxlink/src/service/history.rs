@@ -107,7 +107,8 @@ fn time(field: &str, s: &str) -> AppResult<Option<i64>> {
 }
 
 /// The store query for `filter` (`None` when no message can match, e.g. an unknown bot id),
-/// and a note when a filter needs explaining. A bot id becomes the session whose bot it is.
+/// and a note when a filter needs explaining. A bot id becomes the session whose bot it is,
+/// found among `sessions` (the bot's own, or more: the others are passed over).
 pub fn plan(
     filter: &HistoryFilter,
     sessions: &[SessionRecord],
@@ -182,10 +183,11 @@ impl Service {
 
     /// A page of history, newest first.
     pub async fn history(&self, filter: &HistoryFilter) -> AppResult<History> {
-        let sessions = if filter.bot_id.trim().is_empty() {
-            Vec::new()
-        } else {
-            self.store().sessions().await?
+        // Only the bot's own sessions are read, not every session with its user count (with a
+        // thousand accounts, a thousand rows).
+        let sessions = match given(&filter.bot_id) {
+            Some(bot) => self.store().sessions_with_bot(&bot).await?,
+            None => Vec::new(),
         };
         let (query, note) = plan(filter, &sessions)?;
         let limit = filter.limit.clamp(1, MAX_PAGE);

@@ -373,6 +373,9 @@ impl Retention {
 pub trait Store: Send + Sync + fmt::Debug {
     /// All sessions, default first then by name.
     async fn sessions(&self) -> StoreResult<Vec<SessionRecord>>;
+    /// The sessions whose bot is `bot_id`, default first then by name (what a history filter
+    /// by bot id reads: only those rows, not every session's).
+    async fn sessions_with_bot(&self, bot_id: &str) -> StoreResult<Vec<SessionRecord>>;
     /// One session.
     async fn session(&self, name: &str) -> StoreResult<Option<SessionRecord>>;
     /// Creates the session or replaces its credentials (status `connected`). When the bot id

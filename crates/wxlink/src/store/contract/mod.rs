@@ -71,6 +71,7 @@ macro_rules! contract_suite {
             session_names_are_checked,
             save_login_creates_replaces_and_resets_on_bot_change,
             sessions_are_listed_default_first_with_user_counts,
+            sessions_are_found_by_their_bot,
             the_first_session_is_the_default_until_another_is_chosen,
             session_presence_follows_the_sessions,
             ingest_dedupes_and_always_moves_the_cursor,

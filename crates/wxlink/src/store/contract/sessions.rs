@@ -146,6 +146,35 @@ pub(crate) async fn sessions_are_listed_default_first_with_user_counts(db: &dyn 
     ));
 }
 
+/// Two sessions can share a bot (a login saved under a second name); each is found by it,
+/// default first, with the same fields the full list has, and nothing for another bot.
+pub(crate) async fn sessions_are_found_by_their_bot(db: &dyn Fixture) {
+    let store = store_with(db, &["b", "a", "c"]).await; // bots bot0, bot1, bot2
+    store.save_login("d", &login("bot1", "t-d")).await.unwrap();
+    store.set_default("d").await.unwrap();
+    let batch = [with_token(inbound("a", "1", "u1", "x", 5), "t1")];
+    store.ingest("a", batch.to_vec(), "c").await.unwrap();
+
+    let found = store.sessions_with_bot("bot1").await.unwrap();
+    let names: Vec<_> = found.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["d", "a"], "default first, then by name");
+    let listed = store.sessions().await.unwrap();
+    for s in &found {
+        let same = listed.iter().find(|l| l.name == s.name).unwrap();
+        assert_eq!(s, same);
+    }
+    assert_eq!(found[1].users, 1);
+    assert_eq!(found[1].last_message_at_ms, Some(5));
+    assert_eq!(
+        found[0].token.as_ref().map(Secret::expose_str),
+        Some("t-d"),
+        "the token is read (unsealed) like the list's"
+    );
+    assert_eq!(store.sessions_with_bot("bot2").await.unwrap()[0].name, "c");
+    assert!(store.sessions_with_bot("nobody").await.unwrap().is_empty());
+    assert!(store.sessions_with_bot("").await.unwrap().is_empty());
+}
+
 pub(crate) async fn the_first_session_is_the_default_until_another_is_chosen(db: &dyn Fixture) {
     let store = store_with(db, &[]).await;
     assert_eq!(store.default_session().await.unwrap(), None);

@@ -198,6 +198,10 @@ impl Store for PgStore {
         sessions::sessions(&self.client().await?, self.sealer()).await
     }
 
+    async fn sessions_with_bot(&self, bot_id: &str) -> StoreResult<Vec<SessionRecord>> {
+        sessions::sessions_with_bot(&self.client().await?, self.sealer(), bot_id).await
+    }
+
     async fn session(&self, name: &str) -> StoreResult<Option<SessionRecord>> {
         sessions::session(&self.client().await?, self.sealer(), name).await
     }

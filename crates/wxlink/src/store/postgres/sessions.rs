@@ -48,6 +48,19 @@ pub(super) async fn sessions(
     rows.iter().map(|r| session_from_row(r, sealer)).collect()
 }
 
+/// The sessions of one bot ([`crate::store::Store::sessions_with_bot`]); only their tokens
+/// are unsealed.
+pub(super) async fn sessions_with_bot(
+    c: &impl GenericClient,
+    sealer: &Sealer,
+    bot_id: &str,
+) -> StoreResult<Vec<SessionRecord>> {
+    let sql = format!("{SESSION_SELECT} WHERE s.bot_id = $1 ORDER BY s.is_default DESC, s.name");
+    let stmt = c.prepare_cached(&sql).await?;
+    let rows = c.query(&stmt, &[&bot_id]).await?;
+    rows.iter().map(|r| session_from_row(r, sealer)).collect()
+}
+
 /// The sessions holding a context token of `user_id` and those of the `open` backends
 /// ([`crate::store::Store::route_candidates`]), default first then by name; only their tokens
 /// are unsealed.

@@ -390,6 +390,11 @@ impl Store for SqliteStore {
         self.run(ops::sessions).await
     }
 
+    async fn sessions_with_bot(&self, bot_id: &str) -> StoreResult<Vec<SessionRecord>> {
+        let bot_id = bot_id.to_owned();
+        self.run(move |c| ops::sessions_with_bot(c, &bot_id)).await
+    }
+
     async fn session(&self, name: &str) -> StoreResult<Option<SessionRecord>> {
         let name = name.to_owned();
         self.run(move |c| ops::session(c, &name)).await

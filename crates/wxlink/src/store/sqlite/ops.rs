@@ -59,6 +59,16 @@ pub(super) fn sessions(conn: &mut Connection) -> StoreResult<Vec<SessionRecord>>
     rows.collect()
 }
 
+pub(super) fn sessions_with_bot(
+    conn: &mut Connection,
+    bot_id: &str,
+) -> StoreResult<Vec<SessionRecord>> {
+    let sql = format!("{SESSION_SELECT} WHERE s.bot_id = ?1 ORDER BY s.is_default DESC, s.name");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_and_then([bot_id], session_from_row)?;
+    rows.collect()
+}
+
 pub(super) fn session(conn: &mut Connection, name: &str) -> StoreResult<Option<SessionRecord>> {
     load_session(conn, name)
 }
