@@ -16,7 +16,9 @@ Prints, with min / median / max over the rounds where there are rounds:
   account has as many messages stored as the N accounts had (the store's size, not the
   accounts);
 - `recv` with `timeout` 0 when nothing is new (an agent polling): p50 with N accounts and
-  with one.
+  with one;
+- `history`, a page of 20 of one account's messages with N accounts, its bot id given (which
+  wxlink maps to the account's session) and its session named: p50 of each and their ratio.
 
 `--nofile` starts the server with that soft open-file limit (1024 is a common default) to
 show the process raises it itself: N accounts need N sockets and N lock files.
@@ -163,19 +165,25 @@ def send_p50(s: Stdio, fake, db: Path, bot_id: str, user: str, session: str | No
     return lat[10:]
 
 
+def tool_lat(s: Stdio, name: str, args: dict, count: int) -> list[float]:
+    """Latencies (ms) of the tool `name` called with `args` over stdio (this client's parse of
+    the answer included), 10 calls not counted."""
+    lat: list[float] = []
+    for _ in range(count + 10):
+        t = time.perf_counter()
+        result = s.call(name, args)
+        lat.append((time.perf_counter() - t) * 1000)
+        if result.get("isError"):
+            raise RuntimeError(f"{name} failed: {result}")
+    return lat[10:]
+
+
 def recv_p50(s: Stdio, count: int) -> list[float]:
     """`recv` latencies (ms) with `timeout` 0 once everything stored was read: the cost of a
     call that finds nothing new (an agent polling), 10 calls not counted."""
     while payload(s.call("recv", {"timeout": 0})).get("messages"):
         pass
-    lat: list[float] = []
-    for _ in range(count + 10):
-        t = time.perf_counter()
-        result = s.call("recv", {"timeout": 0})
-        lat.append((time.perf_counter() - t) * 1000)
-        if result.get("isError"):
-            raise RuntimeError(f"recv failed: {result}")
-    return lat[10:]
+    return tool_lat(s, "recv", {"timeout": 0}, count)
 
 
 def has_text(db: Path, text: str) -> bool:
@@ -298,6 +306,10 @@ def main() -> None:
             named = send_p50(srv, fake, db, first, by_bot[first]["user_id"], names[first],
                              a.sends)
             many_recv = recv_p50(srv, a.sends)
+            # One account's page, its bot id given (WeiLink's filter) and its session named.
+            page_by_bot = tool_lat(srv, "history", {"bot_id": first, "limit": 20}, a.sends)
+            page_by_session = tool_lat(srv, "history", {"session": names[first], "limit": 20},
+                                  a.sends)
             sizes = {p.name: p.stat().st_size for p in home.glob("wxlink.db*") if p.is_file()}
             srv.close()
             servers.clear()
@@ -355,6 +367,12 @@ def main() -> None:
                   f"(p90 {p90(many_recv):.3f})")
             print(f"  recv p50 (nothing new), 1 account            {recvs[1]:8.3f} ms   "
                   f"(p90 {p90(single_recv):.3f})   ratio {recvs[0] / recvs[1]:.2f}×")
+            pages = statistics.median(page_by_bot), statistics.median(page_by_session)
+            print(f"  history p50, a page of one account by bot id {pages[0]:8.3f} ms   "
+                  f"(p90 {p90(page_by_bot):.3f})   {a.accounts} accounts")
+            print(f"  history p50, the same page by session name   {pages[1]:8.3f} ms   "
+                  f"(p90 {p90(page_by_session):.3f})   "
+                  f"bot id / session {pages[0] / pages[1]:.2f}×")
             total = stored_inbound(db)
             size = sum(sizes.values())
             print(f"  store after the sends: {total} inbound messages, {size / 1e6:.1f} MB "
