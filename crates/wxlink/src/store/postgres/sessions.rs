@@ -7,6 +7,7 @@
 //! exactly one the default.
 
 use deadpool_postgres::{Client, GenericClient, Transaction};
+use tokio_postgres::types::ToSql;
 
 use super::crypt::Sealer;
 use super::error::is_unique_violation;
@@ -38,27 +39,37 @@ pub(super) const SQL_BUMP_LAST_MESSAGE: &str = "UPDATE sessions \
 pub(super) const SQL_SET_CURSOR: &str = "INSERT INTO cursors (session, cursor) VALUES ($1, $2) \
      ON CONFLICT (session) DO UPDATE SET cursor = excluded.cursor";
 
+/// The order of every list of sessions: the default first, then by name.
+const SESSION_ORDER: &str = "ORDER BY s.is_default DESC, s.name";
+
+/// The sessions `filter` keeps (a `WHERE` clause with `params`, or nothing), in
+/// [`SESSION_ORDER`]; only their tokens are unsealed.
+async fn listed_sessions(
+    c: &impl GenericClient,
+    sealer: &Sealer,
+    filter: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> StoreResult<Vec<SessionRecord>> {
+    let sql = format!("{SESSION_SELECT} {filter} {SESSION_ORDER}");
+    let stmt = c.prepare_cached(&sql).await?;
+    let rows = c.query(&stmt, params).await?;
+    rows.iter().map(|r| session_from_row(r, sealer)).collect()
+}
+
 pub(super) async fn sessions(
     c: &impl GenericClient,
     sealer: &Sealer,
 ) -> StoreResult<Vec<SessionRecord>> {
-    let sql = format!("{SESSION_SELECT} ORDER BY s.is_default DESC, s.name");
-    let stmt = c.prepare_cached(&sql).await?;
-    let rows = c.query(&stmt, &[]).await?;
-    rows.iter().map(|r| session_from_row(r, sealer)).collect()
+    listed_sessions(c, sealer, "", &[]).await
 }
 
-/// The sessions of one bot ([`crate::store::Store::sessions_with_bot`]); only their tokens
-/// are unsealed.
+/// The sessions of one bot ([`crate::store::Store::sessions_with_bot`]).
 pub(super) async fn sessions_with_bot(
     c: &impl GenericClient,
     sealer: &Sealer,
     bot_id: &str,
 ) -> StoreResult<Vec<SessionRecord>> {
-    let sql = format!("{SESSION_SELECT} WHERE s.bot_id = $1 ORDER BY s.is_default DESC, s.name");
-    let stmt = c.prepare_cached(&sql).await?;
-    let rows = c.query(&stmt, &[&bot_id]).await?;
-    rows.iter().map(|r| session_from_row(r, sealer)).collect()
+    listed_sessions(c, sealer, "WHERE s.bot_id = $1", &[&bot_id]).await
 }
 
 /// The sessions holding a context token of `user_id` and those of the `open` backends
@@ -70,14 +81,10 @@ pub(super) async fn route_sessions(
     user_id: &str,
     open: &[BackendKind],
 ) -> StoreResult<Vec<SessionRecord>> {
-    let sql = format!(
-        "{SESSION_SELECT} WHERE s.name IN (SELECT session FROM contexts WHERE user_id = $1) \
-         OR s.backend = ANY($2) ORDER BY s.is_default DESC, s.name"
-    );
     let open: Vec<&str> = open.iter().map(|b| b.as_str()).collect();
-    let stmt = c.prepare_cached(&sql).await?;
-    let rows = c.query(&stmt, &[&user_id, &open]).await?;
-    rows.iter().map(|r| session_from_row(r, sealer)).collect()
+    let filter = "WHERE s.name IN (SELECT session FROM contexts WHERE user_id = $1) \
+                  OR s.backend = ANY($2)";
+    listed_sessions(c, sealer, filter, &[&user_id, &open]).await
 }
 
 pub(super) async fn session(

@@ -52,21 +52,35 @@ const SQL_PRUNE_ROWS: &str = "DELETE FROM messages WHERE id <= \
 const SQL_PRUNE_DAYS: &str = "DELETE FROM message_days \
      WHERE max_id < (SELECT coalesce(min(id), 9223372036854775807) FROM messages)";
 
-pub(super) fn sessions(conn: &mut Connection) -> StoreResult<Vec<SessionRecord>> {
-    let sql = format!("{SESSION_SELECT} ORDER BY s.is_default DESC, s.name");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_and_then([], session_from_row)?;
+/// The order of every list of sessions: the default first, then by name.
+const SESSION_ORDER: &str = "ORDER BY s.is_default DESC, s.name";
+
+/// The statement listing the sessions `filter` keeps (a `WHERE` clause, or nothing).
+fn sessions_sql(filter: &str) -> String {
+    format!("{SESSION_SELECT} {filter} {SESSION_ORDER}")
+}
+
+/// The sessions `filter` keeps (a `WHERE` clause with `params`, or nothing), in
+/// [`SESSION_ORDER`].
+fn listed_sessions(
+    conn: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<SessionRecord>> {
+    let mut stmt = conn.prepare_cached(&sessions_sql(filter))?;
+    let rows = stmt.query_and_then(params, session_from_row)?;
     rows.collect()
+}
+
+pub(super) fn sessions(conn: &mut Connection) -> StoreResult<Vec<SessionRecord>> {
+    listed_sessions(conn, "", [])
 }
 
 pub(super) fn sessions_with_bot(
     conn: &mut Connection,
     bot_id: &str,
 ) -> StoreResult<Vec<SessionRecord>> {
-    let sql = format!("{SESSION_SELECT} WHERE s.bot_id = ?1 ORDER BY s.is_default DESC, s.name");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_and_then([bot_id], session_from_row)?;
-    rows.collect()
+    listed_sessions(conn, "WHERE s.bot_id = ?1", [bot_id])
 }
 
 pub(super) fn session(conn: &mut Connection, name: &str) -> StoreResult<Option<SessionRecord>> {
@@ -373,22 +387,20 @@ pub(super) fn route_candidates(
         .map_err(|e| StoreError::Corrupt("backend names", e.to_string()))?;
     in_read_transaction(conn, |c| {
         let contexts = contexts_for_user(c, user_id)?;
-        let mut stmt = c.prepare_cached(&route_sessions_sql())?;
-        let sessions = stmt
-            .query_and_then(params![user_id, open], session_from_row)?
-            .collect::<StoreResult<Vec<_>>>()?;
+        let sessions = listed_sessions(c, ROUTE_SESSIONS, params![user_id, open])?;
         Ok(RouteCandidates { contexts, sessions })
     })
 }
 
-/// The sessions [`route_candidates`] reads: `?1` the user, `?2` the open backends (a JSON
+/// Which sessions [`route_candidates`] reads: `?1` the user, `?2` the open backends (a JSON
 /// array of their names).
+const ROUTE_SESSIONS: &str = "WHERE s.name IN (SELECT session FROM contexts WHERE user_id = ?1) \
+     OR s.backend IN (SELECT value FROM json_each(?2))";
+
+/// The statement [`route_candidates`] reads its sessions with, for the test of its plan.
+#[cfg(test)]
 pub(super) fn route_sessions_sql() -> String {
-    format!(
-        "{SESSION_SELECT} WHERE s.name IN (SELECT session FROM contexts WHERE user_id = ?1) \
-         OR s.backend IN (SELECT value FROM json_each(?2)) \
-         ORDER BY s.is_default DESC, s.name"
-    )
+    sessions_sql(ROUTE_SESSIONS)
 }
 
 pub(super) fn contexts(
