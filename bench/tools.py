@@ -9,6 +9,11 @@ With --weilink (run by the Python of the venv that has WeiLink 0.6.2:
 tests/interop/setup-venv.sh), WeiLink's MCP server is measured too, on the same fake with the
 same messages (`ping`, `sessions`, `history`: it has no `contacts`).
 
+With --paused-sends N, wxlink's `send` (a text to the user) is timed too, N times, each
+answering a message from the user after --pause seconds of quiet (default 1.5: longer than the
+store's checkpoint interval, as when an agent answers a while after a message came in): min /
+median / max over them.
+
 Each figure is the median over --count calls of the time from writing the request to having
 read the whole answer line (the server, the pipes and this client's reading; not its parsing);
 the run is repeated --runs times (a fresh server each) and printed as min / median / max of
@@ -83,6 +88,25 @@ def stored(s: Stdio, total_of, want: int, drain: bool) -> None:
     raise RuntimeError(f"fewer than {want} messages stored after 60 s")
 
 
+def paused_sends(s: Stdio, fake, bot: str, user: str, count: int, pause: float) -> list[float]:
+    """ms of `count` sends of a text to `user`, each answering a message from `user` (injected
+    into `bot`'s account: a fresh context token and quota) after `pause` seconds of quiet
+    (request written -> answer read)."""
+    times = []
+    for i in range(count):
+        fake.inject(bot_id=bot, text=f"before a pause {i}")
+        time.sleep(pause)
+        t = time.perf_counter()
+        rid = s.start("tools/call", {"name": "send",
+                                     "arguments": {"to": user, "text": f"after a pause {i}"}})
+        line, read = answer_line(s, rid)
+        msg = json.loads(line)
+        if "error" in msg or msg["result"].get("isError"):
+            raise RuntimeError(f"send failed: {line[:300]!r}")
+        times.append((read - t) * 1000)
+    return times
+
+
 def weilink_total(result: dict) -> int:
     """`total` of a WeiLink `history` answer (JSON in its text block)."""
     text = next((c.get("text", "") for c in result.get("content", [])), "{}")
@@ -95,6 +119,9 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=2000)
     ap.add_argument("--messages", type=int, default=500)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--paused-sends", type=int, default=0,
+                    help="time wxlink's send this many times, each after --pause s of quiet")
+    ap.add_argument("--pause", type=float, default=1.5)
     ap.add_argument("--weilink", action="store_true",
                     help="WeiLink 0.6.2 too, on the same fake (run this script with the Python of "
                          "the venv that has weilink: tests/interop/setup-venv.sh)")
@@ -136,6 +163,7 @@ def main() -> None:
             parses: dict[tuple[str, str], list[float]] = {}
             sizes: dict[tuple[str, str], int] = {}
             rss: dict[str, list[float]] = {name: [] for name in servers}
+            paused: list[float] = []
             for _ in range(a.runs):
                 for name, (argv, server_env, labels, total_of, drain) in servers.items():
                     s = Stdio(argv, server_env, tmp / f"{name}.stderr")
@@ -147,6 +175,8 @@ def main() -> None:
                             median, parse, sizes[name, label] = timed(s, method, params, a.count)
                             results.setdefault((name, label), []).append(median)
                             parses.setdefault((name, label), []).append(parse)
+                        if name == "wxlink" and a.paused_sends:
+                            paused.extend(paused_sends(s, fake, bot, user, a.paused_sends, a.pause))
                         rss[name].append(rss_mb(s.proc.pid))
                     finally:
                         s.close()
@@ -167,6 +197,11 @@ def main() -> None:
                           f"max {v[-1]:6.3f} ms   (with this client's JSON parse: median "
                           f"{statistics.median(parses[server, label]):.3f} ms; answer "
                           f"{sizes[server, label]:,} B){ratio}")
+                if name == "wxlink" and paused:
+                    p = sorted(paused)
+                    print(f"  {'send after ' + format(a.pause, 'g') + ' s of quiet':<28} "
+                          f"min {p[0]:6.3f}  median {statistics.median(p):6.3f}  "
+                          f"max {p[-1]:6.3f} ms   ({len(p)} sends over the runs)")
                 r = rss[name]
                 print(f"  server RSS after the run     min {min(r):6.1f}  median "
                       f"{statistics.median(r):6.1f}  max {max(r):6.1f} MB")

@@ -73,6 +73,18 @@ async fn a_version_1_database_upgrades_and_keeps_its_messages() {
     );
 }
 
+/// Waits (up to 5 s) until `store`'s checkpointer has run another checkpoint.
+async fn next_checkpoint(store: &SqliteStore) {
+    let before = store.checkpoints();
+    for _ in 0..250 {
+        if store.checkpoints() > before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no background checkpoint within 5 s");
+}
+
 #[tokio::test]
 async fn the_wal_is_checkpointed_in_the_background_and_reused() {
     let dir = tempfile::tempdir().unwrap();
@@ -93,16 +105,6 @@ async fn the_wal_is_checkpointed_in_the_background_and_reused() {
         .unwrap();
     let wal = dir.path().join("wxlink.db-wal");
     let wal_size = || fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    let wait_for_checkpoint = || {
-        let before = store.checkpoints();
-        for _ in 0..100 {
-            if store.checkpoints() > before {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("no background checkpoint within 5 s");
-    };
     let mut sizes = Vec::new();
     for round in 0..3 {
         let batch: Vec<_> = (0..300)
@@ -113,7 +115,7 @@ async fn the_wal_is_checkpointed_in_the_background_and_reused() {
             .collect();
         store.ingest("s", batch.to_vec(), "").await.unwrap();
         sizes.push(wal_size());
-        wait_for_checkpoint();
+        next_checkpoint(&store).await;
     }
     // Without checkpoints (autocheckpoint is off on the writer) the WAL would hold all three
     // rounds; checkpointed, each round reuses it from the start.
@@ -123,6 +125,65 @@ async fn the_wal_is_checkpointed_in_the_background_and_reused() {
         "the WAL keeps growing: {sizes:?}"
     );
     assert_eq!(store.message("900").await.unwrap().map(|m| m.id), Some(900));
+}
+
+/// The WAL's checkpoint sequence number (its header's bytes 12..16): it moves each time the
+/// WAL starts over, which is when the writer writes a new header and syncs it to disk.
+fn wal_restarts(wal: &Path) -> u32 {
+    let header = fs::read(wal).unwrap();
+    u32::from_be_bytes(header[12..16].try_into().unwrap())
+}
+
+/// The first write after a checkpoint that caught up with the WAL used to start the WAL over,
+/// and SQLite syncs the new header to disk in that write's commit: an fsync in the path of
+/// every message received or sent after a pause. The checkpointer now starts it over itself,
+/// so the store's next write only appends. It does so only after other writes: an idle file
+/// stays untouched, and two processes' checkpointers do not answer each other for ever.
+#[tokio::test]
+async fn the_wal_starts_over_in_the_checkpointer_not_in_the_next_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wxlink.db");
+    let store = SqliteStore::open(&path).unwrap();
+    store.save_login("s", &login("b", "t")).await.unwrap();
+    let wal = dir.path().join("wxlink.db-wal");
+    for round in 0..3 {
+        let message = |i: usize| inbound("s", &format!("{round}-{i}"), "u@im.wechat", "hi", 1);
+        store.ingest("s", vec![message(0)], "c").await.unwrap();
+        next_checkpoint(&store).await;
+        let started_over = wal_restarts(&wal);
+        store.ingest("s", vec![message(1)], "c").await.unwrap();
+        assert_eq!(
+            wal_restarts(&wal),
+            started_over,
+            "round {round}: the write after a checkpoint started the WAL over"
+        );
+    }
+
+    // A second store on the file (another process, as far as SQLite knows) has a checkpointer
+    // of its own. Once both have seen the last write, neither writes again while idle.
+    let other = SqliteStore::open(&path).unwrap();
+    store
+        .ingest("s", vec![inbound("s", "last", "u@im.wechat", "hi", 1)], "c")
+        .await
+        .unwrap();
+    next_checkpoint(&store).await;
+    next_checkpoint(&other).await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let (restarts, passes) = (
+        wal_restarts(&wal),
+        (store.checkpoints(), other.checkpoints()),
+    );
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(
+        wal_restarts(&wal),
+        restarts,
+        "the idle WAL kept starting over"
+    );
+    assert_eq!(
+        (store.checkpoints(), other.checkpoints()),
+        passes,
+        "idle checkpointers kept checkpointing"
+    );
 }
 
 #[tokio::test]
@@ -478,10 +539,7 @@ async fn the_wal_is_cut_back_after_a_burst() {
     // The next write after a checkpoint starts the WAL over and cuts the file.
     let mut size = peak;
     for i in 0..100 {
-        let before = store.checkpoints();
-        while store.checkpoints() == before {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        next_checkpoint(&store).await;
         store
             .ingest(
                 "s",
@@ -688,10 +746,7 @@ async fn the_wal_stays_bounded_while_writes_never_pause() {
     let started = std::time::Instant::now();
     let enough = || written.load(std::sync::atomic::Ordering::Relaxed) * pad > 4 * limit;
     while (sizes.len() < 4 || !enough()) && started.elapsed() < Duration::from_secs(120) {
-        let before = store.checkpoints();
-        while store.checkpoints() == before {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        next_checkpoint(&store).await;
         sizes.push(fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
