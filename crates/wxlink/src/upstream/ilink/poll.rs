@@ -114,6 +114,9 @@ pub async fn run(
                     // Stored while the next batch is fetched.
                     in_flight = Some(Commit::start(&sink, batch, &updates.cursor));
                     cursor = updates.cursor;
+                    // The commit's task hands the batch to the store first: otherwise it
+                    // waits until this task has built and written the next request.
+                    tokio::task::yield_now().await;
                 }
                 if !sink.still_wanted().await {
                     break false;
