@@ -1,10 +1,11 @@
-//! Tests of what only the SQLite store has — [`files`]: migrations, file modes, the background
-//! checkpointer, raw-SQL corner cases, two handles on one file; [`search`]: the FTS5 case
-//! folding and the history planner's choices — and the shared contract suite
-//! ([`crate::store::contract`]) run against it.
+//! Tests of what only the SQLite store has — [`files`]: migrations, file modes, raw-SQL corner
+//! cases, two handles on one file; [`wal`]: the background checkpointer and the WAL's size;
+//! [`search`]: the FTS5 case folding and the history planner's choices — and the shared
+//! contract suite ([`crate::store::contract`]) run against it.
 
 mod files;
 mod search;
+mod wal;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -21,8 +22,8 @@ use super::schema::MIGRATIONS;
 use super::SqliteStore;
 use crate::store::contract::{ids, inbound, login, outbound, query, tok, with_token, Fixture};
 use crate::store::{
-    BackendKind, HistoryQuery, LoginRecord, Retention, SessionStatus, Store, StoreError,
-    StoreResult, DEFAULT_CONSUMER,
+    BackendKind, HistoryQuery, Retention, SessionStatus, Store, StoreError, StoreResult,
+    DEFAULT_CONSUMER,
 };
 
 /// A fresh database file in a temporary directory.
