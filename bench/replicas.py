@@ -4,7 +4,7 @@
 driven by its own crates/wxlink/examples/mcp_load), and lease failover — the time from SIGKILL of
 the replica polling an account to the first poll of another.
 
-    cargo build --release -p wxlink --bin wxlink --example mcp_load
+    cargo build --release -p wxlink --bin wxlink && cargo build --release -p wxlink --example mcp_load
     python3 bench/replicas.py [--bin target/release/wxlink] [--load target/release/examples/mcp_load]
                               [--clients 16] [--secs 5] [--failovers 5]
 

@@ -3,6 +3,8 @@
 # clients (bench/rest_bench.py). CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p wxlink --bin wxlink --example mcp_load
+# Built apart: with the example, the binary would get the dev-dependencies' features (see mcp.sh).
+cargo build --release -q -p wxlink --bin wxlink
+cargo build --release -q -p wxlink --example mcp_load
 TARGET="${CARGO_TARGET_DIR:-target}"
 exec python3 bench/rest_bench.py "${TARGET}/release/wxlink" "${TARGET}/release/examples/mcp_load" "$@"
