@@ -1,30 +1,31 @@
 //! The write-ahead log: the background checkpointer, starting the WAL over off the writers'
 //! path, and the WAL's size after bursts and under writes that never pause.
 
+use super::super::schema::WAL_LIMIT_BYTES;
 use super::*;
 
-/// A database file with the session `s` logged in.
+/// A database file ([`SqliteFixture`]) with the session `s` logged in.
 struct LoggedIn {
-    /// Deleted with the fixture.
-    _dir: tempfile::TempDir,
-    path: std::path::PathBuf,
+    file: SqliteFixture,
     store: SqliteStore,
-    /// The WAL's path.
-    wal: std::path::PathBuf,
+}
+
+impl LoggedIn {
+    /// The WAL's size in bytes (0 while it does not exist).
+    fn wal_size(&self) -> u64 {
+        fs::metadata(self.wal()).map(|m| m.len()).unwrap_or(0)
+    }
+
+    fn wal(&self) -> std::path::PathBuf {
+        self.file.dir.path().join("wxlink.db-wal")
+    }
 }
 
 async fn logged_in() -> LoggedIn {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("wxlink.db");
-    let store = SqliteStore::open(&path).unwrap();
+    let file = SqliteFixture::new();
+    let store = file.sqlite();
     store.save_login("s", &login("b", "t")).await.unwrap();
-    let wal = dir.path().join("wxlink.db-wal");
-    LoggedIn {
-        _dir: dir,
-        path,
-        store,
-        wal,
-    }
+    LoggedIn { file, store }
 }
 
 /// Waits (up to 5 s) until `store`'s checkpointer has run another checkpoint.
@@ -42,8 +43,7 @@ async fn next_checkpoint(store: &SqliteStore) {
 #[tokio::test]
 async fn the_wal_is_checkpointed_in_the_background_and_reused() {
     let f = logged_in().await;
-    let (store, wal) = (&f.store, &f.wal);
-    let wal_size = || fs::metadata(wal).map(|m| m.len()).unwrap_or(0);
+    let store = &f.store;
     let mut sizes = Vec::new();
     for round in 0..3 {
         let batch: Vec<_> = (0..300)
@@ -53,7 +53,7 @@ async fn the_wal_is_checkpointed_in_the_background_and_reused() {
             })
             .collect();
         store.ingest("s", batch.to_vec(), "").await.unwrap();
-        sizes.push(wal_size());
+        sizes.push(f.wal_size());
         next_checkpoint(store).await;
     }
     // Without checkpoints (autocheckpoint is off on the writer) the WAL would hold all three
@@ -81,7 +81,7 @@ fn wal_restarts(wal: &Path) -> u32 {
 #[tokio::test]
 async fn the_wal_starts_over_in_the_checkpointer_not_in_the_next_write() {
     let f = logged_in().await;
-    let (path, store, wal) = (&f.path, &f.store, &f.wal);
+    let (store, wal) = (&f.store, &f.wal());
     for round in 0..3 {
         let message = |i: usize| inbound("s", &format!("{round}-{i}"), "u@im.wechat", "hi", 1);
         store.ingest("s", vec![message(0)], "c").await.unwrap();
@@ -99,7 +99,7 @@ async fn the_wal_starts_over_in_the_checkpointer_not_in_the_next_write() {
     // of its own. Once both have seen the last write (the first starts the WAL over, the other
     // sees that as a write and checkpoints it), nothing moves while the file is idle: two
     // ticks in a row (1.2 s each, past the checkpointers' second) change nothing.
-    let other = SqliteStore::open(path).unwrap();
+    let other = f.file.sqlite();
     let passes = store.checkpoints();
     store
         .ingest("s", vec![inbound("s", "last", "u@im.wechat", "hi", 1)], "c")
@@ -129,19 +129,15 @@ async fn the_wal_starts_over_in_the_checkpointer_not_in_the_next_write() {
 #[tokio::test]
 async fn the_wal_is_cut_back_after_a_burst() {
     let f = logged_in().await;
-    let (store, wal) = (&f.store, &f.wal);
-    let wal_size = || fs::metadata(wal).map(|m| m.len()).unwrap_or(0);
+    let store = &f.store;
     let text = "y".repeat(4_000);
     // One transaction bigger than the limit: the WAL must hold it whole.
     let batch: Vec<_> = (0..10_000)
         .map(|i| inbound("s", &format!("burst-{i}"), "u@im.wechat", &text, 1))
         .collect();
     store.ingest("s", batch, "").await.unwrap();
-    let peak = wal_size();
-    assert!(
-        peak > 2 * super::super::schema::WAL_LIMIT_BYTES as u64,
-        "a burst: {peak}"
-    );
+    let peak = f.wal_size();
+    assert!(peak > 2 * WAL_LIMIT_BYTES as u64, "a burst: {peak}");
     // The next write after a checkpoint starts the WAL over and cuts the file.
     let mut size = peak;
     for i in 0..100 {
@@ -154,13 +150,13 @@ async fn the_wal_is_cut_back_after_a_burst() {
             )
             .await
             .unwrap();
-        size = wal_size();
-        if size <= super::super::schema::WAL_LIMIT_BYTES as u64 {
+        size = f.wal_size();
+        if size <= WAL_LIMIT_BYTES as u64 {
             break;
         }
     }
     assert!(
-        size <= super::super::schema::WAL_LIMIT_BYTES as u64,
+        size <= WAL_LIMIT_BYTES as u64,
         "WAL still {size} bytes after the burst ({peak} at its peak)"
     );
 }
@@ -171,8 +167,8 @@ async fn the_wal_is_cut_back_after_a_burst() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wal_stays_bounded_while_writes_never_pause() {
     let f = logged_in().await;
-    let (store, wal) = (&f.store, &f.wal);
-    let limit = super::super::schema::WAL_LIMIT_BYTES as u64;
+    let store = &f.store;
+    let limit = WAL_LIMIT_BYTES as u64;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let pad = 4_000u64;
@@ -205,7 +201,7 @@ async fn the_wal_stays_bounded_while_writes_never_pause() {
     let enough = || written.load(std::sync::atomic::Ordering::Relaxed) * pad > 4 * limit;
     while (sizes.len() < 4 || !enough()) && started.elapsed() < Duration::from_secs(120) {
         next_checkpoint(store).await;
-        sizes.push(fs::metadata(wal).map(|m| m.len()).unwrap_or(0));
+        sizes.push(f.wal_size());
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for w in writers {
