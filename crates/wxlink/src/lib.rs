@@ -6,7 +6,8 @@
 //! (iLink, Wechaty)                              (rules)     (CLI, MCP, REST, admin panel)
 //! ```
 //!
-//! - [`model`]: the shared vocabulary — backend kinds, statuses, directions, [`model::Secret`].
+//! - [`model`]: the shared vocabulary — backend kinds, statuses, directions, [`model::Secret`],
+//!   [`model::Items`] (a message's items as JSON text).
 //! - [`error`]: [`error::AppError`] and its kinds (one exit code, MCP text and HTTP status each).
 //! - [`store`]: the durable store — the async [`store::Store`] trait, its behaviour suite, and
 //!   the SQLite implementation.

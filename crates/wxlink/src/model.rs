@@ -1,12 +1,16 @@
 //! The small typed vocabulary every layer shares: which backend a session speaks
 //! ([`BackendKind`]), where a session stands ([`SessionStatus`]), which way a message went
 //! ([`Direction`]) and what became of it ([`MessageStatus`]), session names, and [`Secret`], the
-//! wrapper that keeps tokens out of every `Debug` and log line.
+//! wrapper that keeps tokens out of every `Debug` and log line; [`Items`], a message's items
+//! as JSON text ([`items`]).
 //!
 //! Each kind is stored and shown as a fixed lower-case word (`as_str`), parsed back with
 //! `parse`; nothing outside this module spells those words by hand.
 
 use std::fmt;
+
+pub mod items;
+pub use items::Items;
 
 use serde::{Deserialize, Serialize};
 

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::error::{AppError, AppResult};
 
-use crate::store::{Direction, SessionRecord, StoredMessage};
+use crate::store::{Direction, Items, SessionRecord, StoredMessage};
 use crate::timefmt::iso;
 
 /// A stored message as JSON:
@@ -85,7 +85,7 @@ pub struct MessageOut {
     /// Its items (text, media, quotes).
     #[schemars(with = "Vec<Map<String, Value>>")]
     #[schema(value_type = Vec<Object>)]
-    pub items: Value,
+    pub items: Items,
     /// When sent, ISO 8601 UTC.
     pub time: String,
     /// The same in unix ms.

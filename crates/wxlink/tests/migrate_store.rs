@@ -51,7 +51,7 @@ fn message(session: &str, key: &str, direction: Direction, text: &str, at: i64) 
         bot_id: Some("bot@im.bot".into()),
         kind: "text".into(),
         text: Some(text.into()),
-        items: serde_json::json!([{ "type": "text", "text": text }]),
+        items: serde_json::json!([{ "type": "text", "text": text }]).into(),
         raw: Some(serde_json::json!({ "k": key })),
         context_token: Some(Secret::new(format!("ctx-{session}"))),
         created_at_ms: at,

@@ -481,7 +481,8 @@ pub fn batch(vocab: &Vocabulary, b: usize, total: usize) -> (usize, Vec<NewMessa
                 bot_id: Some(bot_id(session)),
                 kind: kind.to_owned(),
                 text,
-                items: json!([{ "type": kind, "text": raw["item_list"][0]["text_item"]["text"] }]),
+                items: json!([{ "type": kind, "text": raw["item_list"][0]["text_item"]["text"] }])
+                    .into(),
                 raw: Some(raw),
                 context_token: Some(token.into()),
                 created_at_ms: created_at,

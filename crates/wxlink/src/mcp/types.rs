@@ -458,7 +458,7 @@ mod tests {
                 bot_id: Some("b@im.bot".into()),
                 kind: "text".into(),
                 text: Some("你好".into()),
-                items: json!([{"type": "text", "text": "你好"}]),
+                items: json!([{"type": "text", "text": "你好"}]).into(),
                 raw: None,
                 context_token: None,
                 created_at_ms: 1_795_348_800_000,

@@ -478,7 +478,7 @@ fn pending_row(route: &Route, item: &OutItem, client_id: &str) -> NewMessage {
         bot_id: route.session.bot_id.clone(),
         kind: kind.to_string(),
         text: Some(text),
-        items,
+        items: items.into(),
         raw: None,
         context_token: route.context.as_ref().map(|c| c.token.clone()),
         created_at_ms: now_ms(),

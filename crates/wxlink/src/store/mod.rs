@@ -32,7 +32,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 pub use crate::model::{
-    BackendKind, Direction, InvalidSessionName, MessageStatus, Secret, SessionStatus,
+    BackendKind, Direction, InvalidSessionName, Items, MessageStatus, Secret, SessionStatus,
 };
 pub use copy::{ConsumerRecord, CursorRecord, Notice, RestoreOutcome, StoreState};
 pub use imported::{ImportOutcome, ImportedContext, ImportedCredentials, ImportedSession};
@@ -177,7 +177,7 @@ pub struct NewMessage {
     /// Searchable text: text items, voice transcripts, file names, quoted text.
     pub text: Option<String>,
     /// Normalized items (JSON array), including media references needed to download.
-    pub items: Value,
+    pub items: Items,
     /// The upstream JSON exactly as received (inbound) or as sent (outbound). It can hold keys
     /// and tokens, so `Debug` never prints it. Lists of messages leave it out (`None`): see
     /// [`Store::history`].
@@ -636,7 +636,7 @@ mod tests {
             bot_id: None,
             kind: "text".into(),
             text: None,
-            items: serde_json::json!([]),
+            items: Items::empty(),
             raw: Some(serde_json::json!({"context_token": "s3cret-token"})),
             context_token: Some(token),
             created_at_ms: 0,

@@ -96,7 +96,7 @@ fn mentions_bot(m: &NewMessage) -> bool {
     let Some(bot) = m.bot_id.as_deref() else {
         return false;
     };
-    m.items.as_array().is_some_and(|items| {
+    m.items.value().as_array().is_some_and(|items| {
         items.iter().any(|item| {
             item.get("mentions")
                 .and_then(Value::as_array)
@@ -224,7 +224,7 @@ mod tests {
             bot_id: Some("bot@im.bot".into()),
             kind: "text".into(),
             text: Some(text.into()),
-            items: json!([{"type": "text", "text": text}]),
+            items: json!([{"type": "text", "text": text}]).into(),
             raw: None,
             context_token: None,
             created_at_ms: 0,
@@ -331,7 +331,7 @@ mod tests {
             decide(&mut s, &m, false, 0),
             Verdict::Drop(DropReason::NotMentioned)
         );
-        m.items = json!([{"type": "text", "text": "@bot hi", "mentions": ["bot@im.bot"]}]);
+        m.items = json!([{"type": "text", "text": "@bot hi", "mentions": ["bot@im.bot"]}]).into();
         assert_eq!(decide(&mut s, &m, false, 0), Verdict::Deliver);
         s.groups.get_mut("room@chatroom").unwrap().allow = vec!["b".into()];
         assert_eq!(

@@ -200,11 +200,8 @@ fn weilink_sessions_contexts_default_and_messages() {
     );
     let media = image.media.as_ref().unwrap();
     assert_eq!(media.encrypt_query_param.as_deref(), Some("PARAM"));
-    assert!(
-        !m[1].items.to_string().contains("PARAM"),
-        "no secrets in items"
-    );
-    assert_eq!(m[2].items[0]["quote"]["item"]["text"], "原文");
+    assert!(!m[1].items.json().contains("PARAM"), "no secrets in items");
+    assert_eq!(m[2].items.value()[0]["quote"]["item"]["text"], "原文");
     assert_eq!(
         (m[3].direction, m[3].status),
         (Direction::Out, MessageStatus::Sent)

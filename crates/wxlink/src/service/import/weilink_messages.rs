@@ -217,7 +217,7 @@ impl Row {
             bot_id: Some(self.bot_id.clone()).filter(|b| !b.is_empty()),
             kind,
             text,
-            items: normalized,
+            items: normalized.into(),
             raw: Some(json!({
                 "to_user_id": self.user_id,
                 "client_id": client_id,

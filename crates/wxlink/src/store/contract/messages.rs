@@ -97,7 +97,7 @@ pub(crate) async fn lists_leave_the_upstream_json_out(db: &dyn Fixture) {
         for m in messages.iter() {
             assert_eq!(m.message.raw, None, "{list}");
             assert_eq!(
-                m.message.items[0]["text"],
+                m.message.items.value()[0]["text"],
                 m.message.text.as_deref().unwrap(),
                 "{list}"
             );

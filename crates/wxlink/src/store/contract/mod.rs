@@ -153,7 +153,7 @@ pub(crate) fn inbound(session: &str, key: &str, peer: &str, text: &str, at: i64)
         bot_id: Some("bot@im.bot".into()),
         kind: "text".into(),
         text: Some(text.into()),
-        items: json!([{ "type": "text", "text": text }]),
+        items: json!([{ "type": "text", "text": text }]).into(),
         raw: Some(json!({ "message_id": key, "from_user_id": peer })),
         context_token: None,
         created_at_ms: at,

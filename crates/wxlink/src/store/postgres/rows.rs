@@ -14,7 +14,7 @@ use tokio_postgres::Row;
 use super::crypt::{OpenError, Purpose, Sealer};
 use crate::store::sqlite::fold::fold;
 use crate::store::{
-    BackendKind, ContextRecord, Direction, MessageStatus, NewMessage, Secret, SessionRecord,
+    BackendKind, ContextRecord, Direction, Items, MessageStatus, NewMessage, Secret, SessionRecord,
     SessionStatus, StoreError, StoreResult, StoredMessage,
 };
 
@@ -155,7 +155,7 @@ pub(super) fn message_from_row(row: &Row) -> StoreResult<StoredMessage> {
     let direction = Direction::from_code(i64::from(direction))
         .ok_or_else(|| StoreError::Corrupt("messages.direction", direction.to_string()))?;
     let items: String = row.try_get(9)?;
-    let items = serde_json::from_str(&items)
+    let items = Items::from_json(items)
         .map_err(|e| StoreError::Corrupt("messages.items", e.to_string()))?;
     let raw: Option<String> = row.try_get(10)?;
     let raw = raw
@@ -233,7 +233,7 @@ impl MessageArrays {
         self.text.push(text);
         self.created_at.push(m.created_at_ms);
         self.status.push(m.status.as_str().to_owned());
-        self.items.push(m.items.to_string());
+        self.items.push(m.items.json().to_owned());
         self.raw.push(m.raw.as_ref().map(Value::to_string));
         self.context_token
             .push(owned(m.context_token.as_ref().map(Secret::expose_str)));

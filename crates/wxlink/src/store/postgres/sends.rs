@@ -183,7 +183,7 @@ pub(super) async fn finish_send(
                 &key,
                 &text,
                 &folded(text.as_deref()),
-                &outcome.items.to_string(),
+                &outcome.items.json(),
                 &outcome.raw.as_ref().map(|r| r.to_string()),
                 &nul_free_opt(outcome.client_id.as_deref()),
                 &nul_free_opt(outcome.error.as_deref()),

@@ -181,7 +181,7 @@ pub(super) fn restore_messages(
             if changed == 1 {
                 body.execute(params![
                     stored.id,
-                    m.items.to_string(),
+                    m.items.json(),
                     m.raw.as_ref().map(Value::to_string),
                     m.context_token.as_ref().map(Secret::expose_str),
                     m.client_id,

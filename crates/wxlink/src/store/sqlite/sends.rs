@@ -202,7 +202,7 @@ pub(super) fn finish_send(
             SQL_FINISH_BODY,
             params![
                 id,
-                outcome.items.to_string(),
+                outcome.items.json(),
                 outcome.raw.as_ref().map(|r| r.to_string()),
                 outcome.client_id,
                 outcome.error,

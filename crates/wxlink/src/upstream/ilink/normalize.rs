@@ -10,7 +10,7 @@ use ilink::wire::{ItemType, MessageItem, WeixinMessage, MESSAGE_TYPE_BOT};
 use ilink::Received;
 use serde_json::{json, Map, Value};
 
-use crate::store::{Direction, MessageStatus, NewMessage, Secret};
+use crate::store::{Direction, Items, MessageStatus, NewMessage, Secret};
 
 /// Name of an item type in our JSON (`text`, `image`, …; `unknown` for types we do not know).
 pub fn kind_name(item: &MessageItem) -> &'static str {
@@ -40,7 +40,7 @@ pub fn inbound(session: &str, received: Received, now_ms: i64) -> Option<NewMess
         bot_id: msg.to_user_id,
         kind,
         text,
-        items,
+        items: items.into(),
         raw: Some(raw),
         context_token: msg.context_token.filter(|t| !t.is_empty()).map(Secret::new),
         created_at_ms: msg.create_time_ms.filter(|&t| t > 0).unwrap_or(now_ms),
@@ -67,7 +67,7 @@ fn unreadable(session: &str, raw: Value, reason: &str, now_ms: i64) -> NewMessag
         bot_id: header.to_user_id,
         kind: "unknown".into(),
         text: None,
-        items: json!([]),
+        items: Items::empty(),
         raw: Some(raw),
         context_token: header
             .context_token
@@ -238,7 +238,7 @@ pub fn outbound(
         bot_id: bot_id.map(str::to_string),
         kind,
         text,
-        items,
+        items: items.into(),
         raw: Some(raw),
         context_token: context_token.map(|t| Secret::new(t.to_string())),
         created_at_ms: now_ms,
@@ -306,9 +306,9 @@ mod tests {
         let m = inbound("s", r, 0).unwrap();
         assert_eq!(m.kind, "mixed");
         assert_eq!(m.text.as_deref(), Some("报告.pdf\n几点开会"));
-        let s = m.items.to_string();
+        let s = m.items.json();
         assert!(!s.contains("SECRET") && !s.contains("PARAM"), "{s}");
-        assert_eq!(m.items[0]["size"], 11);
+        assert_eq!(m.items.value()[0]["size"], 11);
         assert_eq!(upstream_items(m.raw.as_ref()).len(), 2);
     }
 
@@ -319,8 +319,8 @@ mod tests {
             "ref_msg": {"svr_id": "99", "message_item": {"type": 1, "text_item": {"text": "原文"}}}}]}),
         );
         let m = inbound("s", r, 0).unwrap();
-        assert_eq!(m.items[0]["quote"]["message_id"], "99");
-        assert_eq!(m.items[0]["quote"]["item"]["text"], "原文");
+        assert_eq!(m.items.value()[0]["quote"]["message_id"], "99");
+        assert_eq!(m.items.value()[0]["quote"]["item"]["text"], "原文");
         assert_eq!(m.text.as_deref(), Some("yes\n原文"));
 
         let echo = received(json!({"message_id": 3, "message_type": 2}));

@@ -258,6 +258,7 @@ impl Upstream for WechatyUpstream {
         });
         let stored_name = msg
             .items
+            .value()
             .get(0)
             .and_then(|i| i.get("file_name"))
             .and_then(|n| n.as_str())

@@ -115,7 +115,7 @@ async fn nul_characters_are_dropped_from_text_and_kept_in_json() {
     let store = db.pg().await;
     store.save_login("main", &login("b", "t")).await.unwrap();
     let mut m = inbound("main", "k\0ey", "u\0ser", "hel\0lo wor\0ld", 1);
-    m.items = serde_json::json!([{ "type": "text", "text": "hel\u{0}lo" }]);
+    m.items = serde_json::json!([{ "type": "text", "text": "hel\u{0}lo" }]).into();
     let ids = store
         .ingest("main", vec![m.clone()], "c\0ur")
         .await
