@@ -148,8 +148,13 @@ async fn open<F: HandlerFactory>(State(sessions): State<Arc<SseSessions<F>>>) ->
         cancel: cancel.clone(),
     };
     let messages = ReceiverStream::new(s2c_rx).filter_map(|msg| async move {
-        match crate::mcp::rendered::encode(msg) {
-            Ok(json) => Some(Event::default().event("message").data(json)),
+        let json = crate::mcp::rendered::encode(msg).map(String::from_utf8);
+        match json {
+            Ok(Ok(json)) => Some(Event::default().event("message").data(json)),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "an MCP message not in UTF-8");
+                None
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot serialize an MCP message");
                 None

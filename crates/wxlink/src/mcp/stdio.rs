@@ -103,12 +103,12 @@ fn pipes() -> (
     tokio::task::JoinHandle<()>,
 ) {
     let (stdin, mut stdout) = rmcp::transport::stdio_pipes();
-    let (out, mut lines) = mpsc::channel::<String>(OUT_QUEUE);
+    let (out, mut lines) = mpsc::channel::<Vec<u8>>(OUT_QUEUE);
     let writer = tokio::spawn(async move {
         while let Some(mut line) = lines.recv().await {
-            line.push('\n');
+            line.push(b'\n');
             let written = async {
-                stdout.write_all(line.as_bytes()).await?;
+                stdout.write_all(&line).await?;
                 stdout.flush().await
             };
             if let Err(e) = written.await {
@@ -145,7 +145,7 @@ fn pipes() -> (
                     }
                 };
                 tracing::debug!(answer = %unreadable, "stdin: a line that is no message");
-                let _ = answers.send(unreadable.to_string()).await;
+                let _ = answers.send(unreadable.to_string().into_bytes()).await;
                 None
             }
         });
