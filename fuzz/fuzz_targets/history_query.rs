@@ -109,7 +109,7 @@ fn message(i: usize, session: &str, direction: Direction, text: Option<&str>) ->
         bot_id: None,
         kind: kind.into(),
         text: text.map(str::to_string),
-        items: json!([{"type": kind, "text": text}]),
+        items: json!([{"type": kind, "text": text}]).into(),
         raw: None,
         context_token: None,
         created_at_ms,

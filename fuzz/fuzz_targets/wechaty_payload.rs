@@ -191,8 +191,8 @@ fn check(p: &Payload) {
         m.timestamp_ms.filter(|&t| t > 0).unwrap_or(p.now_ms)
     );
 
-    let item = &row.items[0];
-    assert_eq!(row.items.as_array().map(Vec::len), Some(1));
+    let item = &row.items.value()[0];
+    assert_eq!(row.items.value().as_array().map(Vec::len), Some(1));
     assert_eq!(item["type"], Value::from(row.kind.as_str()));
     if m.kind == MessageType::Text {
         assert_eq!(row.text.as_deref(), non_empty(&m.text), "text lost");
