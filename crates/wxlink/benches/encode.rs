@@ -1,7 +1,8 @@
 //! Writing a tool answer to stdio: a page of `history` (20 messages, the answer
 //! `bench/tools.py` times) written the way `mcp::rendered::encode` writes it, against serde_json
-//! writing the same response from rmcp's `Value` tree (rmcp's own way), and the text block's
-//! escaping alone: `rendered::escape_into` against serde_json's.
+//! writing the same response from rmcp's `Value` tree (rmcp's own way), and against `encode`
+//! as it was (the line written to a growing `String`, then copied into a second one with the
+//! structured content).
 //!
 //! `cargo bench -p wxlink --bench encode` — knob: `ENCODE_BENCH_ROUNDS` (default 15 rounds of
 //! 2,000 pages each). Prints µs per page as min / median / max over the rounds' medians, and
@@ -15,7 +16,7 @@ use rmcp::model::{
     ServerJsonRpcMessage, ServerResult,
 };
 use serde_json::{json, Value};
-use wxlink::mcp::rendered::{encode, escape_into, stand_in};
+use wxlink::mcp::rendered::{encode, stand_in};
 
 /// Pages written per round.
 const PER_ROUND: usize = 2_000;
@@ -46,9 +47,11 @@ fn page() -> Value {
     json!({"messages": messages, "total": 500, "total_exact": true, "limit": 20, "offset": 0})
 }
 
-fn response(structured: Value, text: String) -> ServerJsonRpcMessage {
+/// A `tools/call` response with `text` in its text block and `structured` as its structured
+/// content (an object, or a stand-in).
+fn response(structured: Option<Value>, text: String) -> ServerJsonRpcMessage {
     let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-    result.structured_content = Some(structured);
+    result.structured_content = structured;
     JsonRpcMessage::Response(JsonRpcResponse {
         jsonrpc: Default::default(),
         id: NumberOrString::Number(7),
@@ -71,15 +74,18 @@ fn rounds(rounds: usize, mut f: impl FnMut() -> usize) -> Vec<f64> {
         .collect()
 }
 
+fn sorted(v: &[f64]) -> Vec<f64> {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s
+}
+
 fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    sorted(v)[v.len() / 2]
 }
 
 fn show(label: &str, v: &[f64]) {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
+    let s = sorted(v);
     println!(
         "  {label:<44} min {:6.2}  median {:6.2}  max {:6.2} µs",
         s[0],
@@ -95,49 +101,45 @@ fn main() {
         .unwrap_or(15);
     let tree = page();
     let text = tree.to_string();
-    // The two ways write the same message.
-    let ours: Value =
-        serde_json::from_slice(&encode(response(stand_in(text.clone()), text.clone())).unwrap())
-            .unwrap();
-    assert_eq!(
-        ours,
-        serde_json::to_value(response(tree.clone(), text.clone())).unwrap()
-    );
+    // The ways below write the same message.
+    let line = encode(response(Some(stand_in(text.clone())), text.clone())).expect("encode");
+    let ours: Value = serde_json::from_slice(&line).expect("JSON");
+    let theirs = serde_json::to_value(response(Some(tree.clone()), text.clone())).expect("JSON");
+    assert_eq!(ours, theirs);
 
-    // Escaping alone, then whole lines (each builds its message, as a server does).
-    let serde_escape = rounds(n, || {
-        let mut out = Vec::with_capacity(3 * text.len());
-        serde_json::to_writer(&mut out, black_box(text.as_str())).unwrap();
-        out.len()
+    // Whole lines, each message built as a server builds it.
+    let from_tree = rounds(n, || {
+        let message = response(Some(black_box(&tree).clone()), text.clone());
+        serde_json::to_vec(&message).expect("JSON").len()
     });
-    let our_escape = rounds(n, || {
-        let mut out = Vec::with_capacity(3 * text.len());
-        escape_into(black_box(&text), &mut out);
-        out.len()
+    // As `encode` wrote it before: into a growing `String`, then spliced into a second one.
+    let spliced = rounds(n, || {
+        let message = response(None, text.clone());
+        let line = serde_json::to_string(&message).expect("JSON");
+        let head = line.strip_suffix("}}").expect("a result");
+        let mut spliced = String::with_capacity(line.len() + text.len() + 24);
+        spliced.push_str(head);
+        spliced.push_str(",\"structuredContent\":");
+        spliced.push_str(&text);
+        spliced.push_str("}}");
+        spliced.len()
     });
-    let serde_line = rounds(n, || {
-        let message = response(black_box(&tree).clone(), text.clone());
-        serde_json::to_vec(&message).unwrap().len()
-    });
-    let our_line = rounds(n, || {
-        let message = response(stand_in(text.clone()), text.clone());
-        encode(message).unwrap().len()
+    let encoded = rounds(n, || {
+        let message = response(Some(stand_in(text.clone())), text.clone());
+        encode(message).expect("encode").len()
     });
     println!(
         "a page of history ({} B of JSON, a line of {} B), {n} rounds of {PER_ROUND}:",
         text.len(),
-        encode(response(stand_in(text.clone()), text.clone()))
-            .unwrap()
-            .len()
+        line.len()
     );
-    show("text block escaped: serde_json", &serde_escape);
-    show("text block escaped: rendered::escape_into", &our_escape);
-    show("line from rmcp's tree (serde_json)", &serde_line);
-    show("line from the JSON text (rendered::encode)", &our_line);
+    show("line from rmcp's tree (serde_json)", &from_tree);
+    show("line from the text, spliced (encode before)", &spliced);
+    show("line from the text (rendered::encode)", &encoded);
     println!(
-        "  escaping {:.2}x faster; the line {:.2}x faster (the tree's clone included, as a server \
-         builds it)",
-        median(&serde_escape) / median(&our_escape),
-        median(&serde_line) / median(&our_line)
+        "  from the tree / encode {:.2}x (the tree's clone included, as a server builds it); \
+         spliced / encode {:.2}x",
+        median(&from_tree) / median(&encoded),
+        median(&spliced) / median(&encoded)
     );
 }
