@@ -36,14 +36,15 @@ CALLS = {
 }
 
 
-def counted(argv: list[str], env: dict, out: Path, err: Path, call, count: int) -> int:
+def counted(argv: list[str], env: dict, out: Path, err: Path, call, count: int,
+            messages: int) -> int:
     """Instructions callgrind counted in one server while it answered `count` of `call` (once
-    the messages are stored; counting is off until then)."""
+    its `messages` are stored; counting is off until then)."""
     s = Stdio(["valgrind", "--tool=callgrind", "--instr-atstart=no",
                f"--callgrind-out-file={out}", *argv], env, err)
     try:
         s.initialize()
-        stored(s, lambda r: (r.get("structuredContent") or {}).get("total", 0), 500, False)
+        stored(s, lambda r: (r.get("structuredContent") or {}).get("total", 0), messages, False)
         method, params = call
         timed(s, method, params, 10)  # warm: timed() makes 50 more first, uncounted here too
         control = ["callgrind_control", "-i"]
@@ -62,7 +63,7 @@ def counted(argv: list[str], env: dict, out: Path, err: Path, call, count: int) 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("binaries", nargs="+")
-    ap.add_argument("--count", type=int, default=500)
+    ap.add_argument("--count", type=int, default=500, help="calls counted (more than 50)")
     ap.add_argument("--messages", type=int, default=500)
     a = ap.parse_args()
     if not shutil.which("valgrind"):
@@ -83,7 +84,8 @@ def main() -> None:
                 row = []
                 for binary in a.binaries:
                     argv = [binary, *flags[1:], "mcp", "--no-banner"]
-                    total = counted(argv, env, tmp / "run.out", tmp / "vg.stderr", call, a.count)
+                    total = counted(argv, env, tmp / "run.out", tmp / "vg.stderr", call, a.count,
+                                    a.messages)
                     row.append(total / a.count)
                 ratios = "".join(f"  ({r / row[0]:.2f}x the first)" for r in row[1:])
                 print(f"  {label:<26} " + "  ".join(f"{r / 1000:8.1f} k" for r in row) + ratios)

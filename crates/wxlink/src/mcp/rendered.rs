@@ -125,33 +125,6 @@ mod tests {
         }
     }
 
-    /// A tool's answer, its text block the same JSON as its stand-in (as `structured` makes
-    /// it), is written as serde_json writes the result with the tree: the same members (the
-    /// structured content last rather than before `isError`) and the same values.
-    #[test]
-    fn an_answer_is_written_as_serde_writes_it() {
-        let object = json!({
-            "messages": [{"text": "我们 \"quoted\" back\\slash\n\t\u{1}\u{1f}\u{7f} é", "n": 1}],
-            "total": 2, "note": null, "empty": "", "里": "面"
-        });
-        for is_error in [false, true] {
-            let text = object.to_string();
-            let tree = if is_error {
-                CallToolResult::error(vec![ContentBlock::text(text.clone())])
-            } else {
-                CallToolResult::success(vec![ContentBlock::text(text.clone())])
-            };
-            let mut with_tree = tree.clone();
-            with_tree.structured_content = Some(object.clone());
-            let mut with_stand_in = tree;
-            with_stand_in.structured_content = Some(stand_in(text));
-            let line = encode(response(with_stand_in)).unwrap();
-            assert!(!line.contains(&b'\n'));
-            let got: Value = serde_json::from_slice(&line).unwrap();
-            assert_eq!(got, serde_json::to_value(response(with_tree)).unwrap());
-        }
-    }
-
     /// Everything else is written as serde writes it.
     #[test]
     fn other_messages_are_written_unchanged() {

@@ -184,7 +184,8 @@ pub(super) fn message_from_row(row: &Row<'_>) -> StoreResult<StoredMessage> {
     let direction: i64 = row.get(2)?;
     let direction = Direction::from_code(direction)
         .ok_or_else(|| StoreError::Corrupt("messages.direction", direction.to_string()))?;
-    // The JSON columns and the status are read in place, not copied into a String first.
+    // The JSON columns and the status are read in place; the items are then copied once, into
+    // their `Items` (checked, not parsed).
     let items = str_at(row, 9, "message_bodies.items")?
         .ok_or_else(|| StoreError::Corrupt("message_bodies", "missing row".into()))?;
     let items = Items::from_json(items.to_owned())
