@@ -2,6 +2,8 @@
 //! MCP tools and resources, and REST. Ids that can exceed 2^53 are always strings; tokens are
 //! never shown.
 
+use std::borrow::Cow;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -70,7 +72,7 @@ pub struct MessageOut {
     /// The bot account id.
     pub bot_id: Option<String>,
     /// "in" or "out" (sent by the bot).
-    pub direction: String,
+    pub direction: Cow<'static, str>,
     /// The other side (user, contact or room): reply to it.
     pub user: String,
     /// Sender id.
@@ -91,7 +93,7 @@ pub struct MessageOut {
     /// The same in unix ms.
     pub timestamp_ms: i64,
     /// received, sent, failed, pending or unknown.
-    pub status: String,
+    pub status: Cow<'static, str>,
     /// Why a send failed or a message was unreadable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -124,7 +126,7 @@ impl MessageOut {
             message_id: msg.upstream_id,
             session: msg.session,
             bot_id: msg.bot_id,
-            direction: msg.direction.as_str().to_owned(),
+            direction: Cow::Borrowed(msg.direction.as_str()),
             room_id: msg.speaker.is_some().then(|| msg.peer.clone()),
             user: msg.peer,
             from,
@@ -134,7 +136,7 @@ impl MessageOut {
             items: msg.items,
             time: iso(msg.created_at_ms),
             timestamp_ms: msg.created_at_ms,
-            status: msg.status.as_str().to_owned(),
+            status: Cow::Borrowed(msg.status.as_str()),
             error: msg.error,
             speaker: msg.speaker,
         }
