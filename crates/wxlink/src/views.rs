@@ -189,3 +189,28 @@ impl SessionOut {
             .map_err(|e| AppError::Invalid(format!("internal: session view: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `direction` and `status` are borrowed words in the type, strings in every schema (MCP's
+    /// output schema, OpenAPI) and in the JSON.
+    #[test]
+    fn direction_and_status_are_strings() {
+        let mcp = serde_json::to_value(schemars::schema_for!(MessageOut)).unwrap();
+        let openapi =
+            serde_json::to_value(<MessageOut as utoipa::PartialSchema>::schema()).unwrap();
+        for field in ["direction", "status"] {
+            assert_eq!(mcp["properties"][field]["type"], "string", "{mcp}");
+            assert_eq!(openapi["properties"][field]["type"], "string", "{openapi}");
+        }
+        let out: MessageOut = serde_json::from_value(json!({
+            "id": "1", "message_id": null, "session": "s", "bot_id": null, "direction": "in",
+            "user": "u", "from": "u", "to": "b", "type": "text", "text": "hi", "items": [],
+            "time": "2026-12-07T00:00:00.000Z", "timestamp_ms": 0, "status": "received"
+        }))
+        .unwrap();
+        assert_eq!((&*out.direction, &*out.status), ("in", "received"));
+    }
+}
