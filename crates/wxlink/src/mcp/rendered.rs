@@ -160,8 +160,9 @@ mod tests {
     }
 
     /// A text block holding the stand-in's JSON is written from it: the JSON rmcp writes from
-    /// the tree, the text escaped byte for byte as serde_json escapes it; and any text (control characters, `"`, `\\`, CJK, emoji) reads
-    /// back unchanged, whatever the request id holds.
+    /// the tree, the text escaped byte for byte as serde_json escapes it; and any text
+    /// (control characters, `"`, `\\`, CJK, emoji) reads back unchanged, whatever the request
+    /// id holds.
     #[test]
     fn a_text_block_of_the_answer_is_written_from_it() {
         let every: String = (0u8..0x80)
