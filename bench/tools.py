@@ -3,11 +3,18 @@
 `wxlink mcp` logged in to the fake (`wxlink sandbox`), with --messages stored.
 
 Usage: python3 bench/tools.py target/release/wxlink [--count 2000] [--messages 500] [--runs 3]
+                             [--baseline OTHER_BINARY]
        ~/.cache/wxlink/venv/bin/python bench/tools.py target/release/wxlink --weilink
 
 With --weilink (run by the Python of the venv that has WeiLink 0.6.2:
 tests/interop/setup-venv.sh), WeiLink's MCP server is measured too, on the same fake with the
 same messages (`ping`, `sessions`, `history`: it has no `contacts`).
+
+With --baseline OTHER_BINARY, an earlier wxlink build is measured side by side: both servers
+run at once, each with its own data directory and account holding the same messages (on the
+same fake), and each tool's calls alternate between them in blocks of 50, so both see the same moments of this VM (whose wake-up latencies move wall-clock figures
+by up to 2x from one hour to the next); the baseline's figures are printed with their ratio to
+this build's.
 
 With --paused-sends N, wxlink's `send` (a text to the user) is timed too, N times, each
 answering a message from the user after --pause seconds of quiet (default 1.5: longer than the
@@ -59,6 +66,34 @@ def timed(s: Stdio, method: str, params: dict, count: int) -> tuple[float, float
             wire.append((read - t) * 1000)
             parsed.append((done - t) * 1000)
     return statistics.median(wire), statistics.median(parsed), len(line)
+
+
+def interleaved(servers: dict[str, Stdio], method: str, params: dict[str, dict], count: int,
+                block: int = 50) -> dict[str, tuple[float, float, int]]:
+    """`timed` for several servers at once (`params` by server): each makes 50 calls not
+    counted, then `count` calls in blocks of `block`, the servers taking turns block by
+    block."""
+    times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in servers}
+    size = {}
+    done = -50  # the calls not counted
+    while done < count:
+        n = min(block, count - done)
+        for name, s in servers.items():
+            for _ in range(n):
+                t = time.perf_counter()
+                rid = s.start(method, params[name])
+                line, read = answer_line(s, rid)
+                msg = json.loads(line)
+                parsed = time.perf_counter()
+                if "error" in msg or (method == "tools/call" and msg["result"].get("isError")):
+                    raise RuntimeError(f"{name}: {method} failed: {line[:300]!r}")
+                if done >= 0:
+                    times[name][0].append((read - t) * 1000)
+                    times[name][1].append((parsed - t) * 1000)
+                size[name] = len(line)
+        done += n
+    return {name: (statistics.median(w), statistics.median(p), size[name])
+            for name, (w, p) in times.items()}
 
 
 def answer_line(s: Stdio, rid: int, timeout: float = 30.0) -> tuple[bytes, float]:
@@ -119,6 +154,7 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=2000)
     ap.add_argument("--messages", type=int, default=500)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--baseline", help="an earlier wxlink binary, measured side by side")
     ap.add_argument("--paused-sends", type=int, default=0,
                     help="time wxlink's send this many times, each after --pause s of quiet")
     ap.add_argument("--pause", type=float, default=1.5)
@@ -126,6 +162,8 @@ def main() -> None:
                     help="WeiLink 0.6.2 too, on the same fake (run this script with the Python of "
                          "the venv that has weilink: tests/interop/setup-venv.sh)")
     a = ap.parse_args()
+    if a.baseline and a.weilink:
+        sys.exit("--baseline and --weilink are separate runs")
     env = {k: v for k, v in os.environ.items() if not k.startswith("WXLINK_")}
     with tempfile.TemporaryDirectory(prefix="wxlink-tools-bench-") as tmp:
         tmp = Path(tmp)
@@ -147,6 +185,16 @@ def main() -> None:
             servers = {"wxlink": ([*flags, "mcp", "--no-banner"], env, list(calls),
                                   lambda r: (r.get("structuredContent") or {}).get("total", 0),
                                   False)}
+            # The baseline has its own data directory and account (the same messages): two
+            # servers on one directory do not do the same work (one holds the poll's lock).
+            users = {"wxlink": user}
+            if a.baseline:
+                name = f"baseline ({a.baseline})"
+                base_flags = wxlink_flags(a.baseline, fake, tmp / "wx-baseline")
+                base_bot, users[name] = login_account(base_flags, fake, env)
+                fake.inject_bulk([{"bot_id": base_bot, "text": t} for t in texts])
+                servers[name] = ([*base_flags, "mcp", "--no-banner"], env, list(calls),
+                                 servers["wxlink"][3], False)
             if a.weilink:
                 wl_home = tmp / "weilink"
                 wl_home.mkdir()
@@ -165,6 +213,29 @@ def main() -> None:
             rss: dict[str, list[float]] = {name: [] for name in servers}
             paused: list[float] = []
             for _ in range(a.runs):
+                if a.baseline:
+                    both = {name: Stdio(argv, server_env, tmp / f"{i}.stderr")
+                            for i, (name, (argv, server_env, *_)) in enumerate(servers.items())}
+                    try:
+                        for name, s in both.items():
+                            s.initialize()
+                            stored(s, servers[name][3], a.messages, False)
+                        for label in calls:
+                            method, params = calls[label]
+                            each = {name: ({**params, "arguments": {"query": users[name]}}
+                                           if label == "contacts" else params)
+                                    for name in both}
+                            got = interleaved(both, method, each, a.count)
+                            for name, (median, parse, size) in got.items():
+                                results.setdefault((name, label), []).append(median)
+                                parses.setdefault((name, label), []).append(parse)
+                                sizes[name, label] = size
+                        for name, s in both.items():
+                            rss[name].append(rss_mb(s.proc.pid))
+                    finally:
+                        for s in both.values():
+                            s.close()
+                    continue
                 for name, (argv, server_env, labels, total_of, drain) in servers.items():
                     s = Stdio(argv, server_env, tmp / f"{name}.stderr")
                     try:
@@ -191,8 +262,9 @@ def main() -> None:
                     v = sorted(values)
                     ratio = ""
                     if name != "wxlink" and ("wxlink", label) in results:
-                        ratio = (f"  ({statistics.median(v) / statistics.median(results['wxlink', label]):.0f}"
-                                 f"x wxlink's)")
+                        x = statistics.median(v) / statistics.median(results["wxlink", label])
+                        ratio = (f"  ({x:.2f}x this build's)" if a.baseline
+                                 else f"  ({x:.0f}x wxlink's)")
                     print(f"  {label:<28} min {v[0]:6.3f}  median {statistics.median(v):6.3f}  "
                           f"max {v[-1]:6.3f} ms   (with this client's JSON parse: median "
                           f"{statistics.median(parses[server, label]):.3f} ms; answer "
