@@ -52,20 +52,26 @@ def timed(s: Stdio, method: str, params: dict, count: int) -> tuple[float, float
     with this client parsing the answer (`json.loads`) too; the answer's size in bytes."""
     wire, parsed = [], []
     for i in range(count + 50):
-        t = time.perf_counter()
-        rid = s.start(method, params)
-        line, read = answer_line(s, rid)
-        msg = json.loads(line)
-        done = time.perf_counter()
-        if "error" in msg:
-            raise RuntimeError(f"{method} failed: {msg['error']}")
-        result = msg["result"]
-        if method == "tools/call" and result.get("isError"):
-            raise RuntimeError(f"{params['name']} failed: {result}")
+        w, p, line = one_call(s, method, params)
         if i >= 50:
-            wire.append((read - t) * 1000)
-            parsed.append((done - t) * 1000)
+            wire.append(w)
+            parsed.append(p)
     return statistics.median(wire), statistics.median(parsed), len(line)
+
+
+def one_call(s: Stdio, method: str, params: dict) -> tuple[float, float, bytes]:
+    """One call: ms from writing the request to having read its answer line, the same with
+    this client's `json.loads` of it, and the line. A failed call raises."""
+    t = time.perf_counter()
+    rid = s.start(method, params)
+    line, read = answer_line(s, rid)
+    msg = json.loads(line)
+    done = time.perf_counter()
+    if "error" in msg:
+        raise RuntimeError(f"{method} failed: {msg['error']}")
+    if method == "tools/call" and msg["result"].get("isError"):
+        raise RuntimeError(f"{params['name']} failed: {msg['result']}")
+    return (read - t) * 1000, (done - t) * 1000, line
 
 
 def interleaved(servers: dict[str, Stdio], method: str, params: dict[str, dict], count: int,
@@ -80,16 +86,10 @@ def interleaved(servers: dict[str, Stdio], method: str, params: dict[str, dict],
         n = min(block, count - done)
         for name, s in servers.items():
             for _ in range(n):
-                t = time.perf_counter()
-                rid = s.start(method, params[name])
-                line, read = answer_line(s, rid)
-                msg = json.loads(line)
-                parsed = time.perf_counter()
-                if "error" in msg or (method == "tools/call" and msg["result"].get("isError")):
-                    raise RuntimeError(f"{name}: {method} failed: {line[:300]!r}")
+                w, p, line = one_call(s, method, params[name])
                 if done >= 0:
-                    times[name][0].append((read - t) * 1000)
-                    times[name][1].append((parsed - t) * 1000)
+                    times[name][0].append(w)
+                    times[name][1].append(p)
                 size[name] = len(line)
         done += n
     return {name: (statistics.median(w), statistics.median(p), size[name])

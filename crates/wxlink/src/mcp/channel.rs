@@ -309,13 +309,7 @@ pub async fn event(service: &Service, m: &StoredMessage) -> Value {
             }
         }
     }
-    for item in msg
-        .items
-        .value()
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-    {
+    for item in msg.items.list() {
         if let Some(name) = item.get("file_name").and_then(Value::as_str) {
             meta.insert("file_name".into(), Value::String(clean(name, META_MAX)));
             break;

@@ -55,6 +55,11 @@ impl Items {
             .get_or_init(|| serde_json::from_str(self.json.get()).unwrap_or(Value::Null))
     }
 
+    /// The items parsed, as a list (empty when the JSON is not an array).
+    pub fn list(&self) -> &[Value] {
+        self.value().as_array().map(Vec::as_slice).unwrap_or(&[])
+    }
+
     /// The JSON text, owned.
     pub fn into_json(self) -> String {
         Box::<str>::from(self.json).into_string()
@@ -125,6 +130,8 @@ mod tests {
         let items = Items::from_json(text.to_string()).unwrap();
         assert_eq!(items.json(), text);
         assert_eq!(items.value()[0]["text"], "你好 \"q\"");
+        assert_eq!(items.list()[0]["type"], "text");
+        assert!(Items::from_json("{}".into()).unwrap().list().is_empty());
         assert_eq!(items, json!([{"type": "text", "text": "你好 \"q\""}]));
         #[derive(Serialize)]
         struct Wrapper<'a> {

@@ -114,12 +114,7 @@ pub fn clean(text: &str, max: usize) -> String {
 /// `(file: report.pdf)`, a voice transcript).
 pub fn summary(m: &StoredMessage) -> String {
     let msg = &m.message;
-    let items = msg
-        .items
-        .value()
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
+    let items = msg.items.list();
     let mut parts = Vec::new();
     for item in items {
         let kind = item
@@ -160,8 +155,7 @@ pub fn summary(m: &StoredMessage) -> String {
 
 /// The quoted message's text of a reply, if it quotes one.
 pub fn quoted(m: &StoredMessage) -> Option<String> {
-    let items = m.message.items.value().as_array()?;
-    items.iter().find_map(|item| {
+    m.message.items.list().iter().find_map(|item| {
         let q = item.get("quote")?;
         let inner = q.get("item");
         inner
@@ -174,13 +168,11 @@ pub fn quoted(m: &StoredMessage) -> Option<String> {
 
 /// Whether a message carries media to fetch.
 pub fn has_media(m: &StoredMessage) -> bool {
-    m.message.items.value().as_array().is_some_and(|items| {
-        items.iter().any(|i| {
-            matches!(
-                i.get("type").and_then(|t| t.as_str()),
-                Some("image" | "voice" | "file" | "video")
-            )
-        })
+    m.message.items.list().iter().any(|i| {
+        matches!(
+            i.get("type").and_then(|t| t.as_str()),
+            Some("image" | "voice" | "file" | "video")
+        )
     })
 }
 

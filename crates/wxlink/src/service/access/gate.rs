@@ -96,12 +96,10 @@ fn mentions_bot(m: &NewMessage) -> bool {
     let Some(bot) = m.bot_id.as_deref() else {
         return false;
     };
-    m.items.value().as_array().is_some_and(|items| {
-        items.iter().any(|item| {
-            item.get("mentions")
-                .and_then(Value::as_array)
-                .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(bot)))
-        })
+    m.items.list().iter().any(|item| {
+        item.get("mentions")
+            .and_then(Value::as_array)
+            .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(bot)))
     })
 }
 

@@ -251,9 +251,8 @@ pub(super) fn listed_messages(conn: &Connection, ids: &[i64]) -> StoreResult<Vec
     let list = serde_json::to_string(ids)
         .map_err(|e| StoreError::Corrupt("message ids", e.to_string()))?;
     let mut stmt = conn.prepare_cached(LISTED_BY_IDS)?;
-    // Sized for the list: collected from the rows (no size hint), the vector grew four or
-    // five times for a page of 20, each time a large allocation that made glibc sweep its
-    // free lists.
+    // Sized for the list: collected from the rows (no size hint), the vector grew several
+    // times per page, each time a large allocation that can make glibc sweep its free lists.
     let mut messages = Vec::with_capacity(ids.len());
     for message in stmt.query_and_then([list], message_from_row)? {
         messages.push(message?);
