@@ -574,17 +574,9 @@ async fn upstream_faults_lose_nothing_and_store_nothing_twice() {
     }
     let got = recv_n(&env.app, "default", 20).await;
     // Let any straggling duplicate arrive, then check nothing more comes.
-    let extra = env
-        .app
-        .recv("default", Duration::from_millis(800))
-        .await
-        .unwrap();
+    nothing_more(&env.app, 800).await;
     pollers.shutdown().await;
-    assert!(extra.is_empty(), "duplicates were delivered: {extra:?}");
-    let ids: HashSet<_> = got
-        .iter()
-        .map(|m| m.message.upstream_id.clone().unwrap())
-        .collect();
+    let ids = upstream_ids(&got);
     assert_eq!(ids.len(), 20);
     assert_eq!(ids, expected);
     assert!(
@@ -628,27 +620,74 @@ async fn store_failures_refetch_and_lose_nothing() {
     db.execute_batch("DROP TRIGGER fail_inserts").unwrap();
     send("after".into());
     let got = recv_n(&env.app, "default", 11).await;
-    let extra = env
-        .app
-        .recv("default", Duration::from_millis(500))
-        .await
-        .unwrap();
+    nothing_more(&env.app, 500).await;
     pollers.shutdown().await;
-    assert!(extra.is_empty(), "duplicates were delivered: {extra:?}");
-    let received: HashSet<_> = before
-        .iter()
-        .chain(&got)
-        .map(|m| m.message.upstream_id.clone().unwrap())
-        .collect();
+    let received = upstream_ids(before.iter().chain(&got));
     assert_eq!(received, expected, "every message reached recv once");
     let stored = stored_inbound(&env.app).await;
-    let stored_ids: HashSet<_> = stored
-        .messages
-        .iter()
-        .map(|m| m.message.upstream_id.clone().unwrap())
-        .collect();
+    let stored_ids = upstream_ids(&stored.messages);
     assert_eq!(stored.total, 12, "each message stored once");
     assert_eq!(stored_ids, expected, "nothing skipped");
+}
+
+/// The listener hands batches to the store while those ahead are still waiting. When one of them
+/// fails, the ones queued behind it must not commit a cursor past its messages: they fail on
+/// their cursor, and everything is fetched again from the cursor the store holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_fails_the_batches_queued_behind_it() {
+    let env = env().await;
+    let bot = login_bot(&env, "default", "o9cq80pip@im.wechat").await;
+    let pollers = Pollers::start(env.app.clone());
+    let mut expected = HashSet::new();
+    let mut send = |text: &str| {
+        let m = inject(&env.fake, &bot, InboundSpec::text(text));
+        expected.insert(m["message_id"].as_u64().unwrap().to_string());
+    };
+    send("before");
+    let before = recv_n(&env.app, "default", 1).await;
+    // Another connection: the message "poison" cannot be stored (as with a full disk), and
+    // the write lock is held, so that the listener's commits queue up behind it.
+    let db = rusqlite::Connection::open(env.dir.path().join("wxlink.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.text = 'poison' \
+         BEGIN SELECT RAISE(ABORT, 'disk is full'); END; \
+         BEGIN IMMEDIATE;",
+    )
+    .unwrap();
+    let polls = || env.fake.requests(Some("getupdates")).len();
+    let polls_before = polls();
+    for text in ["poison", "clean 1", "clean 2"] {
+        send(text);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    // The listener went on fetching past "poison" while its commit waited.
+    assert!(
+        polls() >= polls_before + 3,
+        "the batches were not queued: {} polls",
+        polls() - polls_before
+    );
+    db.execute_batch("COMMIT").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    db.execute_batch("DROP TRIGGER poison").unwrap();
+    let got = recv_n(&env.app, "default", 3).await;
+    nothing_more(&env.app, 500).await;
+    pollers.shutdown().await;
+    let texts: Vec<_> = got
+        .iter()
+        .map(|m| m.message.text.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        texts,
+        ["poison", "clean 1", "clean 2"],
+        "in order, none lost"
+    );
+    let received = upstream_ids(before.iter().chain(&got));
+    assert_eq!(received, expected);
+    assert_eq!(
+        stored_inbound(&env.app).await.total,
+        4,
+        "each message stored once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -695,4 +734,23 @@ async fn consumers_are_independent_and_durable() {
             .len(),
         3
     );
+}
+
+/// Waits `ms` for anything more on the default consumer: nothing may come (no duplicate).
+async fn nothing_more(app: &wxlink::service::Service, ms: u64) {
+    let extra = app
+        .recv("default", Duration::from_millis(ms))
+        .await
+        .unwrap();
+    assert!(extra.is_empty(), "duplicates were delivered: {extra:?}");
+}
+
+/// The upstream ids of `messages`.
+fn upstream_ids<'a>(
+    messages: impl IntoIterator<Item = &'a wxlink::store::StoredMessage>,
+) -> HashSet<String> {
+    messages
+        .into_iter()
+        .map(|m| m.message.upstream_id.clone().unwrap())
+        .collect()
 }

@@ -278,13 +278,18 @@ impl Sink for SessionSink {
         self.service.store().cursor(&self.key.name).await
     }
 
-    async fn store(&self, batch: Vec<NewMessage>, cursor: String) -> StoreResult<Vec<i64>> {
+    async fn store(
+        &self,
+        batch: Vec<NewMessage>,
+        from: Option<String>,
+        cursor: String,
+    ) -> StoreResult<Vec<i64>> {
         memory::received(batch.len());
         let inbound = batch.iter().any(|m| m.direction == Direction::In);
         let ids = self
             .service
             .store()
-            .ingest(&self.key.name, batch, &cursor)
+            .ingest_from(&self.key.name, batch, from.as_deref(), &cursor)
             .await?;
         if !ids.is_empty() && inbound {
             tracing::trace!(target: "wxlink::timing", count = ids.len(), "stored");
@@ -295,6 +300,10 @@ impl Sink for SessionSink {
             });
         }
         Ok(ids)
+    }
+
+    fn stores_in_order(&self) -> bool {
+        self.service.store().ingests_in_order()
     }
 
     async fn still_wanted(&self) -> bool {

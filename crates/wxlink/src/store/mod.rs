@@ -52,6 +52,10 @@ pub enum StoreError {
     /// No session of that name.
     #[error("no session named {0:?}")]
     UnknownSession(String),
+    /// An ingest expected the session's cursor to be where its batch was fetched from, and it
+    /// was not: the batch before it was not stored, or another listener moved the cursor.
+    #[error("the cursor of session {0:?} moved since the batch was fetched; nothing stored")]
+    CursorMoved(String),
     /// A session of that name already exists.
     #[error("a session named {0:?} already exists")]
     SessionExists(String),
@@ -407,12 +411,35 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Stores inbound messages, the new cursor, the context tokens they carry (a new token
     /// resets that user's send count) and the session's last-message time — all in one
     /// transaction. Duplicates are skipped. Returns the ids of the rows actually inserted.
+    /// [`Store::ingest_from`] without a cursor to compare.
     async fn ingest(
         &self,
         session: &str,
         batch: Vec<NewMessage>,
         cursor: &str,
+    ) -> StoreResult<Vec<i64>> {
+        self.ingest_from(session, batch, None, cursor).await
+    }
+    /// [`Store::ingest`], but with `from` only while the session's cursor is still `from`
+    /// (compared in the same transaction): the cursor the batch was fetched after. Otherwise
+    /// nothing is written and the answer is [`StoreError::CursorMoved`]. A listener that
+    /// queues its next batch before the one ahead has committed passes the cursor it fetched
+    /// that batch with: when the one ahead fails, this one fails too instead of storing a
+    /// cursor past messages that were never stored.
+    async fn ingest_from(
+        &self,
+        session: &str,
+        batch: Vec<NewMessage>,
+        from: Option<&str>,
+        cursor: &str,
     ) -> StoreResult<Vec<i64>>;
+    /// Whether batches given to [`Store::ingest_from`] are applied in the order their futures
+    /// were first polled. A listener queues batches at the store only then (SQLite: one thread
+    /// takes every write from one queue); elsewhere (PostgreSQL: a connection each) two
+    /// transactions could pass each other, and the second would fail on the cursor.
+    fn ingests_in_order(&self) -> bool {
+        false
+    }
 
     /// Context tokens of a user across sessions, freshest first.
     async fn contexts_for_user(&self, user_id: &str) -> StoreResult<Vec<ContextRecord>>;

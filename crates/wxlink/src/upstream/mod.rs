@@ -347,8 +347,19 @@ pub trait Sink: Send + Sync {
     /// The session's stored upstream cursor (`""` when none).
     async fn cursor(&self) -> StoreResult<String>;
     /// Stores a batch and the new cursor in one transaction and wakes readers; returns the ids
-    /// of the rows inserted (duplicates are skipped).
-    async fn store(&self, batch: Vec<NewMessage>, cursor: String) -> StoreResult<Vec<i64>>;
+    /// of the rows inserted (duplicates are skipped). With `from` (the cursor the batch was
+    /// fetched with), only while the stored cursor is still that one, else
+    /// [`crate::store::StoreError::CursorMoved`] ([`crate::store::Store::ingest_from`]).
+    async fn store(
+        &self,
+        batch: Vec<NewMessage>,
+        from: Option<String>,
+        cursor: String,
+    ) -> StoreResult<Vec<i64>>;
+    /// Whether batches are stored in the order their [`Sink::store`] futures were first
+    /// polled, so that a listener may hand over the next before the one ahead has committed
+    /// ([`crate::store::Store::ingests_in_order`]).
+    fn stores_in_order(&self) -> bool;
     /// Whether the session still exists, is connected, and has the credentials the listener
     /// started with. Cheap to ask after every batch: the answer may be up to a second old.
     async fn still_wanted(&self) -> bool;

@@ -42,6 +42,58 @@ pub(crate) async fn ingest_dedupes_and_always_moves_the_cursor(db: &dyn Fixture)
     assert_eq!(store.cursor("unknown").await.unwrap(), "");
 }
 
+pub(crate) async fn ingest_from_stores_only_while_the_cursor_is_unmoved(db: &dyn Fixture) {
+    let store = store_with(db, &["main"]).await;
+    let one = vec![with_token(inbound("main", "1", "u1", "one", 1_000), "t1")];
+    let two = vec![with_token(inbound("main", "2", "u1", "two", 2_000), "t2")];
+    // No cursor yet: it reads as "".
+    let ids = store
+        .ingest_from("main", one, Some(""), "c1")
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1);
+    // Fetched after a cursor the store never got (the batch before failed): nothing written.
+    for stale in ["", "c0", "c2"] {
+        match store
+            .ingest_from("main", two.clone(), Some(stale), "c3")
+            .await
+        {
+            Err(StoreError::CursorMoved(name)) => assert_eq!(name, "main"),
+            other => panic!("from {stale:?}: {other:?}"),
+        }
+    }
+    assert_eq!(store.cursor("main").await.unwrap(), "c1");
+    assert_eq!(store.history(&query()).await.unwrap().total, 1);
+    assert_eq!(store.latest_id().await.unwrap(), ids[0]);
+    let token = store.contexts_for_user("u1").await.unwrap().remove(0);
+    assert_eq!(
+        token.token.expose_str(),
+        "t1",
+        "the token did not move either"
+    );
+    // From the cursor the store holds: stored.
+    let ids = store
+        .ingest_from("main", two, Some("c1"), "c2")
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(store.cursor("main").await.unwrap(), "c2");
+    // An empty batch is checked the same way.
+    assert!(matches!(
+        store.ingest_from("main", vec![], Some("c1"), "c4").await,
+        Err(StoreError::CursorMoved(_))
+    ));
+    assert_eq!(store.cursor("main").await.unwrap(), "c2");
+    // Without a cursor to compare, the cursor moves whatever it was.
+    store.ingest_from("main", vec![], None, "c5").await.unwrap();
+    assert_eq!(store.cursor("main").await.unwrap(), "c5");
+    // An unknown session is that, not a moved cursor.
+    assert!(matches!(
+        store.ingest_from("ghost", vec![], Some("x"), "y").await,
+        Err(StoreError::UnknownSession(_))
+    ));
+}
+
 pub(crate) async fn ingest_for_unknown_session_writes_nothing(db: &dyn Fixture) {
     let store = store_with(db, &["main"]).await;
     let batch = [with_token(inbound("ghost", "1", "u1", "boo", 1), "t")];

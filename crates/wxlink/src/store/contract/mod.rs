@@ -76,6 +76,7 @@ macro_rules! contract_suite {
             session_presence_follows_the_sessions,
             ingest_dedupes_and_always_moves_the_cursor,
             ingest_for_unknown_session_writes_nothing,
+            ingest_from_stores_only_while_the_cursor_is_unmoved,
             context_tokens_follow_the_upsert_rules,
             reserve_and_refund_respect_the_quota_and_the_token,
             rename_moves_everything,

@@ -15,9 +15,9 @@ use deadpool_postgres::{Client, GenericClient, Transaction};
 
 use super::notify::messages_stored;
 use super::rows::{insert_messages, message_from_row, LISTED_COLUMNS, MESSAGE_COLUMNS};
-use super::sessions::{lock_session, SQL_BUMP_LAST_MESSAGE, SQL_SET_CURSOR};
+use super::sessions::{cursor as cursor_of, lock_session, SQL_BUMP_LAST_MESSAGE, SQL_SET_CURSOR};
 use crate::store::{
-    Direction, NewMessage, Retention, StoreResult, StoredMessage, DEFAULT_CONSUMER,
+    Direction, NewMessage, Retention, StoreError, StoreResult, StoredMessage, DEFAULT_CONSUMER,
 };
 use crate::timefmt::now_ms;
 
@@ -48,11 +48,13 @@ const SQL_CREATE_CONSUMER: &str = "INSERT INTO consumers (name, last_id) \
 
 /// Every message is stored under `session` with its own direction; only inbound messages
 /// carrying a non-empty token update the contexts, in the batch's order (one statement for
-/// all of them). The cursor is stored even for an empty batch.
+/// all of them). The cursor is stored even for an empty batch. With `from`, only while the
+/// session's cursor is still `from` (read under the session's lock).
 pub(super) async fn ingest(
     c: &mut Client,
     session: &str,
     batch: &[NewMessage],
+    from: Option<&str>,
     cursor: &str,
 ) -> StoreResult<Vec<i64>> {
     let stored_at = now_ms();
@@ -61,6 +63,11 @@ pub(super) async fn ingest(
         lock_ids(&tx).await?;
     }
     lock_session(&tx, session).await?;
+    if let Some(from) = from {
+        if cursor_of(&tx, session).await? != nul_free(from) {
+            return Err(StoreError::CursorMoved(session.to_owned()));
+        }
+    }
     let inserted = insert_messages(&tx, session, batch, stored_at).await?;
     let (mut users, mut tokens, mut times) = (Vec::new(), Vec::new(), Vec::new());
     for m in batch {

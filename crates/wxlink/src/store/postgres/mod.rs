@@ -242,13 +242,14 @@ impl Store for PgStore {
         sessions::cursor(&self.client().await?, session).await
     }
 
-    async fn ingest(
+    async fn ingest_from(
         &self,
         session: &str,
         batch: Vec<NewMessage>,
+        from: Option<&str>,
         cursor: &str,
     ) -> StoreResult<Vec<i64>> {
-        messages::ingest(&mut self.client().await?, session, &batch, cursor).await
+        messages::ingest(&mut self.client().await?, session, &batch, from, cursor).await
     }
 
     async fn contexts_for_user(&self, user_id: &str) -> StoreResult<Vec<ContextRecord>> {

@@ -351,10 +351,11 @@ pub(super) async fn session_presence(c: &Client) -> StoreResult<SessionPresence>
     })
 }
 
-pub(super) async fn cursor(c: &Client, session: &str) -> StoreResult<String> {
-    let row = c
-        .query_opt("SELECT cursor FROM cursors WHERE session = $1", &[&session])
+pub(super) async fn cursor(c: &impl GenericClient, session: &str) -> StoreResult<String> {
+    let stmt = c
+        .prepare_cached("SELECT cursor FROM cursors WHERE session = $1")
         .await?;
+    let row = c.query_opt(&stmt, &[&session]).await?;
     Ok(row.map(|r| r.try_get(0)).transpose()?.unwrap_or_default())
 }
 

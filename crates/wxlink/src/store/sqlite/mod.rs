@@ -109,6 +109,7 @@ struct IngestJob {
     batch: Vec<NewMessage>,
     /// The batch's JSON columns, encoded before the job reaches the store's thread.
     encoded: Vec<rows::Encoded>,
+    from: Option<String>,
     cursor: String,
     answer: tokio::sync::oneshot::Sender<StoreResult<Vec<i64>>>,
 }
@@ -190,29 +191,21 @@ fn cut_back_wal(conn: &Connection) {
 
 /// Stores a group of batches (one alone: its own transaction) and answers each.
 fn ingest_group(conn: &mut Connection, group: Vec<IngestJob>) {
-    let answers = match &group[..] {
-        [one] => vec![ops::ingest(
-            conn,
-            &one.session,
-            &one.batch,
-            &one.encoded,
-            &one.cursor,
-        )],
-        _ => {
-            let batches: Vec<_> = group
-                .iter()
-                .map(|j| {
-                    (
-                        j.session.as_str(),
-                        j.batch.as_slice(),
-                        j.encoded.as_slice(),
-                        j.cursor.as_str(),
-                    )
-                })
-                .collect();
-            ops::ingest_group(conn, &batches)
-        }
+    let batches: Vec<_> = group
+        .iter()
+        .map(|j| ops::Batch {
+            session: &j.session,
+            messages: &j.batch,
+            encoded: &j.encoded,
+            from: j.from.as_deref(),
+            cursor: &j.cursor,
+        })
+        .collect();
+    let answers = match &batches[..] {
+        [one] => vec![ops::ingest(conn, *one)],
+        _ => ops::ingest_group(conn, &batches),
     };
+    drop(batches);
     for (job, answer) in group.into_iter().zip(answers) {
         // The caller may have stopped waiting: what it sent is stored all the same.
         let _ = job.answer.send(answer);
@@ -444,10 +437,11 @@ impl Store for SqliteStore {
         self.run(move |c| ops::cursor(c, &session)).await
     }
 
-    async fn ingest(
+    async fn ingest_from(
         &self,
         session: &str,
         batch: Vec<NewMessage>,
+        from: Option<&str>,
         cursor: &str,
     ) -> StoreResult<Vec<i64>> {
         let (answer, answered) = tokio::sync::oneshot::channel();
@@ -457,10 +451,17 @@ impl Store for SqliteStore {
             session: session.to_owned(),
             batch,
             encoded,
+            from: from.map(str::to_owned),
             cursor: cursor.to_owned(),
             answer,
         });
         self.send(job, answered).await
+    }
+
+    /// One thread takes every job from one queue, and [`Self::send`] queues it when the
+    /// future is first polled, before its first wait.
+    fn ingests_in_order(&self) -> bool {
+        true
     }
 
     async fn contexts_for_user(&self, user_id: &str) -> StoreResult<Vec<ContextRecord>> {

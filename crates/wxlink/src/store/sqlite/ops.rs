@@ -260,34 +260,43 @@ pub(super) fn session_presence(conn: &mut Connection) -> StoreResult<SessionPres
 }
 
 pub(super) fn cursor(conn: &mut Connection, session: &str) -> StoreResult<String> {
-    Ok(conn
-        .query_row(
-            "SELECT cursor FROM cursors WHERE session = ?1",
-            [session],
-            |r| r.get(0),
-        )
+    stored_cursor(conn, session)
+}
+
+/// The session's cursor (`""` when none).
+fn stored_cursor(conn: &Connection, session: &str) -> StoreResult<String> {
+    let mut stmt = conn.prepare_cached("SELECT cursor FROM cursors WHERE session = ?1")?;
+    Ok(stmt
+        .query_row([session], |r| r.get(0))
         .optional()?
         .unwrap_or_default())
+}
+
+/// One batch for [`ingest`] or [`ingest_group`]: its messages (with their JSON columns,
+/// encoded before they reach the store's thread) and the cursor to store with them.
+#[derive(Clone, Copy)]
+pub(super) struct Batch<'a> {
+    pub session: &'a str,
+    pub messages: &'a [NewMessage],
+    pub encoded: &'a [Encoded],
+    /// The cursor the session must still hold (see [`crate::store::Store::ingest_from`]).
+    pub from: Option<&'a str>,
+    pub cursor: &'a str,
 }
 
 /// Every message is stored under `session` with its own direction; only inbound messages
 /// carrying a non-empty token update the contexts. A token is taken from duplicates too
 /// (the age rule keeps that harmless). The cursor is stored even for an empty batch.
-pub(super) fn ingest(
-    conn: &mut Connection,
-    session: &str,
-    batch: &[NewMessage],
-    encoded: &[Encoded],
-    cursor: &str,
-) -> StoreResult<Vec<i64>> {
-    let mut answers = ingest_together(conn, &[(session, batch, encoded, cursor)])?;
+pub(super) fn ingest(conn: &mut Connection, batch: Batch<'_>) -> StoreResult<Vec<i64>> {
+    let mut answers = ingest_together(conn, &[batch])?;
     Ok(answers.pop().unwrap_or_default())
 }
 
 /// Several batches, each with its session and cursor, in one transaction (group commit),
-/// answered in the order given. A batch that fails (its session was removed) fails alone:
-/// the transaction is then rolled back and every batch stored again in one of its own
-/// ([`ingest`]), so the others still commit.
+/// answered in the order given. A batch that fails (its session was removed, its cursor
+/// moved) fails alone: the transaction is then rolled back and every batch stored again in
+/// one of its own ([`ingest`]), in the same order, so the others still commit — and a batch
+/// that expects the cursor of one that failed before it fails too.
 ///
 /// Not a savepoint per batch, which would say the same more simply: SQLite copies every page
 /// a savepoint first touches into its sub-journal, and FTS5 writes its pending index to disk
@@ -295,35 +304,25 @@ pub(super) fn ingest(
 /// accounts answering at once, merged again at once. Failures are rare; they pay instead.
 pub(super) fn ingest_group(
     conn: &mut Connection,
-    batches: &[(&str, &[NewMessage], &[Encoded], &str)],
+    batches: &[Batch<'_>],
 ) -> Vec<StoreResult<Vec<i64>>> {
     match ingest_together(conn, batches) {
         Ok(answers) => answers.into_iter().map(Ok).collect(),
         Err(e) => {
             tracing::debug!(error = %e, "a batch of a group commit failed; storing each alone");
-            batches
-                .iter()
-                .map(|&(session, batch, encoded, cursor)| {
-                    ingest(conn, session, batch, encoded, cursor)
-                })
-                .collect()
+            batches.iter().map(|&batch| ingest(conn, batch)).collect()
         }
     }
 }
 
 /// Every batch in one transaction, or nothing.
-fn ingest_together(
-    conn: &mut Connection,
-    batches: &[(&str, &[NewMessage], &[Encoded], &str)],
-) -> StoreResult<Vec<Vec<i64>>> {
+fn ingest_together(conn: &mut Connection, batches: &[Batch<'_>]) -> StoreResult<Vec<Vec<i64>>> {
     let stored_at = now_ms();
     in_write_transaction(conn, |tx| {
         let mut inserts = MessageInserts::prepare(tx)?;
         let answers = batches
             .iter()
-            .map(|&(session, batch, encoded, cursor)| {
-                ingest_in(tx, &mut inserts, session, batch, encoded, cursor, stored_at)
-            })
+            .map(|&batch| ingest_in(tx, &mut inserts, batch, stored_at))
             .collect::<StoreResult<Vec<_>>>()?;
         inserts.finish()?;
         Ok(answers)
@@ -335,16 +334,25 @@ fn ingest_together(
 fn ingest_in(
     tx: &Connection,
     inserts: &mut MessageInserts<'_>,
-    session: &str,
-    batch: &[NewMessage],
-    encoded: &[Encoded],
-    cursor: &str,
+    batch: Batch<'_>,
     stored_at: i64,
 ) -> StoreResult<Vec<i64>> {
+    let Batch {
+        session,
+        messages,
+        encoded,
+        from,
+        cursor,
+    } = batch;
     require_session(tx, session)?;
-    let mut inserted = Vec::with_capacity(batch.len());
+    if let Some(from) = from {
+        if stored_cursor(tx, session)? != from {
+            return Err(StoreError::CursorMoved(session.to_owned()));
+        }
+    }
+    let mut inserted = Vec::with_capacity(messages.len());
     let mut upsert_context = tx.prepare_cached(SQL_UPSERT_CONTEXT)?;
-    for (message, encoded) in batch.iter().zip(encoded) {
+    for (message, encoded) in messages.iter().zip(encoded) {
         if let Some(id) = inserts.insert_encoded(session, message, encoded, stored_at)? {
             inserted.push(id);
         }
@@ -357,7 +365,7 @@ fn ingest_in(
             upsert_context.execute(params![session, message.peer, token, message.created_at_ms])?;
         }
     }
-    if let Some(newest) = batch.iter().map(|m| m.created_at_ms).max() {
+    if let Some(newest) = messages.iter().map(|m| m.created_at_ms).max() {
         exec(tx, SQL_BUMP_LAST_MESSAGE, params![session, newest])?;
     }
     exec(tx, SQL_SET_CURSOR, params![session, cursor])?;

@@ -1,10 +1,14 @@
 //! The iLink listener: long-polls `getupdates` for one session and hands each batch, with its
 //! new cursor, to the [`Sink`] (which commits both in one transaction).
 //!
-//! - Fetch and storage overlap: a batch is committed by a task of its own while the next one
-//!   is fetched. Commits happen in order; a failed commit drops the batch fetched meanwhile
-//!   and polling resumes from the last committed cursor, so nothing is skipped. A crash
-//!   replays from the last committed cursor and duplicates are absorbed by the store.
+//! - Fetch and storage overlap: each batch is handed to the store at once and committed while
+//!   the next ones are fetched — up to [`QUEUED_BATCHES`] waiting at a store that applies
+//!   them in order ([`Sink::stores_in_order`]: SQLite's one thread), else one.
+//! - Nothing is skipped. Commits happen in order, and each batch carries the cursor it was
+//!   fetched with, which the store compares with its own in the same transaction: when a
+//!   commit fails, every batch behind it fails too (its cursor never arrived), the batches
+//!   fetched meanwhile are dropped and polling resumes from the cursor the store holds. A
+//!   crash replays from the last committed cursor and duplicates are absorbed by the store.
 //! - Network errors, 5xx and malformed bodies back off (2 s, then 30 s after three in a row);
 //!   `-14` marks the session expired and ends the listener until the next login.
 //! - [`DEGRADED_AFTER`] failures in a row (fetches or commits) mark the session degraded, with
@@ -12,7 +16,10 @@
 //!   the model cannot read is no failure (the `ilink` crate keeps it raw and moves on).
 //! - `msg/notifystart` is sent when polling starts, `msg/notifystop` on a clean shutdown.
 
+use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -24,6 +31,13 @@ use crate::upstream::{pause, Shutdown, Sink};
 
 /// Failures in a row after which the session shows as degraded.
 pub const DEGRADED_AFTER: u32 = 3;
+
+/// Most batches one listener has waiting at the store (committing or queued behind).
+///
+/// Three keep the store's thread busy while the listener fetches, parses and normalizes the
+/// next batch: with one, the store waited for the listener between two commits (`benches/
+/// ingest.rs` measured it; ARCHITECTURE.md has the figures). At most 3,000 messages wait.
+pub const QUEUED_BATCHES: usize = 3;
 
 /// Polls `bot` for session `name` until shutdown, expiry, or the session is no longer wanted.
 /// `degraded`: the session is marked degraded now (the first success clears it).
@@ -42,17 +56,23 @@ pub async fn run(
         }
         tracing::debug!(session = %name, error = %e, "notifystart failed; polling anyway");
     }
-    // `cursor` is what the next fetch asks from; while a batch is being committed it runs one
-    // batch ahead of `committed`, the cursor the store holds.
-    let mut cursor = match sink.cursor().await {
-        Ok(c) => c,
+    // `cursor` is what the next fetch asks from; it runs ahead of the store's by the batches
+    // in `queue`.
+    let mut queue = match sink.cursor().await {
+        Ok(c) => Queue::new(
+            c,
+            if sink.stores_in_order() {
+                QUEUED_BATCHES
+            } else {
+                1
+            },
+        ),
         Err(e) => {
             tracing::warn!(session = %name, error = %e, "cannot read the cursor");
             return;
         }
     };
-    let mut committed = cursor.clone();
-    let mut in_flight: Option<Commit> = None;
+    let mut cursor = queue.committed.clone();
     tracing::info!(session = %name, "polling");
     let mut wait = None;
     let mut failures = 0u32; // fetches in a row that failed
@@ -63,30 +83,29 @@ pub async fn run(
             _ = shutdown.changed() => break true,
             r = bot.get_updates(&cursor, wait) => r,
         };
-        // Batches are committed in order: the one before must be stored before this one is
-        // handled. If it could not be, this one is dropped and both are fetched again.
-        if let Some(commit) = in_flight.take() {
-            match commit.finish().await {
-                Ok(stored_cursor) => {
-                    committed = stored_cursor;
-                    store_failures = 0;
+        // Room for this batch: the batches ahead that committed are let go, and the oldest
+        // waited for while the queue is full. If one could not be stored, neither could any
+        // behind it: this one is dropped too, and all are fetched again.
+        match queue.settle(queue.room_for(&cursor)).await {
+            Ok(()) => store_failures = 0,
+            Err(StoreError::UnknownSession(_)) => break false,
+            Err(e) => {
+                store_failures += 1;
+                tracing::warn!(session = %name, error = %e, "cannot store messages; will fetch them again");
+                if store_failures >= DEGRADED_AFTER && !degraded {
+                    degraded = true;
+                    let why = format!("{store_failures} batches in a row could not be stored: {e}");
+                    sink.problem(Some(why)).await;
                 }
-                Err(StoreError::UnknownSession(_)) => break false,
-                Err(e) => {
-                    store_failures += 1;
-                    tracing::warn!(session = %name, error = %e, "cannot store messages; will fetch them again");
-                    if store_failures >= DEGRADED_AFTER && !degraded {
-                        degraded = true;
-                        let why =
-                            format!("{store_failures} batches in a row could not be stored: {e}");
-                        sink.problem(Some(why)).await;
-                    }
-                    cursor = committed.clone();
-                    if pause(backoff.pause(store_failures), &mut shutdown).await {
-                        break true;
-                    }
-                    continue;
+                // The store's own cursor: another listener may have moved it.
+                if let Ok(stored) = sink.cursor().await {
+                    queue.committed = stored;
                 }
+                cursor = queue.committed.clone();
+                if pause(backoff.pause(store_failures), &mut shutdown).await {
+                    break true;
+                }
+                continue;
             }
         }
         match result {
@@ -112,20 +131,15 @@ pub async fn run(
                     .collect();
                 if !(batch.is_empty() && updates.cursor == cursor) {
                     // Stored while the next batch is fetched.
-                    in_flight = Some(Commit::start(&sink, batch, &updates.cursor));
-                    cursor = updates.cursor;
-                    // The commit's task hands the batch to the store first: otherwise it
-                    // waits until this task has built and written the next request.
-                    tokio::task::yield_now().await;
+                    let from = std::mem::replace(&mut cursor, updates.cursor);
+                    queue.push(&sink, batch, from, cursor.clone()).await;
                 }
                 if !sink.still_wanted().await {
                     break false;
                 }
             }
             Err(e) if e.is_session_expired() => {
-                if let Some(commit) = in_flight.take() {
-                    let _ = commit.finish().await;
-                }
+                let _ = queue.settle(0).await;
                 sink.expired().await;
                 return;
             }
@@ -148,10 +162,8 @@ pub async fn run(
         }
     };
     // What was fetched is stored before the listener ends.
-    if let Some(commit) = in_flight.take() {
-        if let Err(e) = commit.finish().await {
-            tracing::warn!(session = %name, error = %e, "cannot store the last batch; it will be fetched again");
-        }
+    if let Err(e) = queue.settle(0).await {
+        tracing::warn!(session = %name, error = %e, "cannot store the last batches; they will be fetched again");
     }
     if clean_stop {
         match tokio::time::timeout(Duration::from_secs(3), bot.notify_stop()).await {
@@ -163,30 +175,189 @@ pub async fn run(
     tracing::info!(session = %name, "stopped polling");
 }
 
+/// The batches handed to the store and not yet known to be committed, oldest first.
+struct Queue {
+    commits: VecDeque<Commit>,
+    /// Most commits waiting at once.
+    limit: usize,
+    /// The cursor the store held after the last commit this listener saw succeed.
+    committed: String,
+}
+
+impl Queue {
+    fn new(committed: String, limit: usize) -> Self {
+        Queue {
+            commits: VecDeque::with_capacity(limit),
+            limit,
+            committed,
+        }
+    }
+
+    /// How many commits may stay waiting when a batch fetched with cursor `from` is handed
+    /// over ([`Queue::settle`]'s `keep`).
+    ///
+    /// The store stores that batch only while its cursor is still `from`, the cursor of the
+    /// last batch ahead. If a batch ahead fails, the store keeps the cursor of the one before
+    /// it (or `committed`): were that also `from` — an upstream that answered the same cursor
+    /// twice — the batch would pass the check with the failed one missing. So it then waits
+    /// until every batch ahead has committed.
+    fn room_for(&self, from: &str) -> usize {
+        let ahead = self.commits.len().saturating_sub(1);
+        let repeated = self.commits.iter().take(ahead).any(|c| c.cursor == from);
+        if repeated || (!self.commits.is_empty() && self.committed == from) {
+            0
+        } else {
+            self.limit - 1
+        }
+    }
+
+    /// Hands a batch fetched with cursor `from` to the store, behind those already there
+    /// (after [`Queue::settle`] made room: see [`Queue::room_for`]).
+    async fn push(
+        &mut self,
+        sink: &Arc<dyn Sink>,
+        batch: Vec<NewMessage>,
+        from: String,
+        to: String,
+    ) {
+        self.commits
+            .push_back(Commit::start(sink, batch, from, to).await);
+    }
+
+    /// Lets go of the commits that are done, waiting for the oldest while more than `keep`
+    /// remain. On a failure, waits for every commit behind it (they fail on their cursor, or
+    /// store what they would have anyway) and answers the first error.
+    async fn settle(&mut self, keep: usize) -> StoreResult<()> {
+        while let Some(front) = self.commits.front() {
+            if self.commits.len() <= keep && !front.done() {
+                break;
+            }
+            let Some(commit) = self.commits.pop_front() else {
+                break;
+            };
+            let cursor = commit.cursor.clone();
+            match commit.finish().await {
+                Ok(()) => self.committed = cursor,
+                Err(e) => {
+                    while let Some(behind) = self.commits.pop_front() {
+                        let cursor = behind.cursor.clone();
+                        if behind.finish().await.is_ok() {
+                            self.committed = cursor;
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One batch being committed (messages and cursor in one transaction) by a task of its own
 /// while the poll loop fetches the next. The sink announces what it stored, so readers wake as
 /// soon as the transaction ends, not when the next fetch returns.
 struct Commit {
-    task: JoinHandle<StoreResult<()>>,
+    stage: Stage,
+    /// The cursor it stores.
     cursor: String,
 }
 
+/// Where a [`Commit`] is.
+enum Stage {
+    /// Answered at its first poll.
+    Done(StoreResult<()>),
+    /// Waiting at the store, in a task of its own.
+    Waiting(JoinHandle<StoreResult<()>>),
+}
+
 impl Commit {
-    fn start(sink: &Arc<dyn Sink>, batch: Vec<NewMessage>, cursor: &str) -> Self {
-        let (sink, next) = (sink.clone(), cursor.to_string());
-        let task = tokio::spawn(async move { sink.store(batch, next).await.map(|_| ()) });
-        Commit {
-            task,
-            cursor: cursor.to_string(),
+    /// Polls the store's future once here, so that a store that applies batches in the order
+    /// they arrive has this one before the listener hands over the next; a task of its own
+    /// then waits for the answer.
+    async fn start(sink: &Arc<dyn Sink>, batch: Vec<NewMessage>, from: String, to: String) -> Self {
+        let sink = sink.clone();
+        let cursor = to.clone();
+        let mut store =
+            Box::pin(async move { sink.store(batch, Some(from), to).await.map(|_| ()) });
+        let first = std::future::poll_fn(|cx| Poll::Ready(store.as_mut().poll(cx))).await;
+        let stage = match first {
+            Poll::Ready(done) => Stage::Done(done),
+            Poll::Pending => Stage::Waiting(tokio::spawn(store)),
+        };
+        Commit { stage, cursor }
+    }
+
+    /// Whether the answer is in.
+    fn done(&self) -> bool {
+        match &self.stage {
+            Stage::Done(_) => true,
+            Stage::Waiting(task) => task.is_finished(),
         }
     }
 
-    /// Waits for the transaction; the cursor it stored on success.
-    async fn finish(self) -> StoreResult<String> {
-        match self.task.await {
-            Ok(Ok(())) => Ok(self.cursor),
-            Ok(Err(e)) => Err(e),
-            Err(join) => Err(StoreError::database(join)),
+    /// Waits for the transaction.
+    async fn finish(self) -> StoreResult<()> {
+        match self.stage {
+            Stage::Done(done) => done,
+            Stage::Waiting(task) => match task.await {
+                Ok(done) => done,
+                Err(join) => Err(StoreError::database(join)),
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(cursor: &str, ok: bool) -> Commit {
+        let done = if ok {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt("test", "disk is full".into()))
+        };
+        Commit {
+            stage: Stage::Done(done),
+            cursor: cursor.into(),
+        }
+    }
+
+    fn queue(committed: &str, cursors: &[&str]) -> Queue {
+        let mut q = Queue::new(committed.into(), QUEUED_BATCHES);
+        q.commits.extend(cursors.iter().map(|c| answered(c, true)));
+        q
+    }
+
+    #[test]
+    fn batches_queue_while_their_cursors_differ() {
+        let full = QUEUED_BATCHES - 1;
+        assert_eq!(queue("", &[]).room_for(""), full);
+        assert_eq!(queue("c0", &["c1"]).room_for("c1"), full);
+        assert_eq!(queue("c0", &["c1", "c2"]).room_for("c2"), full);
+        // The batch ahead left the cursor where it was: if it failed, the store would still
+        // hold this batch's cursor. So this one waits for it.
+        assert_eq!(queue("c0", &["c0"]).room_for("c0"), 0);
+        assert_eq!(queue("c0", &["c1", "c1"]).room_for("c1"), 0);
+        // An upstream that went back to an earlier cursor.
+        assert_eq!(queue("c0", &["c1", "c0", "c1"]).room_for("c1"), 0);
+        // After a failure the queue is empty: nothing to wait for.
+        assert_eq!(queue("c0", &[]).room_for("c0"), full);
+    }
+
+    #[tokio::test]
+    async fn a_failure_lets_go_of_everything_behind_it() {
+        let mut q = queue("c0", &["c1"]);
+        q.commits.push_back(answered("c2", false));
+        q.commits.push_back(answered("c3", false));
+        let e = q.settle(QUEUED_BATCHES - 1).await.unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt("test", _)));
+        assert!(q.commits.is_empty());
+        assert_eq!(q.committed, "c1");
+        // Done commits are let go without waiting for room; all of them with `keep` 0.
+        let mut q = queue("c0", &["c1", "c2"]);
+        q.settle(QUEUED_BATCHES - 1).await.unwrap();
+        assert!(q.commits.is_empty());
+        assert_eq!(q.committed, "c2");
     }
 }

@@ -103,7 +103,7 @@ async fn store_message(
             "a message the bot's account sent elsewhere"
         );
     }
-    if let Err(e) = sink.store(vec![row], String::new()).await {
+    if let Err(e) = sink.store(vec![row], None, String::new()).await {
         tracing::warn!(message_id, error = %e, "cannot store the message");
     }
 }

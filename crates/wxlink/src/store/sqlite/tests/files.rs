@@ -503,6 +503,82 @@ async fn waiting_batches_share_a_commit_and_fail_alone() {
     assert_eq!(integrity, "ok");
 }
 
+/// A listener queues its batches in a row, each with the cursor it was fetched after. The store
+/// applies them in the order their futures were first polled (`ingests_in_order`), in one
+/// group; when one fails, the one behind it fails on its cursor instead of storing a cursor
+/// past the failed one's messages, and another session's batch in the group still commits.
+#[tokio::test]
+async fn a_batch_behind_a_failed_one_fails_on_its_cursor() {
+    use std::future::Future;
+    use std::task::Poll;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("wxlink.db")).unwrap();
+    assert!(store.ingests_in_order());
+    for (name, bot) in [("a", "bot-a"), ("b", "bot-b")] {
+        store.save_login(name, &login(bot, "t")).await.unwrap();
+    }
+    // The second batch fails as a full disk would, and only that one.
+    store
+        .run(|conn| {
+            conn.execute_batch(
+                "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.text = 'poison' \
+                 BEGIN SELECT RAISE(ABORT, 'disk is full'); END;",
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let release = hold(&store).await;
+    let chain = [
+        ("a", "fine", "", "c1"),
+        ("a", "poison", "c1", "c2"),
+        ("b", "other", "", "b1"),
+        ("a", "lost without the check", "c2", "c3"),
+    ];
+    let mut waiting = Vec::new();
+    for (i, (session, text, from, cursor)) in chain.into_iter().enumerate() {
+        let store = store.clone();
+        let batch = vec![inbound(session, &format!("{i}"), "u@im.wechat", text, 1)];
+        let mut ingest =
+            Box::pin(async move { store.ingest_from(session, batch, Some(from), cursor).await });
+        // Polled once, in order, as the poller does: queued, then left to a task.
+        let first = std::future::poll_fn(|cx| Poll::Ready(ingest.as_mut().poll(cx))).await;
+        assert!(first.is_pending(), "the store's thread is held");
+        waiting.push(tokio::spawn(ingest));
+    }
+    release.await;
+    let mut answers = Vec::new();
+    for task in waiting {
+        answers.push(task.await.unwrap());
+    }
+    assert_eq!(store.largest_ingest_group(), 4, "one group");
+    assert_eq!(answers[0].as_ref().unwrap().len(), 1);
+    assert!(
+        matches!(&answers[1], Err(StoreError::Database(_))),
+        "{:?}",
+        answers[1]
+    );
+    assert_eq!(answers[2].as_ref().unwrap().len(), 1);
+    assert!(
+        matches!(&answers[3], Err(StoreError::CursorMoved(s)) if s == "a"),
+        "{:?}",
+        answers[3]
+    );
+    assert_eq!(store.cursor("a").await.unwrap(), "c1");
+    assert_eq!(store.cursor("b").await.unwrap(), "b1");
+    let texts: Vec<_> = store
+        .history(&query())
+        .await
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|m| m.message.text.unwrap_or_default())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts.contains(&"fine".to_string()) && texts.contains(&"other".to_string()));
+}
+
 /// A group whose batches all succeed is stored with no savepoint: FTS5 writes its pending
 /// index as a new segment at every savepoint, so a group of many batches would leave one
 /// segment per batch (and merge them again at once).
