@@ -129,7 +129,12 @@ END $$;
 
 /// The migrations, oldest first: script `i` takes the database from version `i` to `i + 1`.
 /// Append only; never edit a released script.
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+
+/// Version 2: the sessions of one backend (routing a message to anyone a backend knows) and of
+/// one bot (`history` by bot id) found without reading every session, as in SQLite.
+const SCHEMA_V2: &str = "CREATE INDEX sessions_backend ON sessions (backend);
+CREATE INDEX sessions_bot ON sessions (bot_id);";
 
 /// The `meta` row holding a sealed known value.
 const KEY_CHECK: &str = "key_check";

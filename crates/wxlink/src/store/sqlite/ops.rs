@@ -80,7 +80,16 @@ pub(super) fn sessions_with_bot(
     conn: &mut Connection,
     bot_id: &str,
 ) -> StoreResult<Vec<SessionRecord>> {
-    listed_sessions(conn, "WHERE s.bot_id = ?1", [bot_id])
+    listed_sessions(conn, BOT_SESSIONS, [bot_id])
+}
+
+/// Which sessions [`sessions_with_bot`] reads (`?1` the bot id): found by `sessions_bot`.
+const BOT_SESSIONS: &str = "WHERE s.bot_id = ?1";
+
+/// The statement [`sessions_with_bot`] reads with, for the test of its plan.
+#[cfg(test)]
+pub(super) fn bot_sessions_sql() -> String {
+    sessions_sql(BOT_SESSIONS)
 }
 
 pub(super) fn session(conn: &mut Connection, name: &str) -> StoreResult<Option<SessionRecord>> {

@@ -81,6 +81,31 @@ async fn replicas_starting_together_migrate_once() {
     assert_eq!(again.sessions().await.unwrap()[0].name, "a");
 }
 
+/// A database an earlier wxlink made (version 1) gets the later scripts at the next connect,
+/// its data kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_schema_is_brought_up_to_date() {
+    let db = PgFixture::new();
+    db.pg()
+        .await
+        .save_login("a", &login("b", "t"))
+        .await
+        .unwrap();
+    let indexes = "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes \
+                   WHERE tablename = 'sessions' AND indexname IN ('sessions_backend', 'sessions_bot')";
+    assert_eq!(db.psql(indexes), "sessions_backend,sessions_bot");
+    db.psql("DROP INDEX sessions_backend; DROP INDEX sessions_bot; UPDATE schema_version SET version = 1");
+    let store = PgStore::connect(&url(&db.db), db.key.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        PgStore::SCHEMA_VERSION
+    );
+    assert_eq!(db.psql(indexes), "sessions_backend,sessions_bot");
+    assert_eq!(store.sessions_with_bot("b").await.unwrap()[0].name, "a");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_schema_is_refused() {
     let db = PgFixture::new();

@@ -489,6 +489,23 @@ async fn routing_reads_only_the_sessions_it_can_pick() {
     assert!(!steps.contains("SCAN s"), "{steps}");
 }
 
+/// `history` by bot id reads that bot's sessions through `sessions_bot`, not every session.
+#[tokio::test]
+async fn a_bots_sessions_are_found_by_index() {
+    use crate::store::sqlite::ops::{bot_sessions_sql, sessions_with_bot};
+    let names: Vec<String> = (0..40).map(|i| format!("s{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let store = memory_with(&names).await;
+    let bot = store.session("s7").await.unwrap().unwrap().bot_id.unwrap();
+    let mut conn = store.lock();
+    let found = sessions_with_bot(&mut conn, &bot).unwrap();
+    let found: Vec<&str> = found.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(found, ["s7"]);
+    let steps = plan_steps(&conn, &bot_sessions_sql(), [bot.as_str()]);
+    assert!(steps.contains("INDEX sessions_bot (bot_id=?)"), "{steps}");
+    assert!(!steps.contains("SCAN s"), "{steps}");
+}
+
 /// The steps of SQLite's plan for `sql` with `params`, joined by " | ".
 fn plan_steps(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> String {
     let steps: Vec<String> = conn
