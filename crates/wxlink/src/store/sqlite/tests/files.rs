@@ -542,7 +542,7 @@ async fn a_batch_behind_a_failed_one_fails_on_its_cursor() {
         let batch = vec![inbound(session, &format!("{i}"), "u@im.wechat", text, 1)];
         let mut ingest =
             Box::pin(async move { store.ingest_from(session, batch, Some(from), cursor).await });
-        // Polled once, in order, as the poller does: queued, then left to a task.
+        // Polled once, in order, as the listener's tasks do: queued, then left to a task.
         let first = std::future::poll_fn(|cx| Poll::Ready(ingest.as_mut().poll(cx))).await;
         assert!(first.is_pending(), "the store's thread is held");
         waiting.push(tokio::spawn(ingest));
