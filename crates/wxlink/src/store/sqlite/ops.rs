@@ -268,12 +268,8 @@ pub(super) fn session_presence(conn: &mut Connection) -> StoreResult<SessionPres
     })?)
 }
 
-pub(super) fn cursor(conn: &mut Connection, session: &str) -> StoreResult<String> {
-    stored_cursor(conn, session)
-}
-
 /// The session's cursor (`""` when none).
-fn stored_cursor(conn: &Connection, session: &str) -> StoreResult<String> {
+pub(super) fn cursor(conn: &Connection, session: &str) -> StoreResult<String> {
     let mut stmt = conn.prepare_cached("SELECT cursor FROM cursors WHERE session = ?1")?;
     Ok(stmt
         .query_row([session], |r| r.get(0))
@@ -355,7 +351,7 @@ fn ingest_in(
     } = batch;
     require_session(tx, session)?;
     if let Some(from) = from {
-        if stored_cursor(tx, session)? != from {
+        if self::cursor(tx, session)? != from {
             return Err(StoreError::CursorMoved(session.to_owned()));
         }
     }

@@ -37,7 +37,7 @@ pub const DEGRADED_AFTER: u32 = 3;
 ///
 /// Three keep the store's thread busy while the listener fetches, parses and normalizes the
 /// next batch: with one, the store waited for the listener between two commits (`benches/
-/// ingest.rs` measured it; ARCHITECTURE.md has the figures). At most 3,000 messages wait.
+/// ingest.rs` measured it; ARCHITECTURE.md has the figures).
 pub const QUEUED_BATCHES: usize = 3;
 
 /// Polls `bot` for session `name` until shutdown, expiry, or the session is no longer wanted.
@@ -57,8 +57,6 @@ pub async fn run(
         }
         tracing::debug!(session = %name, error = %e, "notifystart failed; polling anyway");
     }
-    // `cursor` is what the next fetch asks from; it runs ahead of the store's by the batches
-    // in `queue`.
     let mut queue = match sink.cursor().await {
         Ok(c) => Queue::new(
             c,
@@ -73,7 +71,6 @@ pub async fn run(
             return;
         }
     };
-    let mut cursor = queue.committed.clone();
     tracing::info!(session = %name, "polling");
     let mut wait = None;
     let mut failures = 0u32; // fetches in a row that failed
@@ -82,12 +79,12 @@ pub async fn run(
         let result = tokio::select! {
             biased;
             _ = shutdown.changed() => break true,
-            r = bot.get_updates(&cursor, wait) => r,
+            r = bot.get_updates(queue.tip(), wait) => r,
         };
         // Room for this batch: the batches ahead that committed are let go, and the oldest
         // waited for while the queue is full. If one could not be stored, neither could any
         // behind it: this one is dropped too, and all are fetched again.
-        match queue.settle(queue.room_for(&cursor)).await {
+        match queue.make_room().await {
             Ok(()) => store_failures = 0,
             Err(StoreError::UnknownSession(_)) => break false,
             Err(e) => {
@@ -98,11 +95,11 @@ pub async fn run(
                     let why = format!("{store_failures} batches in a row could not be stored: {e}");
                     sink.problem(Some(why)).await;
                 }
-                // The store's own cursor: another listener may have moved it.
+                // Fetched again from the store's own cursor: another listener may have moved
+                // it.
                 if let Ok(stored) = sink.cursor().await {
                     queue.committed = stored;
                 }
-                cursor = queue.committed.clone();
                 if pause(backoff.pause(store_failures), &mut shutdown).await {
                     break true;
                 }
@@ -130,10 +127,9 @@ pub async fn run(
                     .into_iter()
                     .filter_map(|r| normalize::inbound(name, r, now))
                     .collect();
-                if !(batch.is_empty() && updates.cursor == cursor) {
+                if !(batch.is_empty() && updates.cursor == queue.tip()) {
                     // Stored while the next batch is fetched.
-                    let from = std::mem::replace(&mut cursor, updates.cursor);
-                    queue.push(&sink, batch, from, cursor.clone()).await;
+                    queue.push(&sink, batch, updates.cursor).await;
                     // The commit's task hands the batch over before this one builds and
                     // writes the next request. With many accounts answering at once, their
                     // batches then reach the store together and share a transaction: handed
@@ -201,15 +197,22 @@ impl Queue {
         }
     }
 
-    /// How many commits may stay waiting when a batch fetched with cursor `from` is handed
-    /// over ([`Queue::settle`]'s `keep`).
+    /// The cursor the next fetch asks from: that of the last batch handed over, else the
+    /// committed one.
+    fn tip(&self) -> &str {
+        self.commits.back().map_or(&self.committed, |c| &c.cursor)
+    }
+
+    /// How many commits may stay waiting when the next batch (fetched from [`Queue::tip`]) is
+    /// handed over.
     ///
-    /// The store stores that batch only while its cursor is still `from`, the cursor of the
+    /// The store stores that batch only while its cursor is still the tip, the cursor of the
     /// last batch ahead. If a batch ahead fails, the store keeps the cursor of the one before
-    /// it (or `committed`): were that also `from` — an upstream that answered the same cursor
-    /// twice — the batch would pass the check with the failed one missing. So it then waits
-    /// until every batch ahead has committed.
-    fn room_for(&self, from: &str) -> usize {
+    /// it (or `committed`): were that also the tip — an upstream that answered the same
+    /// cursor twice — the batch would pass the check with the failed one missing. So it then
+    /// waits until every batch ahead has committed.
+    fn room(&self) -> usize {
+        let from = self.tip();
         let ahead = self.commits.len().saturating_sub(1);
         let repeated = self.commits.iter().take(ahead).any(|c| c.cursor == from);
         if repeated || (!self.commits.is_empty() && self.committed == from) {
@@ -219,15 +222,15 @@ impl Queue {
         }
     }
 
-    /// Hands a batch fetched with cursor `from` to the store, behind those already there
-    /// (after [`Queue::settle`] made room: see [`Queue::room_for`]).
-    async fn push(
-        &mut self,
-        sink: &Arc<dyn Sink>,
-        batch: Vec<NewMessage>,
-        from: String,
-        to: String,
-    ) {
+    /// [`Queue::settle`] down to [`Queue::room`].
+    async fn make_room(&mut self) -> StoreResult<()> {
+        self.settle(self.room()).await
+    }
+
+    /// Hands a batch fetched from [`Queue::tip`] to the store, behind those already there
+    /// (after [`Queue::make_room`]); it stores cursor `to`.
+    async fn push(&mut self, sink: &Arc<dyn Sink>, batch: Vec<NewMessage>, to: String) {
+        let from = self.tip().to_owned();
         // In fetch order: the batch ahead reaches the store first.
         if let Some(ahead) = self.commits.back_mut() {
             ahead.handed_over().await;
@@ -236,13 +239,14 @@ impl Queue {
     }
 
     /// Lets go of the commits that are done, waiting for the oldest while more than `keep`
-    /// remain. On a failure, waits for every commit behind it (they fail on their cursor, or
-    /// store what they would have anyway) and answers the first error.
+    /// remain. After a failure, waits for every commit behind it (they fail on their cursor,
+    /// or store what they would have anyway) and answers the first error.
     async fn settle(&mut self, keep: usize) -> StoreResult<()> {
-        while let Some(front) = self.commits.front() {
-            if self.commits.len() <= keep && !front.done() {
-                break;
-            }
+        let mut failed = None;
+        while self.commits.len() > keep
+            || failed.is_some()
+            || self.commits.front().is_some_and(Commit::done)
+        {
             let Some(commit) = self.commits.pop_front() else {
                 break;
             };
@@ -250,17 +254,11 @@ impl Queue {
             match commit.finish().await {
                 Ok(()) => self.committed = cursor,
                 Err(e) => {
-                    while let Some(behind) = self.commits.pop_front() {
-                        let cursor = behind.cursor.clone();
-                        if behind.finish().await.is_ok() {
-                            self.committed = cursor;
-                        }
-                    }
-                    return Err(e);
+                    failed.get_or_insert(e);
                 }
             }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 }
 
@@ -353,17 +351,19 @@ mod tests {
     #[tokio::test]
     async fn batches_queue_while_their_cursors_differ() {
         let full = QUEUED_BATCHES - 1;
-        assert_eq!(queue("", &[]).room_for(""), full);
-        assert_eq!(queue("c0", &["c1"]).room_for("c1"), full);
-        assert_eq!(queue("c0", &["c1", "c2"]).room_for("c2"), full);
+        assert_eq!(queue("c0", &[]).tip(), "c0");
+        assert_eq!(queue("c0", &["c1", "c2"]).tip(), "c2");
+        assert_eq!(queue("", &[]).room(), full);
+        assert_eq!(queue("c0", &["c1"]).room(), full);
+        assert_eq!(queue("c0", &["c1", "c2"]).room(), full);
         // The batch ahead left the cursor where it was: if it failed, the store would still
         // hold this batch's cursor. So this one waits for it.
-        assert_eq!(queue("c0", &["c0"]).room_for("c0"), 0);
-        assert_eq!(queue("c0", &["c1", "c1"]).room_for("c1"), 0);
+        assert_eq!(queue("c0", &["c0"]).room(), 0);
+        assert_eq!(queue("c0", &["c1", "c1"]).room(), 0);
         // An upstream that went back to an earlier cursor.
-        assert_eq!(queue("c0", &["c1", "c0", "c1"]).room_for("c1"), 0);
+        assert_eq!(queue("c0", &["c1", "c0", "c1"]).room(), 0);
         // After a failure the queue is empty: nothing to wait for.
-        assert_eq!(queue("c0", &[]).room_for("c0"), full);
+        assert_eq!(queue("c0", &[]).room(), full);
     }
 
     #[tokio::test]
@@ -376,7 +376,7 @@ mod tests {
         assert!(matches!(e, StoreError::Corrupt("test", _)));
         assert!(q.commits.is_empty());
         assert_eq!(q.committed, "c1");
-        // Done commits are let go without waiting for room; all of them with `keep` 0.
+        // Commits that are done are let go even when there is room for them.
         let mut q = queue("c0", &["c1", "c2"]);
         answered_all(&q).await;
         q.settle(QUEUED_BATCHES - 1).await.unwrap();
