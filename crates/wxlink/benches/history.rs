@@ -9,7 +9,8 @@
 //!
 //! Knobs: `HISTORY_BENCH_MESSAGES` (corpus size), `HISTORY_BENCH_DIR` (keep the databases
 //! there and reuse them on the next run), `HISTORY_BENCH_WXLINK_ONLY` (skip timing WeiLink),
-//! `HISTORY_BENCH_ITERATIONS` (timed runs per query shape, 200). It also prints the bytes stored
+//! `HISTORY_BENCH_ITERATIONS` (timed runs per query shape, 200), `HISTORY_BENCH_SHAPES` (only
+//! these shapes, numbered from 0 in the order printed: `7,10`). It also prints the bytes stored
 //! per message and how long opening the store takes, full and empty (nothing is scanned at open).
 
 use std::path::Path;
@@ -291,7 +292,11 @@ fn report(
         "p50 ratio"
     );
     println!("{}", "-".repeat(110));
-    for shape in 0..SHAPES {
+    // HISTORY_BENCH_SHAPES=7,10 times only those shapes (numbered from 0 in the order printed).
+    let only: Option<Vec<usize>> = std::env::var("HISTORY_BENCH_SHAPES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
+    for shape in (0..SHAPES).filter(|s| only.as_ref().is_none_or(|o| o.contains(s))) {
         let label = case_for(shape, 0, &mut Rng::new(0)).label;
         let run = |count_up_to| {
             time_warm(shape, true, |case| {

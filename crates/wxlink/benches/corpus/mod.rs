@@ -609,7 +609,7 @@ pub fn case_for(shape: usize, i: usize, rng: &mut Rng) -> Case {
                 ..Case::new("session + 30 days + text")
             }
         }
-        _ => {
+        8 => {
             let (direction, kind) = [
                 (Direction::In, "text"),
                 (Direction::Out, "image"),
@@ -621,9 +621,23 @@ pub fn case_for(shape: usize, i: usize, rng: &mut Rng) -> Case {
                 ..Case::new("direction + kind")
             }
         }
+        9 => Case {
+            session: Some(i % SESSIONS.len()),
+            text: Some(pick(if i.is_multiple_of(2) { EN } else { ZH3 })),
+            ..Case::new("session + text")
+        },
+        _ => {
+            // A week from any millisecond, as "the last 7 days" asks: both edge days cut.
+            let since = START_MS + rng.below(358 * DAY_MS as usize) as i64;
+            Case {
+                range: Some((since, since + 7 * DAY_MS)),
+                text: Some(pick(if i.is_multiple_of(2) { EN } else { ZH3 })),
+                ..Case::new("7 days + text")
+            }
+        }
     }
 }
-pub const SHAPES: usize = 9;
+pub const SHAPES: usize = 11;
 
 pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;

@@ -277,6 +277,133 @@ pub(crate) async fn time_filters_span_days_and_late_arrivals(db: &dyn Fixture) {
     assert!(between(Some(-5 * day), Some(-day), None).await.is_empty());
 }
 
+/// Every filter with a time range gives what testing each row's own time gives: ranges on
+/// whole days and cut ones, open at either end, with rows that arrived late (a high id for an
+/// old day) and early (a low id for a later day), at the first and last millisecond of their
+/// day, and on day 0 (whose truncated division spans negative times too).
+pub(crate) async fn time_ranges_agree_with_each_rows_time(db: &dyn Fixture) {
+    let store = store_with(db, &["a", "b"]).await;
+    let day: i64 = 86_400_000;
+    let offsets = [0, 1, day / 2, day - 2, day - 1, 7];
+    let message = |n: usize, at: i64| {
+        let session = ["a", "b"][n % 2];
+        let words = ["weekly report", "note", "report draft", "Report"][n % 4];
+        let mut m = inbound(session, &n.to_string(), &format!("u{}", n % 3), words, at);
+        if n % 3 == 2 {
+            m.kind = "image".into();
+        }
+        if n % 5 == 4 {
+            m.direction = Direction::Out;
+        }
+        m
+    };
+    let mut n = 0;
+    let mut next = |at: i64| {
+        n += 1;
+        message(n, at)
+    };
+    // Day 9's only message first (a low id), and one of day 0 at a negative time.
+    let mut batches = vec![vec![next(9 * day + 7), next(-5)]];
+    for d in 0..9 {
+        batches.push(offsets.iter().map(|&o| next(d * day + o)).collect());
+        if d == 3 {
+            // Early: one of day 7 among day 3's ids, so day 7 spans days 4 to 7.
+            batches.push(vec![next(7 * day + 3)]);
+        }
+    }
+    // Late: days 2 and 3 get the highest ids.
+    batches.push(vec![next(2 * day + 9), next(4 * day - 1)]);
+    for (i, batch) in batches.into_iter().enumerate() {
+        for m in &batch {
+            let session = m.session.clone();
+            store
+                .ingest(&session, vec![m.clone()], &format!("c{i}"))
+                .await
+                .unwrap();
+        }
+    }
+    let everything = store
+        .history(&HistoryQuery {
+            limit: 1_000,
+            ..query()
+        })
+        .await
+        .unwrap()
+        .messages;
+    assert_eq!(everything.len(), 2 + 9 * offsets.len() + 3);
+    let ranges = [
+        (Some(2 * day), Some(5 * day - 1)),
+        (Some(2 * day), Some(5 * day)),
+        (Some(2 * day + 1), Some(5 * day - 1)),
+        (Some(day / 2), Some(3 * day - 2)),
+        (None, Some(4 * day - 1)),
+        (Some(3 * day), None),
+        (Some(0), Some(day - 1)),
+        (Some(-day), Some(day)),
+        (Some(7 * day), Some(9 * day)),
+        (Some(5 * day), Some(7 * day - 1)),
+        (Some(day), Some(2 * day - 1)),
+    ];
+    let filters: [fn(&mut HistoryQuery); 7] = [
+        |_| {},
+        |q| q.session = Some("a".into()),
+        |q| q.kind = Some("image".into()),
+        |q| q.direction = Some(Direction::Out),
+        |q| {
+            q.session = Some("b".into());
+            q.kind = Some("text".into());
+        },
+        |q| q.user = Some("u1".into()),
+        |q| {
+            q.user = Some("u2".into());
+            q.session = Some("b".into());
+        },
+    ];
+    for (since, until) in ranges {
+        for filter in filters {
+            for text in [None, Some("re"), Some("report")] {
+                let mut q = HistoryQuery {
+                    since_ms: since,
+                    until_ms: until,
+                    text: text.map(String::from),
+                    limit: 1_000,
+                    ..query()
+                };
+                filter(&mut q);
+                let want: Vec<i64> = everything
+                    .iter()
+                    .filter(|m| {
+                        let m = &m.message;
+                        since.is_none_or(|t| m.created_at_ms >= t)
+                            && until.is_none_or(|t| m.created_at_ms <= t)
+                            && q.session.as_ref().is_none_or(|s| &m.session == s)
+                            && q.kind.as_ref().is_none_or(|k| &m.kind == k)
+                            && q.direction.is_none_or(|d| m.direction == d)
+                            && q.user.as_ref().is_none_or(|u| &m.peer == u)
+                            && text.is_none_or(|t| {
+                                m.text.as_deref().unwrap_or("").to_lowercase().contains(t)
+                            })
+                    })
+                    .map(|m| m.id)
+                    .collect();
+                let page = store.history(&q).await.unwrap();
+                assert_eq!(ids(&page.messages), want, "{q:?}");
+                assert_eq!(page.total as usize, want.len(), "{q:?}");
+                let page = store
+                    .history(&HistoryQuery {
+                        limit: 2,
+                        offset: 1,
+                        ..q.clone()
+                    })
+                    .await
+                    .unwrap();
+                let slice: Vec<i64> = want.iter().copied().skip(1).take(2).collect();
+                assert_eq!(ids(&page.messages), slice, "{q:?}");
+            }
+        }
+    }
+}
+
 pub(crate) async fn history_pages(db: &dyn Fixture) {
     let store = store_with(db, &["main"]).await;
     let batch: Vec<_> = (1..=25)

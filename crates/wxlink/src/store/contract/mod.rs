@@ -85,6 +85,7 @@ macro_rules! contract_suite {
             history_text_search,
             history_filters_combine,
             time_filters_span_days_and_late_arrivals,
+            time_ranges_agree_with_each_rows_time,
             history_pages,
             history_totals_count_up_to_a_cap,
             history_cursors_narrow_every_plan,

@@ -1,7 +1,8 @@
 //! The history planner: how a [`HistoryQuery`] becomes SQL, and running it.
 //!
 //! A time filter becomes an id range through `message_days` (lowest and highest id per day),
-//! which FTS5 and the `(x, id)` indexes seek. A user filter walks the `(peer, id, text)` index;
+//! which FTS5 and the `(x, id)` indexes seek; the ids no day outside the filter spans need no
+//! time test, so most rows an index finds are never read from the table ([`Settled`]). A user filter walks the `(peer, id, text)` index;
 //! with a long text too, the user's entries are tested or the text's matches are joined,
 //! whichever is cheaper (see [`plan_history`]). Text of three or more characters is an FTS5
 //! trigram phrase (a case-insensitive substring match that works for Chinese); shorter text is
@@ -66,9 +67,21 @@ pub(super) struct IdRange {
 enum TimeScope {
     /// No time filter.
     All,
-    /// Every message in the time range has an id in this range.
-    Ids(IdRange),
+    /// Every message in the time range has an id in this range; what the range settles.
+    Ids(IdRange, Settled),
     /// No stored message is in the time range.
+    Nothing,
+}
+
+/// Which messages of a time filter's id range are known to be in its time range, so their
+/// `created_at` is never read: a row reached through an index is then not read at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Settled {
+    /// All of them: the id range is the whole test.
+    All,
+    /// Those with an id in this range; the others' times are tested.
+    Ids(IdRange),
+    /// None: every row's time is tested.
     Nothing,
 }
 
@@ -80,16 +93,80 @@ impl TimeScope {
         // Same truncating division as the trigger, so the days cover the range exactly.
         let first = since.map_or(i64::MIN, |t| t / DAY_MS);
         let last = until.map_or(i64::MAX, |t| t / DAY_MS);
-        let (lo, hi): (Option<i64>, Option<i64>) = conn.query_row(
-            "SELECT min(min_id), max(max_id) FROM message_days WHERE day BETWEEN ?1 AND ?2",
-            params![first, last],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok(match (lo, hi) {
-            (Some(lo), Some(hi)) => TimeScope::Ids(IdRange { lo, hi }),
-            _ => TimeScope::Nothing,
-        })
+        let (lo, hi): (Option<i64>, Option<i64>) = conn
+            .prepare_cached(
+                "SELECT min(min_id), max(max_id) FROM message_days WHERE day BETWEEN ?1 AND ?2",
+            )?
+            .query_row(params![first, last], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            return Ok(TimeScope::Nothing);
+        };
+        let range = IdRange { lo, hi };
+        Ok(TimeScope::Ids(range, settled(conn, since, until, range)?))
     }
+}
+
+/// What `range` settles of the time filter `since..=until` (see [`Settled`]).
+///
+/// A message's id lies between its day's `min_id` and `max_id` (entries only widen), and a
+/// day strictly between the first and the last day of the filter lies wholly inside it (the
+/// day is a monotone function of the time). So an id that no other day's ids span, nor those
+/// of an edge day the filter cuts, is a message inside the filter. Those days' spans (one per
+/// day outside the filter that has messages: a scan of `message_days`, a row a day) cut
+/// `range` into pieces; the longest piece is settled. Ids arrive in time order unless
+/// upstreams deliver late, so the spans usually sit outside `range` or at its ends.
+pub(super) fn settled(
+    conn: &Connection,
+    since: Option<i64>,
+    until: Option<i64>,
+    range: IdRange,
+) -> StoreResult<Settled> {
+    // The first and last days whose every millisecond is inside the filter.
+    let lower = match since {
+        None => i64::MIN,
+        Some(t) if t > 0 && t % DAY_MS == 0 => t / DAY_MS,
+        Some(t) => (t / DAY_MS).saturating_add(1),
+    };
+    let upper = match until {
+        None => i64::MAX,
+        Some(t) if t >= 0 && t % DAY_MS == DAY_MS - 1 => t / DAY_MS,
+        Some(t) => (t / DAY_MS).saturating_sub(1),
+    };
+    if lower > upper {
+        return Ok(Settled::Nothing);
+    }
+    let mut spans: Vec<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT max(min_id, ?3), min(max_id, ?4) FROM message_days \
+             WHERE (day < ?1 OR day > ?2) AND max_id >= ?3 AND min_id <= ?4",
+        )?
+        .query_map(params![lower, upper, range.lo, range.hi], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    if spans.is_empty() {
+        return Ok(Settled::All);
+    }
+    spans.sort_unstable();
+    let mut longest: Option<IdRange> = None;
+    let mut keep = |piece: IdRange| {
+        if piece.lo <= piece.hi && longest.is_none_or(|l| piece.hi - piece.lo > l.hi - l.lo) {
+            longest = Some(piece);
+        }
+    };
+    let mut from = range.lo;
+    for (start, end) in spans {
+        keep(IdRange {
+            lo: from,
+            hi: start.saturating_sub(1),
+        });
+        from = from.max(end.saturating_add(1));
+    }
+    keep(IdRange {
+        lo: from,
+        hi: range.hi,
+    });
+    Ok(longest.map_or(Settled::Nothing, Settled::Ids))
 }
 
 /// Milliseconds per `message_days` bucket (the trigger's divisor).
@@ -103,9 +180,10 @@ struct Conditions {
 }
 
 impl Conditions {
-    /// The non-text filters. With a user filter, the other columns are written `+m.col` so
-    /// SQLite walks the `(peer, id, text)` index (a user's rows are few) and no other.
-    fn from_query(q: &HistoryQuery) -> Self {
+    /// The non-text filters, the time as far as `settled` leaves it to test. With a user
+    /// filter, the other columns are written `+m.col` so SQLite walks the `(peer, id, text)`
+    /// index (a user's rows are few) and no other.
+    fn from_query(q: &HistoryQuery, settled: Settled) -> Self {
         let user = non_blank(&q.user);
         let col = |name: &str| {
             if user.is_some() {
@@ -133,13 +211,36 @@ impl Conditions {
                 [direction.code().into()],
             );
         }
-        if let Some(since) = q.since_ms {
-            c.push(format!("{} >= ?", col("created_at")), [since.into()]);
-        }
-        if let Some(until) = q.until_ms {
-            c.push(format!("{} <= ?", col("created_at")), [until.into()]);
+        let created = col("created_at");
+        match settled {
+            Settled::All => {}
+            Settled::Nothing => c.push_time(q, &created),
+            Settled::Ids(sure) => {
+                let mut time = Conditions::default();
+                time.push_time(q, &created);
+                if !time.is_empty() {
+                    // The id is tested first: a row reached through an index is read from
+                    // the table only when its id is outside `sure`.
+                    c.clauses.push(format!(
+                        "(m.id BETWEEN ? AND ? OR ({}))",
+                        time.clauses.join(" AND ")
+                    ));
+                    c.params.extend([sure.lo.into(), sure.hi.into()]);
+                    c.params.extend(time.params);
+                }
+            }
         }
         c
+    }
+
+    /// The time filter tested on each row's `created` column.
+    fn push_time(&mut self, q: &HistoryQuery, created: &str) {
+        if let Some(since) = q.since_ms {
+            self.push(format!("{created} >= ?"), [since.into()]);
+        }
+        if let Some(until) = q.until_ms {
+            self.push(format!("{created} <= ?"), [until.into()]);
+        }
     }
 
     fn push<const N: usize>(&mut self, clause: String, params: [SqlValue; N]) {
@@ -221,17 +322,47 @@ impl FtsMatch {
         }
     }
 
-    /// The matches, newest first, each joined to its row to test the other filters.
-    fn join(&self, filters: Conditions) -> HistoryPlan {
+    /// The matches, newest first, each joined to its row to test the other filters: by its
+    /// rowid, or through `index` (see [`probe_index`]).
+    fn join(&self, filters: Conditions, index: Option<&str>) -> HistoryPlan {
         let fts = self.where_sql();
         let and = filters.and_sql();
-        let from = "messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid";
+        let from = match index {
+            None => "messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid".to_owned(),
+            Some(index) => format!(
+                "messages_fts CROSS JOIN messages m INDEXED BY {index} \
+                 ON m.id = messages_fts.rowid"
+            ),
+        };
         let mut params = self.params();
         params.extend(filters.params);
         HistoryPlan {
             matches_sql: format!("FROM {from} WHERE {fts}{and}"),
             ids_sql: format!(
                 "SELECT m.id FROM {from} WHERE {fts}{and} \
+                 ORDER BY messages_fts.rowid DESC LIMIT ? OFFSET ?"
+            ),
+            params,
+            everything: false,
+        }
+    }
+
+    /// The matches, newest first; those with an id outside `sure` tested on their row's
+    /// `time` (the time filter's conditions on `m`): most are never read from the table.
+    fn timed(&self, sure: IdRange, time: Conditions) -> HistoryPlan {
+        let fts = self.where_sql();
+        let test = format!(
+            "(messages_fts.rowid BETWEEN ? AND ? OR EXISTS \
+             (SELECT 1 FROM messages m WHERE m.id = messages_fts.rowid{}))",
+            time.and_sql()
+        );
+        let mut params = self.params();
+        params.extend([sure.lo.into(), sure.hi.into()]);
+        params.extend(time.params);
+        HistoryPlan {
+            matches_sql: format!("FROM messages_fts WHERE {fts} AND {test}"),
+            ids_sql: format!(
+                "SELECT messages_fts.rowid FROM messages_fts WHERE {fts} AND {test} \
                  ORDER BY messages_fts.rowid DESC LIMIT ? OFFSET ?"
             ),
             params,
@@ -284,7 +415,10 @@ impl HistoryPlan {
 ///   walks `(peer, id, text)`, `(session, id)`, … or the rowid), short text tested per row.
 /// - Three or more characters and no other filter: the FTS index alone, count included.
 /// - Three or more characters with a user filter: see [`UserTextPlan`].
-/// - Otherwise the FTS matches, newest first, each joined to its row for the other filters.
+/// - Otherwise the FTS matches, newest first, each joined to its row through the index of a
+///   column the query filters on (session, kind or direction; see [`probe_index`]); with only
+///   a time filter, each match whose id is not [`Settled`] is tested on its row's time.
+/// - A time filter is tested on a row only where its id does not settle it ([`Settled`]).
 ///
 /// `force` overrides the choice for user + long text (tests try each plan).
 pub(super) fn plan_history(
@@ -292,10 +426,10 @@ pub(super) fn plan_history(
     q: &HistoryQuery,
     force: Option<UserTextPlan>,
 ) -> StoreResult<Option<HistoryPlan>> {
-    let range = match TimeScope::of(conn, q.since_ms, q.until_ms)? {
+    let (range, settled) = match TimeScope::of(conn, q.since_ms, q.until_ms)? {
         TimeScope::Nothing => return Ok(None),
-        TimeScope::All => None,
-        TimeScope::Ids(range) => Some(range),
+        TimeScope::All => (None, Settled::All),
+        TimeScope::Ids(range, settled) => (Some(range), settled),
     };
     // Cursors narrow the same id range the time filter gives.
     let range = match (range, q.after_id, q.before_id) {
@@ -317,7 +451,7 @@ pub(super) fn plan_history(
             Some(r)
         }
     };
-    let mut filters = Conditions::from_query(q);
+    let mut filters = Conditions::from_query(q, settled);
     let (phrase, folded) = match TextFilter::from_query(q.text.as_deref()) {
         TextFilter::None => {
             filters.push_range(range);
@@ -348,7 +482,33 @@ pub(super) fn plan_history(
             }
         }
     }
-    Ok(Some(fts.join(filters)))
+    Ok(Some(match (probe_index(q), settled) {
+        (Some(index), _) => fts.join(filters, Some(index)),
+        // Only a time filter, which `sure` settles for most matches.
+        (None, Settled::Ids(sure)) => {
+            let mut time = Conditions::default();
+            time.push_time(q, "m.created_at");
+            fts.timed(sure, time)
+        }
+        (None, _) => fts.join(filters, None),
+    }))
+}
+
+/// The index through which FTS matches are joined to their rows (no user filter): the one
+/// led by a column the query filters on. A match whose entry is missing is dropped there,
+/// and one whose other filters the index or a settled id answers is never read from the
+/// table (SQLite defers that read until a column needs it): at 10 M messages an entry costs
+/// about a third of a table row.
+fn probe_index(q: &HistoryQuery) -> Option<&'static str> {
+    if non_blank(&q.session).is_some() {
+        Some("messages_session")
+    } else if non_blank(&q.kind).is_some() {
+        Some("messages_kind")
+    } else if q.direction.is_some() {
+        Some("messages_direction")
+    } else {
+        None
+    }
 }
 
 /// Relative cost of one row in each way of running user + long text, measured on the

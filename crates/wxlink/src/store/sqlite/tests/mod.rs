@@ -17,7 +17,9 @@ use async_trait::async_trait;
 use rusqlite::{params_from_iter, Connection};
 
 use super::fold::{contains_folded, fold, fts5_fold, is_caseless};
-use super::history::{plan_history, run_history, FtsMatch, UserTextPlan};
+use super::history::{
+    plan_history, run_history, settled, FtsMatch, IdRange, Settled, UserTextPlan,
+};
 use super::schema::MIGRATIONS;
 use super::SqliteStore;
 use crate::store::contract::{ids, inbound, login, outbound, query, tok, with_token, Fixture};
