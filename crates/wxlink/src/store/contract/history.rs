@@ -322,14 +322,7 @@ pub(crate) async fn time_ranges_agree_with_each_rows_time(db: &dyn Fixture) {
                 .unwrap();
         }
     }
-    let everything = store
-        .history(&HistoryQuery {
-            limit: 1_000,
-            ..query()
-        })
-        .await
-        .unwrap()
-        .messages;
+    let everything = everything(store.as_ref()).await;
     assert_eq!(everything.len(), 2 + 9 * offsets.len() + 3);
     let ranges = [
         (Some(2 * day), Some(5 * day - 1)),
@@ -370,22 +363,7 @@ pub(crate) async fn time_ranges_agree_with_each_rows_time(db: &dyn Fixture) {
                     ..query()
                 };
                 filter(&mut q);
-                let want: Vec<i64> = everything
-                    .iter()
-                    .filter(|m| {
-                        let m = &m.message;
-                        since.is_none_or(|t| m.created_at_ms >= t)
-                            && until.is_none_or(|t| m.created_at_ms <= t)
-                            && q.session.as_ref().is_none_or(|s| &m.session == s)
-                            && q.kind.as_ref().is_none_or(|k| &m.kind == k)
-                            && q.direction.is_none_or(|d| m.direction == d)
-                            && q.user.as_ref().is_none_or(|u| &m.peer == u)
-                            && text.is_none_or(|t| {
-                                m.text.as_deref().unwrap_or("").to_lowercase().contains(t)
-                            })
-                    })
-                    .map(|m| m.id)
-                    .collect();
+                let want = wanted(&everything, &q);
                 let page = store.history(&q).await.unwrap();
                 assert_eq!(ids(&page.messages), want, "{q:?}");
                 assert_eq!(page.total as usize, want.len(), "{q:?}");

@@ -228,3 +228,33 @@ pub(crate) fn texts(page: &HistoryPage) -> Vec<String> {
 pub(crate) fn ids(messages: &[StoredMessage]) -> Vec<i64> {
     messages.iter().map(|m| m.id).collect()
 }
+
+/// Every stored message (up to 1,000), newest first.
+pub(crate) async fn everything(store: &dyn Store) -> Vec<StoredMessage> {
+    let q = HistoryQuery {
+        limit: 1_000,
+        ..query()
+    };
+    store.history(&q).await.unwrap().messages
+}
+
+/// The ids of `all` that `q`'s filters and text select (its page aside), in `all`'s order,
+/// worked out row by row: the answer every plan of the store must agree with.
+pub(crate) fn wanted(all: &[StoredMessage], q: &HistoryQuery) -> Vec<i64> {
+    all.iter()
+        .filter(|m| {
+            let m = &m.message;
+            q.since_ms.is_none_or(|t| m.created_at_ms >= t)
+                && q.until_ms.is_none_or(|t| m.created_at_ms <= t)
+                && q.session.as_ref().is_none_or(|s| &m.session == s)
+                && q.kind.as_ref().is_none_or(|k| &m.kind == k)
+                && q.direction.is_none_or(|d| m.direction == d)
+                && q.user.as_ref().is_none_or(|u| &m.peer == u)
+                && q.text.as_ref().is_none_or(|t| {
+                    let text = m.text.as_deref().unwrap_or("").to_lowercase();
+                    text.contains(&t.to_lowercase())
+                })
+        })
+        .map(|m| m.id)
+        .collect()
+}

@@ -2,12 +2,13 @@
 //!
 //! A time filter becomes an id range through `message_days` (lowest and highest id per day),
 //! which FTS5 and the `(x, id)` indexes seek; the ids no day outside the filter spans need no
-//! time test, so most rows an index finds are never read from the table ([`Settled`]). A user filter walks the `(peer, id, text)` index;
-//! with a long text too, the user's entries are tested or the text's matches are joined,
-//! whichever is cheaper (see [`plan_history`]). Text of three or more characters is an FTS5
-//! trigram phrase (a case-insensitive substring match that works for Chinese); shorter text is
-//! tested per row, folded the tokenizer's way so every plan returns the same rows. The choices
-//! are pinned by a test on `EXPLAIN QUERY PLAN` and measured by `benches/history.rs`.
+//! time test, so most rows an index finds are never read from the table ([`Settled`]). A user
+//! filter walks the `(peer, id, text)` index; with a long text too, the user's entries are
+//! tested or the text's matches are joined, whichever is cheaper (see [`plan_history`]). Text
+//! of three or more characters is an FTS5 trigram phrase (a case-insensitive substring match
+//! that works for Chinese); shorter text is tested per row, folded the tokenizer's way so every
+//! plan returns the same rows. The choices are pinned by a test on `EXPLAIN QUERY PLAN` and
+//! measured by `benches/history.rs`.
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection};
@@ -482,15 +483,18 @@ pub(super) fn plan_history(
             }
         }
     }
-    Ok(Some(match (probe_index(q), settled) {
-        (Some(index), _) => fts.join(filters, Some(index)),
+    // With a user, the user's own plan was rejected for joining the matches: the user filter
+    // stays in `filters`, and no probe index serves it (its session test is `+m.session`).
+    let user = non_blank(&q.user).is_some();
+    Ok(Some(match (user, probe_index(q), settled) {
+        (false, Some(index), _) => fts.join(filters, Some(index)),
         // Only a time filter, which `sure` settles for most matches.
-        (None, Settled::Ids(sure)) => {
+        (false, None, Settled::Ids(sure)) => {
             let mut time = Conditions::default();
             time.push_time(q, "m.created_at");
             fts.timed(sure, time)
         }
-        (None, _) => fts.join(filters, None),
+        _ => fts.join(filters, None),
     }))
 }
 

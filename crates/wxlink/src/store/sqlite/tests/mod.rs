@@ -22,7 +22,9 @@ use super::history::{
 };
 use super::schema::MIGRATIONS;
 use super::SqliteStore;
-use crate::store::contract::{ids, inbound, login, outbound, query, tok, with_token, Fixture};
+use crate::store::contract::{
+    everything, ids, inbound, login, outbound, query, tok, wanted, with_token, Fixture,
+};
 use crate::store::{
     BackendKind, HistoryQuery, Retention, SessionStatus, Store, StoreError, StoreResult,
     DEFAULT_CONSUMER,

@@ -223,6 +223,63 @@ async fn history_user_and_text_plans_agree() {
     assert_eq!(choose("many", "rare"), UserTextPlan::JoinMatches);
 }
 
+/// Each plan of user + text, forced, keeps the user and the other filters when a time range
+/// is settled in part by the ids (days cut at the edges, a late arrival).
+#[tokio::test]
+async fn forced_user_plans_agree_with_each_rows_time() {
+    let store = memory_with(&["s", "t"]).await;
+    let mut batch = Vec::new();
+    for n in 0..48i64 {
+        let session = ["s", "t"][(n % 2) as usize];
+        let text = ["weekly report", "note"][(n % 3 == 0) as usize];
+        let at = (n / 8) * DAY + (n % 8) * (DAY / 8);
+        batch.push(inbound(
+            session,
+            &n.to_string(),
+            &format!("u{}", n % 4),
+            text,
+            at,
+        ));
+    }
+    // Late: a day-1 message after all the others.
+    batch.push(inbound("t", "late", "u1", "late report", DAY + 9));
+    for m in batch {
+        let session = m.session.clone();
+        store.ingest(&session, vec![m], "c").await.unwrap();
+    }
+    let everything = everything(&store).await;
+    let conn = store.lock();
+    let ranges = [
+        (Some(DAY), Some(4 * DAY - 1)),
+        (Some(DAY + 5), Some(4 * DAY + 5)),
+        (Some(2 * DAY), None),
+        (None, Some(3 * DAY + 1)),
+    ];
+    for (since, until) in ranges {
+        for session in [None, Some("t")] {
+            for force in [
+                None,
+                Some(UserTextPlan::JoinMatches),
+                Some(UserTextPlan::ScanUser),
+            ] {
+                let q = HistoryQuery {
+                    user: Some("u1".into()),
+                    session: session.map(String::from),
+                    text: Some("report".into()),
+                    since_ms: since,
+                    until_ms: until,
+                    limit: 1_000,
+                    ..query()
+                };
+                let want = wanted(&everything, &q);
+                let page = run_history(&conn, &q, force).unwrap();
+                assert_eq!(ids(&page.messages), want, "{q:?} {force:?}");
+                assert_eq!(page.total as usize, want.len(), "{q:?} {force:?}");
+            }
+        }
+    }
+}
+
 /// The query plans the planner's comments promise: no sort of a large result, and the
 /// intended index or FTS access for each shape.
 #[tokio::test]
