@@ -12,20 +12,21 @@ message the client waits --gap seconds (default 0.1: the recv call is then waiti
 server, and every process is idle, as when a message arrives in real life; 0 sends them back
 to back).
 
-The fake logs `ilink_fake::timing` `replied` when it answers the held poll with the message
-(where the inbound path starts: "WeChat" answered); the servers log `wxlink::timing` trace
-events (`answered`: the getupdates answer read and parsed; `stored`: its commit done;
-`claimed`: the consumer's claim done; `written`: the JSON line flushed to stdout). With the
-client's own clock (the same wall clock) they split each latency into: inject → replied (this
-client's POST to the control API, on a connection kept open from one message to the next, and
-the fake queueing and answering), → answered (the HTTP answer, the parse), → stored
+The fake logs `ilink_fake::timing` `received` when its control API has the message and
+`replied` when it answers the held poll with it (where the inbound path starts: "WeChat"
+answered); the servers log `wxlink::timing` trace events (`answered`: the getupdates answer
+read and parsed; `stored`: its commit done; `claimed`: the consumer's claim done; `written`:
+the JSON line flushed to stdout). With the client's own clock (the same wall clock) they split
+each latency into: inject → received (this client's POST to the control API, on a connection
+kept open from one message to the next, and the fake waking to read it), → replied (the fake
+queueing it and answering the held poll), → answered (the HTTP answer, the parse), → stored
 (normalise, the store thread, the commit), → claimed (the wake-up and the claim, a write
 transaction), → written (the access gate, the view, the serialisation, stdout), → client (the
 pipe and this client's parse). Each path is shown from the inject and from the fake's reply
 (the inbound path proper, without this client's POST). A resource update has no claim (the
 change feed says the inbox changed); the event stream's last stage is the change feed's
-wake-up, the page read, the serialisation and the HTTP chunk, as `wxlink serve` logs
-no `written`. Prints min / median / p90 / p99 / max in ms.
+wake-up, the page read, the serialisation and the HTTP chunk, as `wxlink serve` logs no
+`written`. Prints min / median / p90 / p99 / max in ms.
 """
 
 from __future__ import annotations
@@ -51,8 +52,11 @@ from fakectl import login_account, start_sandbox, stop_process, wxlink_flags  # 
 from mcp_bench import (EventStream, Stdio, free_port, messages_of, stop,  # noqa: E402
                         wait_port)
 
-STAGES = ["replied", "answered", "stored", "claimed", "written"]
-LABELS = {"replied": "inject → replied (the POST, the fake)",
+# The inject leg, in the fake: before the inbound path starts.
+FAKE = ["received", "replied"]
+STAGES = [*FAKE, "answered", "stored", "claimed", "written"]
+LABELS = {"received": "inject → received (the POST, the fake's wake-up)",
+          "replied": "→ replied (the fake answers the held poll)",
           "answered": "→ answered (HTTP, parse)",
           "stored": "→ stored (store thread, commit)",
           "claimed": "→ claimed (wake-up, claim)",
@@ -188,7 +192,8 @@ def report(title: str, stages: list[str], totals: list[float], rows: list[list[f
     show(title + ", from the inject", totals)
     if rows:
         # The inbound path proper: from the moment "WeChat" (the fake) answers the held poll.
-        show("  from the fake's reply (the inbound path)", [sum(row[1:]) for row in rows])
+        show("  from the fake's reply (the inbound path)",
+             [sum(row[len(FAKE):]) for row in rows])
     for n, stage in enumerate([*stages, "client"]):
         if rows:
             show("    " + LABELS[stage], [row[n] for row in rows])
@@ -244,7 +249,7 @@ def main() -> None:
             rs.initialize()
             rs.request("resources/subscribe", {"uri": "wxlink://inbox"})
             time.sleep(0.5)
-            stages = ["replied", "answered", "stored", "written"]
+            stages = [*FAKE, "answered", "stored", "written"]
             results.append(("resource updated (wxlink://inbox)", stages, *measure(
                 [fake_log, Timings(tmp / "resource.stderr")], stages, injector, bot_id, a.count, a.gap,
                 nothing, resource_arrived(rs))))
@@ -259,7 +264,7 @@ def main() -> None:
                 wait_port(port, serve)
                 events = EventStream(port, TOKEN, rb"latency [0-9]+ [0-9a-f]{8}")
                 time.sleep(0.5)
-                stages = ["replied", "answered", "stored"]
+                stages = [*FAKE, "answered", "stored"]
                 results.append(("admin event stream (message event)", stages, *measure(
                     [fake_log, Timings(tmp / "serve.stderr")], stages, injector, bot_id, a.count, a.gap,
                     nothing, lambda marker, _: events.wait(marker))))

@@ -282,6 +282,8 @@ async fn expire_bot(AxState(s): Shd, Path(bot_id): Path<String>) -> Response {
 }
 
 async fn inbound(AxState(s): Shd, Json(spec): Json<InboundSpec>) -> Response {
+    // Where the fake has the message (bench/channel.py splits the inject leg here).
+    tracing::trace!(target: "ilink_fake::timing", "received");
     match inject_and_schedule(&s, &spec) {
         Ok(m) => {
             let id = m
