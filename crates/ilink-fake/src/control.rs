@@ -286,6 +286,9 @@ async fn inbound(AxState(s): Shd, Json(spec): Json<InboundSpec>) -> Response {
     tracing::trace!(target: "ilink_fake::timing", "received");
     match inject_and_schedule(&s, &spec) {
         Ok(m) => {
+            // WeChat delivers a message whatever its sender is told: the held poll the inject
+            // woke answers first, before this answer to the injector is built and written.
+            tokio::task::yield_now().await;
             let id = m
                 .get("message_id")
                 .map(|v| v.to_string())
