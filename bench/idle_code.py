@@ -150,6 +150,7 @@ def main() -> None:
     a = ap.parse_args()
     binary = str(Path(a.wxlink).resolve())
     env = {k: v for k, v in os.environ.items() if not k.startswith("WXLINK_")}
+    sizes = function_sizes(binary)
     with tempfile.TemporaryDirectory(prefix="wxlink-idle-code-") as tmp:
         tmp = Path(tmp)
         sb, fake = start_sandbox(binary, tmp / "sandbox.stderr")
@@ -193,8 +194,7 @@ def main() -> None:
                 order = executed_functions(written(out), binary) + order
                 # Only names the binary defines (callgrind also names recursion copies, `f'2`,
                 # and code outside any symbol), so the count of names found says how stale it is.
-                known = function_sizes(binary)
-                order = [name for name in dict.fromkeys(order) if name in known]
+                order = [name for name in dict.fromkeys(order) if name in sizes]
                 header = (f"# The functions that run in `status --json`, then in a server's start-up, "
                           f"calls and idle (stdio, then HTTP), in order: "
                           f"written by bench/idle_code.py --write-order from a build of "
@@ -202,7 +202,6 @@ def main() -> None:
                 ORDER_FILE.write_text(header + "".join(f"{name}\n" for name in order))
         finally:
             stop_process(sb)
-        sizes = function_sizes(binary)
         ran_bytes = sum(sizes.get(name, 0) for name in ran)
         unsized = sum(1 for name in ran if name not in sizes)
         listed = [line for line in ORDER_FILE.read_text().splitlines()
